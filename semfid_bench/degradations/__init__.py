@@ -1,0 +1,1 @@
+"""Degradation implementations (HR → LR). Plugins register them by name."""

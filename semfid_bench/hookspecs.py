@@ -1,0 +1,71 @@
+"""The plugin API: one hook per kind of plugin.
+
+A plugin is a module (or any object) with functions decorated by ``hookimpl`` and named
+like the hooks below. Each hook receives a typed registrar; call its ``add`` method once
+per thing the plugin provides. Register third-party plugins through the entry-point
+group ``semfid_bench``::
+
+    [project.entry-points.semfid_bench]
+    my_sr = "my_package.plugin"
+
+pluggy passes only the arguments an implementation names, so hooks can gain parameters
+later without breaking existing plugins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from semfid_bench.registry import (
+        DatasetRegistrar,
+        DegradationRegistrar,
+        MetricRegistrar,
+        SRModelRegistrar,
+    )
+
+PROJECT = "semfid_bench"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_sr_models(register: SRModelRegistrar) -> None:
+    """Register SR models.
+
+    :param register: call ``register.add(SRModelSpec(...), factory)``; the factory is a
+        callable or a ``"module:attribute"`` string, called as
+        ``factory(scale=..., device=..., **options)`` and returning an
+        :class:`~semfid_bench.interfaces.SRModel`.
+    """
+
+
+@hookspec
+def register_degradations(register: DegradationRegistrar) -> None:
+    """Register degradations (HR → LR).
+
+    :param register: call ``register.add(DegradationSpec(...), factory)``; the factory is
+        called as ``factory(scale=..., device=..., **options)`` and returns a
+        :class:`~semfid_bench.interfaces.Degradation`.
+    """
+
+
+@hookspec
+def register_metrics(register: MetricRegistrar) -> None:
+    """Register metrics.
+
+    :param register: call ``register.add(MetricSpec(...), factory)``; the factory is
+        called as ``factory(device=..., **options)`` and returns a
+        :class:`~semfid_bench.interfaces.Metric`.
+    """
+
+
+@hookspec
+def register_datasets(register: DatasetRegistrar) -> None:
+    """Register named datasets.
+
+    :param register: call ``register.add(DatasetSpec(...), factory)``; the factory is
+        called with no arguments and returns the path of the dataset's manifest.
+    """

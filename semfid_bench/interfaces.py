@@ -1,0 +1,64 @@
+"""The runtime interfaces plugin factories return.
+
+Images cross every interface as float32 RGB tensors in [0, 1], shaped (B, 3, H, W), on the
+run's device. Plugins may subclass these bases or just provide the same methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+    from semfid_bench.manifest import Item
+
+
+@dataclass(frozen=True)
+class UpscaleContext:
+    """What an SR model may need besides pixels: which items the batch holds, how they
+    were degraded, and the seed to draw any randomness from (derived per item, so results
+    never depend on batching or order)."""
+
+    items: Sequence[Item]
+    degradation: str
+    level: float
+    seed: int
+
+
+class SRModel:
+    """Turns a batch of LR images into SR images ``scale`` times larger."""
+
+    scale: int
+
+    def upscale(self, lr: torch.Tensor, context: UpscaleContext) -> torch.Tensor:
+        """(B, 3, h, w) → (B, 3, h·scale, w·scale), values in [0, 1]."""
+        raise NotImplementedError
+
+
+class Degradation:
+    """Turns one HR image into an LR one, deterministically from ``seed``."""
+
+    scale: int
+
+    def degrade(self, hr: torch.Tensor, *, level: float, seed: int) -> torch.Tensor:
+        """(3, H, W) → (3, H/scale, W/scale). Same (image, level, seed) → same output."""
+        raise NotImplementedError
+
+
+class Metric:
+    """Scores SR images, against GT for full-reference metrics.
+
+    ``reference`` holds the GT-side work (features, captions, decompositions): the runner
+    calls it once per item and reuses the result for every SR model and degradation level.
+    """
+
+    def reference(self, gt: torch.Tensor, items: Sequence[Item]) -> Any:
+        """GT-side features for ``items``; the default keeps the GT images themselves."""
+        return gt
+
+    def score(self, sr: torch.Tensor, reference: Any) -> torch.Tensor:
+        """One score per image: shape (B,)."""
+        raise NotImplementedError

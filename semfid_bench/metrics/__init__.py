@@ -1,0 +1,1 @@
+"""Metric implementations. Plugins in ``semfid_bench.plugins`` register them by name."""

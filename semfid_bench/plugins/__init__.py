@@ -1,0 +1,7 @@
+"""Built-in plugins, registered through the same plugin manager as third-party ones."""
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "semfid_bench.plugins.baselines",
+    "semfid_bench.plugins.pixel_metrics",
+    "semfid_bench.plugins.sample_data",
+)

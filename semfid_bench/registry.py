@@ -1,0 +1,150 @@
+"""Typed registrars handed to the hooks, and the registry they fill."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from semfid_bench.errors import PluginError
+from semfid_bench.specs import (
+    DatasetSpec,
+    DegradationSpec,
+    MetricSpec,
+    Registration,
+    SRModelSpec,
+)
+
+Factory = Callable[..., Any] | str
+
+KINDS: dict[str, type] = {
+    "sr_model": SRModelSpec,
+    "degradation": DegradationSpec,
+    "metric": MetricSpec,
+    "dataset": DatasetSpec,
+}
+
+
+def resolve_factory(factory: Factory) -> Callable[..., Any]:
+    """Import a ``"module:attribute"`` factory string; callables pass through."""
+    if callable(factory):
+        return factory
+    module_name, _, attribute = factory.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(f"Cannot import plugin factory {factory!r}: {exc}") from exc
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered, by kind and name."""
+
+    entries: dict[str, dict[str, Registration]] = field(
+        default_factory=lambda: {kind: {} for kind in KINDS}
+    )
+    problems: list[str] = field(default_factory=list)
+    strict: bool = False
+
+    def add(self, registration: Registration) -> None:
+        """Add a registration; a duplicate name is a problem and the first one is kept."""
+        table = self.entries[registration.kind]
+        existing = table.get(registration.name)
+        if existing is None:
+            table[registration.name] = registration
+            return
+        message = (
+            f"{registration.kind} {registration.name!r} from {registration.source} is "
+            f"already registered by {existing.source}; the first registration is kept."
+        )
+        if self.strict:
+            raise PluginError(message)
+        self.problems.append(message)
+
+    def get(self, kind: str, name: str) -> Registration:
+        try:
+            return self.entries[kind][name]
+        except KeyError:
+            known = ", ".join(sorted(self.entries[kind])) or "none"
+            raise PluginError(
+                f"Unknown {kind.replace('_', ' ')} {name!r}. Registered: {known}.",
+                hint="`semfid-bench plugins` lists every plugin and any that failed to load.",
+            ) from None
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.entries[kind])
+
+    def __iter__(self) -> Iterator[Registration]:
+        for table in self.entries.values():
+            yield from table.values()
+
+    def create(self, kind: str, name: str, **kwargs: Any) -> Any:
+        """Instantiate a registered plugin object, importing its code only now."""
+        return resolve_factory(self.get(kind, name).factory)(**kwargs)
+
+
+class _Registrar:
+    kind: str
+
+    def __init__(self, registry: Registry, source: str) -> None:
+        self._registry = registry
+        self._source = source
+
+    def add(self, spec: Any, factory: Factory) -> None:
+        expected = KINDS[self.kind]
+        if not isinstance(spec, expected):
+            raise PluginError(
+                f"{self._source}: register_{self.kind}s expects a {expected.__name__}, "
+                f"got {type(spec).__name__}."
+            )
+        if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+            raise PluginError(
+                f"{self._source}: factory for {spec.name!r} must be a callable or a "
+                f"'module:attribute' string, got {factory!r}."
+            )
+        self._registry.add(Registration(self.kind, spec, factory, self._source))
+
+
+class SRModelRegistrar(_Registrar):
+    """Passed to ``register_sr_models``."""
+
+    kind = "sr_model"
+
+    def add(self, spec: SRModelSpec, factory: Factory) -> None:
+        super().add(spec, factory)
+
+
+class DegradationRegistrar(_Registrar):
+    """Passed to ``register_degradations``."""
+
+    kind = "degradation"
+
+    def add(self, spec: DegradationSpec, factory: Factory) -> None:
+        super().add(spec, factory)
+
+
+class MetricRegistrar(_Registrar):
+    """Passed to ``register_metrics``."""
+
+    kind = "metric"
+
+    def add(self, spec: MetricSpec, factory: Factory) -> None:
+        super().add(spec, factory)
+
+
+class DatasetRegistrar(_Registrar):
+    """Passed to ``register_datasets``."""
+
+    kind = "dataset"
+
+    def add(self, spec: DatasetSpec, factory: Factory) -> None:
+        super().add(spec, factory)
+
+
+REGISTRARS: dict[str, type[_Registrar]] = {
+    "register_sr_models": SRModelRegistrar,
+    "register_degradations": DegradationRegistrar,
+    "register_metrics": MetricRegistrar,
+    "register_datasets": DatasetRegistrar,
+}

@@ -1,0 +1,325 @@
+"""The benchmark loop: manifest → degradation (level) → SR model → metrics → results store.
+
+Items are the outer loop, so GT-side metric work happens once per item (never per model ×
+level) and memory stays flat in dataset size. Each (item, degradation, level, model) cell
+is written in its own transaction: an interrupted run keeps everything finished, and the
+same command resumes where it stopped. A failing cell is stored as error rows and the run
+goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from semfid_bench import __version__
+from semfid_bench.errors import SemfidError
+from semfid_bench.images import decode_rgb, load_image, quantize, save_image, to_tensor
+from semfid_bench.interfaces import UpscaleContext
+from semfid_bench.manifest import Item, Manifest, load_manifest
+from semfid_bench.registry import Registry
+from semfid_bench.seeding import derive_seed
+from semfid_bench.store import CellKey, ResultRow, ResultsStore, canonical_options
+
+GIVEN_LR = "given-lr"
+
+
+@dataclass
+class RunConfig:
+    """What to run. ``levels`` None means each degradation's default levels; ``options``
+    maps a plugin name to keyword options for its factory."""
+
+    models: list[str]
+    metrics: list[str]
+    degradations: list[str] = field(default_factory=lambda: ["bicubic"])
+    levels: list[float] | None = None
+    dataset: str | None = "sample"
+    manifest: Path | None = None
+    scale: int = 4
+    seed: int = 0
+    device: str = "auto"
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    save_images: Path | None = None
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    dataset: str
+    computed: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    items: int = 0
+
+
+class Progress:
+    """Receives progress; the CLI draws it, tests and the library ignore it."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, description: str) -> None: ...
+
+
+@dataclass
+class _Plugins:
+    models: dict[str, Any]
+    degradations: dict[str, Any]
+    metrics: dict[str, Any]
+
+
+@dataclass
+class _Run:
+    """The state one run shares across items."""
+
+    config: RunConfig
+    plugins: _Plugins
+    store: ResultsStore
+    summary: RunSummary
+    progress: Progress
+    device: Any
+    dataset: str
+    grid: list[tuple[str, float]]
+    metric_options: dict[str, str]
+    model_options: dict[str, str]
+
+
+def resolve_manifest(config: RunConfig, registry: Registry) -> Manifest:
+    """The manifest a run uses: ``--manifest`` if given, else the named dataset's."""
+    if config.manifest is not None:
+        return load_manifest(config.manifest)
+    path = registry.create("dataset", config.dataset or "sample")
+    return load_manifest(path)
+
+
+def _levels(config: RunConfig, registry: Registry, name: str) -> list[float]:
+    if config.levels is not None:
+        return [float(level) for level in config.levels]
+    return list(registry.get("degradation", name).spec.levels)
+
+
+def _check_selection(config: RunConfig, registry: Registry) -> None:
+    if not config.models or not config.metrics:
+        raise SemfidError("Select at least one SR model and one metric.")
+    for name in config.models:
+        spec = registry.get("sr_model", name).spec
+        if config.scale not in spec.scales:
+            raise SemfidError(
+                f"SR model {name!r} does not upscale x{config.scale} (it supports "
+                f"{', '.join(f'x{s}' for s in spec.scales)}).",
+                hint="Choose another --scale or model.",
+            )
+    for name in config.degradations:
+        spec = registry.get("degradation", name).spec
+        if config.scale not in spec.scales:
+            raise SemfidError(f"Degradation {name!r} does not downscale x{config.scale}.")
+    for name in config.metrics:
+        registry.get("metric", name)
+    for level in config.levels or []:
+        if not 0.0 <= float(level) <= 1.0:
+            raise SemfidError(f"Level {level} is outside [0, 1].")
+
+
+def _create_plugins(config: RunConfig, registry: Registry, device) -> _Plugins:
+    opts = config.options
+    return _Plugins(
+        models={
+            n: registry.create("sr_model", n, scale=config.scale, device=device, **opts.get(n, {}))
+            for n in config.models
+        },
+        degradations={
+            n: registry.create(
+                "degradation", n, scale=config.scale, device=device, **opts.get(n, {})
+            )
+            for n in config.degradations
+        },
+        metrics={
+            n: registry.create("metric", n, device=device, **opts.get(n, {}))
+            for n in config.metrics
+        },
+    )
+
+
+def environment_record(device) -> dict[str, str]:
+    """Versions and platform, stored with every run."""
+    import numpy
+    import torch
+
+    return {
+        "semfid_bench": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "device": str(device),
+    }
+
+
+def _read_gt(item: Item, device) -> tuple[Any, str]:
+    data = item.gt.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    return to_tensor(decode_rgb(data, item.gt)).to(device), digest
+
+
+def _error_message(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_benchmark(
+    config: RunConfig,
+    registry: Registry,
+    store: ResultsStore,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Run every model × degradation level × item, each metric once, into ``store``."""
+    import torch
+
+    from semfid_bench.device import resolve_device
+
+    progress = progress or Progress()
+    _check_selection(config, registry)
+    manifest = resolve_manifest(config, registry)
+    device = resolve_device(config.device)
+    plugins = _create_plugins(config, registry, device)
+
+    run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    store.save_metric_specs(registry.get("metric", n).spec for n in config.metrics)
+    store.start_run(
+        run_id,
+        {
+            "dataset": manifest.name,
+            "manifest": str(manifest.path),
+            "models": config.models,
+            "degradations": {n: _levels(config, registry, n) for n in config.degradations},
+            "metrics": config.metrics,
+            "scale": config.scale,
+            "seed": config.seed,
+            "options": config.options,
+            "plugins": {
+                r.name: r.source
+                for r in registry
+                if r.name in {*config.models, *config.degradations, *config.metrics}
+            },
+            "environment": environment_record(device),
+        },
+    )
+    summary = RunSummary(run_id=run_id, dataset=manifest.name, items=len(manifest))
+    run = _Run(
+        config=config,
+        plugins=plugins,
+        store=store,
+        summary=summary,
+        progress=progress,
+        device=device,
+        dataset=manifest.name,
+        grid=[(d, lv) for d in config.degradations for lv in _levels(config, registry, d)],
+        metric_options={n: canonical_options(config.options.get(n)) for n in config.metrics},
+        model_options={n: canonical_options(config.options.get(n)) for n in config.models},
+    )
+    progress.start(len(manifest) * len(run.grid) * len(config.models))
+    started = time.perf_counter()
+    status = "interrupted"
+    try:
+        with torch.inference_mode():
+            for item in manifest:
+                _run_item(run, item)
+        status = "finished" if not summary.errors else "finished-with-errors"
+    finally:
+        summary.seconds = time.perf_counter() - started
+        store.finish_run(run_id, status)
+    return summary
+
+
+def _run_item(run: _Run, item: Item) -> None:
+    """Every (degradation, level, model) cell of one item; GT-side work done once."""
+    gt, gt_hash, gt_error = None, "unreadable", ""
+    try:
+        gt, gt_hash = _read_gt(item, run.device)
+    except Exception as exc:
+        gt_error = f"GT {item.gt}: {_error_message(exc)}"
+    grid = [(GIVEN_LR, 1.0)] if item.lr is not None else run.grid
+    references: dict[str, Any] = {}
+    for degradation, level in grid:
+        lr = None
+        for model_name, model in run.plugins.models.items():
+            run.progress.advance(f"{item.id} · {degradation}@{level:g} · {model_name}")
+            cell = CellKey(
+                run.dataset,
+                item.id,
+                gt_hash,
+                degradation,
+                level,
+                run.config.scale,
+                run.config.seed,
+                model_name,
+                run.model_options[model_name],
+            )
+            done = run.store.finished_metrics(cell)
+            todo = [m for m in run.plugins.metrics if (m, run.metric_options[m]) not in done]
+            run.summary.skipped += len(run.plugins.metrics) - len(todo)
+            if not todo:
+                continue
+            try:
+                if gt is None:
+                    raise RuntimeError(gt_error)
+                if lr is None:
+                    lr = _make_lr(run, item, gt, degradation, level)
+                context = UpscaleContext(
+                    items=[item],
+                    degradation=degradation,
+                    level=level,
+                    seed=derive_seed(run.config.seed, item.id, degradation, level, model_name),
+                )
+                sr = _upscale(model, lr, gt, context)
+            except Exception as exc:
+                message = f"item {item.id!r} ({item.gt}): {_error_message(exc)}"
+                rows = [ResultRow(cell, m, run.metric_options[m], None, message) for m in todo]
+                run.summary.errors.append(f"{degradation}@{level:g} {model_name}: {message}")
+            else:
+                _save(run, item, degradation, level, model_name, lr, sr)
+                rows = [_score(run, name, sr, gt, item, references, cell) for name in todo]
+            run.store.add(rows, run.summary.run_id)
+            run.summary.computed += sum(r.error is None for r in rows)
+
+
+def _make_lr(run: _Run, item: Item, gt, degradation: str, level: float):
+    if degradation == GIVEN_LR:
+        return quantize(load_image(item.lr).to(run.device))
+    seed = derive_seed(run.config.seed, item.id, degradation, level)
+    return quantize(run.plugins.degradations[degradation].degrade(gt, level=level, seed=seed))
+
+
+def _upscale(model, lr, gt, context: UpscaleContext):
+    sr = quantize(model.upscale(lr[None], context))
+    expected = tuple(gt.shape[-2:])
+    if tuple(sr.shape[-2:]) != expected:
+        raise ValueError(f"SR output is {tuple(sr.shape[-2:])} (H, W), GT is {expected}")
+    return sr
+
+
+def _score(run: _Run, name: str, sr, gt, item: Item, references: dict, cell) -> ResultRow:
+    options = run.metric_options[name]
+    metric = run.plugins.metrics[name]
+    try:
+        if name not in references:
+            references[name] = metric.reference(gt[None], [item])
+        value = float(metric.score(sr, references[name]).reshape(-1)[0])
+        return ResultRow(cell, name, options, value)
+    except Exception as exc:
+        message = f"item {item.id!r}: metric {name}: {_error_message(exc)}"
+        run.summary.errors.append(f"{cell.degradation}@{cell.level:g} {cell.model}: {message}")
+        return ResultRow(cell, name, options, None, message)
+
+
+def _save(run: _Run, item: Item, degradation: str, level: float, model_name: str, lr, sr):
+    if run.config.save_images is None:
+        return
+    root = Path(run.config.save_images) / run.dataset / f"{degradation}@{level:g}"
+    save_image(lr, root / "LR" / f"{item.id}.png")
+    save_image(sr[0], root / model_name / f"{item.id}.png")

@@ -1,0 +1,80 @@
+"""Declared facts about plugins: what each one is, independent of loading it.
+
+Specs are frozen and cheap; the leaderboard, the CLI and the runner read them without
+importing any model code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric's name and how to read its values.
+
+    :param name: the name users type (``--metrics psnr``).
+    :param higher_is_better: direction; required, because leaderboards rank by it.
+    :param full_reference: True if the metric compares SR against GT; False for
+        no-reference metrics that score the SR image alone.
+    :param value_range: (low, high), ``math.inf`` where unbounded.
+    :param convention: how it is computed where papers differ (colour space, crop border).
+    :param description: one line for ``semfid-bench plugins``.
+    """
+
+    name: str
+    higher_is_better: bool
+    full_reference: bool = True
+    value_range: tuple[float, float] = (-math.inf, math.inf)
+    convention: str = ""
+    description: str = ""
+
+    @property
+    def arrow(self) -> str:
+        return "↑" if self.higher_is_better else "↓"
+
+
+@dataclass(frozen=True)
+class SRModelSpec:
+    """An SR model: its name and the upscaling factors it supports."""
+
+    name: str
+    scales: tuple[int, ...] = (4,)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DegradationSpec:
+    """A degradation: its name, the scales it downsamples by and its default levels.
+
+    A level is an intensity in [0, 1]; degradations with no notion of intensity have the
+    single level 1.0.
+    """
+
+    name: str
+    scales: tuple[int, ...] = (4,)
+    levels: tuple[float, ...] = (1.0,)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A named dataset whose factory returns the path of its manifest."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One registered plugin object: its spec, a lazy factory and where it came from."""
+
+    kind: str
+    spec: MetricSpec | SRModelSpec | DegradationSpec | DatasetSpec
+    factory: object = field(repr=False)
+    source: str = "semfid-bench"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name

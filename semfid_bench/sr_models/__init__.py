@@ -1,0 +1,1 @@
+"""SR model implementations. Plugins register them by name."""

@@ -1,0 +1,205 @@
+"""The results database (SQLite): one row per (item, degradation, level, model, metric).
+
+A result is identified by what determines its value, not by the run that produced it:
+dataset, item id and GT content hash, degradation with level, scale and seed, model with
+its options, metric with its options. Re-running a command therefore finds finished rows
+and skips them; error rows are retried and replaced. Each run's configuration (versions,
+seed, device, selection) is kept in ``runs``; each metric's spec in ``metric_specs``, so
+leaderboards can be built from the database alone.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from semfid_bench.specs import MetricSpec
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    config TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metric_specs (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    dataset TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    gt_hash TEXT NOT NULL,
+    degradation TEXT NOT NULL,
+    level REAL NOT NULL,
+    scale INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    model_options TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    metric_options TEXT NOT NULL,
+    value REAL,
+    error TEXT,
+    details TEXT,
+    run_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (dataset, item_id, gt_hash, degradation, level, scale, seed,
+                 model, model_options, metric, metric_options)
+);
+"""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def canonical_options(options: dict | None) -> str:
+    """Options as canonical JSON: the form they take in result keys."""
+    return json.dumps(options or {}, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True)
+class CellKey:
+    """Everything that determines the SR image one metric is computed on."""
+
+    dataset: str
+    item_id: str
+    gt_hash: str
+    degradation: str
+    level: float
+    scale: int
+    seed: int
+    model: str
+    model_options: str
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One metric on one cell: a value, or an error message."""
+
+    cell: CellKey
+    metric: str
+    metric_options: str
+    value: float | None
+    error: str | None = None
+    details: dict | None = None
+
+
+class ResultsStore:
+    """Results, runs and metric specs in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.parent != Path(""):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path)
+        self._db.executescript(_SCHEMA)
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._db:
+            yield self._db
+
+    def start_run(self, run_id: str, config: dict) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?)",
+                (run_id, now(), json.dumps(config, sort_keys=True, default=str)),
+            )
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?",
+                (now(), status, run_id),
+            )
+
+    def save_metric_specs(self, specs: Iterable[MetricSpec]) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO metric_specs VALUES (?, ?)",
+                [(s.name, json.dumps(asdict(s))) for s in specs],
+            )
+
+    def metric_specs(self) -> dict[str, MetricSpec]:
+        from semfid_bench.specs import MetricSpec
+
+        rows = self._db.execute("SELECT name, spec FROM metric_specs").fetchall()
+        specs = {}
+        for name, text in rows:
+            fields = json.loads(text)
+            fields["value_range"] = tuple(fields["value_range"])
+            specs[name] = MetricSpec(**fields)
+        return specs
+
+    def finished_metrics(self, cell: CellKey) -> set[tuple[str, str]]:
+        """(metric, metric_options) pairs that already have a value for this cell."""
+        rows = self._db.execute(
+            "SELECT metric, metric_options FROM results WHERE dataset=? AND item_id=? AND "
+            "gt_hash=? AND degradation=? AND level=? AND scale=? AND seed=? AND model=? AND "
+            "model_options=? AND error IS NULL",
+            tuple(asdict(cell).values()),
+        ).fetchall()
+        return {(m, o) for m, o in rows}
+
+    def add(self, rows: Iterable[ResultRow], run_id: str) -> None:
+        """Write rows in one transaction; a row replaces an earlier one for the same key."""
+        stamp = now()
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO results VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        *asdict(r.cell).values(),
+                        r.metric,
+                        r.metric_options,
+                        r.value,
+                        r.error,
+                        None if r.details is None else json.dumps(r.details),
+                        run_id,
+                        stamp,
+                    )
+                    for r in rows
+                ],
+            )
+
+    def runs(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.read_sql_query("SELECT * FROM runs ORDER BY started_at", self._db)
+
+    def results(self, *, include_errors: bool = False) -> pd.DataFrame:
+        """All results as a DataFrame (one row per metric value)."""
+        import pandas as pd
+
+        query = "SELECT * FROM results"
+        if not include_errors:
+            query += " WHERE error IS NULL"
+        return pd.read_sql_query(query, self._db)

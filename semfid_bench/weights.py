@@ -1,0 +1,183 @@
+"""The one place that finds model weights: cache, download, hash check, local override.
+
+Every plugin that needs weights describes them (a :class:`WeightFile` with its official URL
+and SHA-256, or a Hugging Face repo id) and calls :func:`fetch_weights` or
+:func:`hf_snapshot`. Both accept a local path that bypasses everything else. When a file is
+neither local nor cached and cannot be downloaded (offline, no network), the error names
+the file, where it comes from, where it would be cached and the option to point at a copy.
+
+Environment variables:
+
+- ``SEMFID_BENCH_CACHE``: cache root (default ``$XDG_CACHE_HOME/semfid-bench`` or
+  ``~/.cache/semfid-bench``); our downloads go to ``<root>/weights``.
+- ``SEMFID_BENCH_OFFLINE=1`` (or ``HF_HUB_OFFLINE=1``): never try the network.
+
+Libraries with caches of their own keep them: torchvision and pyiqa use ``$TORCH_HOME``,
+Hugging Face uses ``$HF_HOME``, open_clip its ``cache_dir``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from semfid_bench.errors import WeightsUnavailableError
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """A published weights file: where the authors host it and its SHA-256 (if known)."""
+
+    filename: str
+    url: str
+    sha256: str | None = None
+
+
+def cache_root() -> Path:
+    """Root of semfid-bench's cache directory."""
+    if os.environ.get("SEMFID_BENCH_CACHE"):
+        return Path(os.environ["SEMFID_BENCH_CACHE"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "semfid-bench"
+
+
+def offline() -> bool:
+    """True when the network must not be used."""
+    return any(
+        os.environ.get(var, "") not in ("", "0", "false")
+        for var in ("SEMFID_BENCH_OFFLINE", "HF_HUB_OFFLINE")
+    )
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _unavailable(what: str, source: str, cached: Path | None, option: str, why: str):
+    where = f" It would be cached at {cached}." if cached else ""
+    return WeightsUnavailableError(
+        f"Weights {what} are not available: {why}.{where}",
+        hint=f"Download {source} on a machine with network access and pass its path with "
+        f"{option}, or copy it into the cache; `semfid-bench prefetch` downloads what a run "
+        f"needs.",
+    )
+
+
+def fetch_weights(file: WeightFile, local_path: str | Path | None = None, *, option: str) -> Path:
+    """Path of a weights file: ``local_path`` if given, else the cache, else a download.
+
+    :param option: how a user passes a local path, e.g. ``--set bsrgan.weights=PATH``;
+        quoted in errors.
+    """
+    if local_path is not None:
+        path = Path(local_path).expanduser()
+        if not path.is_file():
+            raise _unavailable(file.filename, file.url, None, option, f"{path} does not exist")
+        return path
+    cached = cache_root() / "weights" / file.filename
+    if cached.is_file():
+        return cached
+    if offline():
+        raise _unavailable(file.filename, file.url, cached, option, "offline mode is on")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cached.parent) as tmp:
+        partial = Path(tmp) / file.filename
+        try:
+            import torch.hub
+
+            torch.hub.download_url_to_file(file.url, str(partial), progress=True)
+        except Exception as exc:
+            raise _unavailable(
+                file.filename, file.url, cached, option, f"download failed ({exc})"
+            ) from exc
+        if file.sha256 and sha256_of(partial) != file.sha256:
+            raise _unavailable(
+                file.filename,
+                file.url,
+                cached,
+                option,
+                f"the downloaded file's SHA-256 is not {file.sha256}",
+            )
+        shutil.move(partial, cached)
+    return cached
+
+
+def hf_snapshot(
+    repo_id: str,
+    local_path: str | Path | None = None,
+    *,
+    option: str,
+    revision: str | None = None,
+    allow_patterns: list[str] | None = None,
+) -> Path:
+    """Folder of a Hugging Face hub repository: ``local_path``, the HF cache, or a download."""
+    if local_path is not None:
+        path = Path(local_path).expanduser()
+        if not path.exists():
+            raise _unavailable(
+                repo_id, f"hub repo {repo_id!r}", None, option, f"{path} does not exist"
+            )
+        return path
+    from huggingface_hub import snapshot_download
+
+    kwargs: dict[str, Any] = {"revision": revision, "allow_patterns": allow_patterns}
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True, **kwargs))
+    except Exception as cached_exc:
+        if offline():
+            raise _unavailable(
+                repo_id,
+                f"hub repo {repo_id!r}",
+                None,
+                option,
+                "it is not in the Hugging Face cache and offline mode is on",
+            ) from cached_exc
+    try:
+        return Path(snapshot_download(repo_id, **kwargs))
+    except Exception as exc:
+        raise _unavailable(
+            repo_id,
+            f"hub repo {repo_id!r}",
+            None,
+            option,
+            f"download failed ({type(exc).__name__}: {exc})",
+        ) from exc
+
+
+def load_state_dict(path: str | Path) -> dict[str, Any]:
+    """A state dict from safetensors or a torch file (``weights_only=True``, never pickles).
+
+    Common wrappers (``params_ema``, ``params``, ``state_dict``, ``model``) are unwrapped.
+    A truncated or foreign file raises an error naming it.
+    """
+    import torch
+
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsUnavailableError(
+            f"Cannot read weights file {path}: {type(exc).__name__}: {exc}",
+            hint="The file may be truncated or not a checkpoint; download it again.",
+        ) from exc
+    for key in ("params_ema", "params", "state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsUnavailableError(f"{path} does not hold a state dict of tensors.")
+    return state
