@@ -53,7 +53,8 @@ LOGISTICS = {"4pl": logistic4, "5pl": logistic5}
 class LogisticFit:
     """A monotone logistic mapping from metric scores to MOS, in the scores' own units.
 
-    ``params`` is empty and ``message`` says why when the fit did not converge."""
+    ``params`` is empty and ``message`` says why when the fit did not converge; a converged
+    fit may carry a warning in ``message``."""
 
     kind: str
     params: tuple[float, ...]
@@ -94,13 +95,15 @@ def fit_logistic(scores: Sequence[float], mos: Sequence[float], kind: str = "4pl
         start = [high, low, 0.0, 1.0] if rising else [low, high, 0.0, 1.0]
     else:
         start = [high - low, 1.0 if rising else -1.0, 0.0, 0.0, float(y.mean())]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", OptimizeWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OptimizeWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
             params, _ = curve_fit(LOGISTICS[kind], z, y, p0=start, maxfev=20000)
-    except (RuntimeError, OptimizeWarning, ValueError) as exc:
-        return LogisticFit(kind, (), f"curve_fit failed: {exc}")
+        except (RuntimeError, ValueError) as exc:
+            return LogisticFit(kind, (), f"curve_fit did not converge: {exc}")
+    ill_conditioned = any(issubclass(w.category, OptimizeWarning) for w in caught)
+    message = "parameter covariance could not be estimated (ill-conditioned fit)"
     if not np.all(np.isfinite(params)):
         return LogisticFit(kind, (), "curve_fit returned non-finite parameters")
     if kind == "4pl":
@@ -109,7 +112,7 @@ def fit_logistic(scores: Sequence[float], mos: Sequence[float], kind: str = "4pl
     else:
         b1, b2, b3, b4, b5 = params
         mapped = (b1, b2 / spread, centre + spread * b3, b4 / spread, b5 - b4 * centre / spread)
-    return LogisticFit(kind, tuple(float(p) for p in mapped))
+    return LogisticFit(kind, tuple(float(p) for p in mapped), message if ill_conditioned else "")
 
 
 def normalise_scores(
@@ -224,6 +227,8 @@ def agreement(
             float(stats.pearsonr(predicted, y).statistic) if np.ptp(predicted) > 0 else None
         )
         row["rmse_fit"] = float(np.sqrt(np.mean((predicted - y) ** 2)))
+        if fit.message:
+            notes.append(f"{logistic} fit: {fit.message}")
     else:
         row["plcc_fit"] = row["rmse_fit"] = None
         notes.append(f"no {logistic} logistic fit: {fit.message}")
