@@ -16,7 +16,13 @@ from semfid_bench.errors import SemfidError
 from semfid_bench.leaderboard import model_label
 from semfid_bench.seeding import derive_seed
 from semfid_bench.specs import MetricSpec
-from semfid_bench.stats import agreement, bootstrap_indices, check_pairs, compare_agreement
+from semfid_bench.stats import (
+    LOGISTICS,
+    agreement,
+    bootstrap_indices,
+    check_pairs,
+    compare_agreement,
+)
 
 ALL_SPLITS = "all"
 STATISTICS = ("srcc", "krcc", "plcc", "plcc_fit", "rmse_fit", "mse")
@@ -75,6 +81,10 @@ def metric_agreement(
     """The metric leaderboard: agreement statistics per dataset × split × metric, ranked by
     |SRCC| within each (dataset, split). Bootstrap resamples are seeded per (dataset, split,
     n), so every metric scored on the same items sees the same resamples."""
+    if logistic not in LOGISTICS:
+        raise SemfidError(f"Unknown logistic {logistic!r}; choose {' or '.join(LOGISTICS)}.")
+    if resamples < 1:
+        raise SemfidError("At least one bootstrap resample is needed.")
     data = scores_with_mos(results, items)
     rows = []
     for dataset, by_dataset in data.groupby("dataset", sort=True):

@@ -101,22 +101,30 @@ def correlation_bars(agreement: pd.DataFrame, out: Path) -> list[Path]:
 
 
 def level_plots(results: pd.DataFrame, specs: dict[str, MetricSpec], out: Path) -> list[Path]:
-    """Mean score (95% CI) against degradation level, one line per model × degradation."""
+    """Mean score (95% CI) against degradation level, one line per model × degradation
+    (shifted sideways a little so that series at the same level stay visible)."""
     plt = _pyplot()
     paths = []
     pairs = zip(results["model"], results["model_options"], strict=True)
     data = results.assign(label=[model_label(m, o) for m, o in pairs])
     for (dataset, metric), group in data.groupby(["dataset", "metric"], sort=True):
         fig, ax = plt.subplots(figsize=(4.6, 3.6))
-        for (model, degradation), series in group.groupby(["label", "degradation"], sort=True):
+        lines = list(group.groupby(["label", "degradation"], sort=True))
+        for k, ((model, degradation), series) in enumerate(lines):
             stats = [
                 (level, *mean_ci(part["value"].tolist()))
                 for level, part in series.groupby("level", sort=True)
             ]
             levels, means, lows, highs = np.array(stats, dtype=float).T
             error = np.nan_to_num(np.vstack([means - lows, highs - means]))
+            dodge = (k - (len(lines) - 1) / 2) * 0.012  # keep overlapping series apart
             ax.errorbar(
-                levels, means, yerr=error, marker="o", capsize=3, label=f"{model} · {degradation}"
+                levels + dodge,
+                means,
+                yerr=error,
+                marker="o",
+                capsize=3,
+                label=f"{model} · {degradation}",
             )
         arrow = specs[metric].arrow if metric in specs else ""
         ax.set_xlabel("degradation level")

@@ -32,7 +32,8 @@ METRIC_HEADER = [
 METRICS_LEGEND = (
     "Agreement with MOS, ranked by |SRCC|. Correlations are signed: a metric whose direction "
     "is opposite to the MOS's correlates negatively. CIs: percentile bootstrap over items "
-    "(seeded). PLCC/RMSE (fit): after a monotone logistic mapping of the scores to MOS. "
+    "(seeded). PLCC/RMSE (fit): after a monotone logistic mapping of the scores to MOS "
+    "(so PLCC (fit) is non-negative whatever the direction). "
     "MSE (norm.): mean squared difference between the score normalised to [0, 1] (declared "
     "range, else min-max over the data) and the MOS, as the reference thesis reports it."
 )
@@ -77,8 +78,12 @@ def metric_rows(frame: pd.DataFrame) -> list[tuple[str, str, list[list[str]], li
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(cells) + " |" for cells in rows]
+    """Table lines; pipes inside cells are escaped."""
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return [line(header), "|" + "|".join("---" for _ in header) + "|", *map(line, rows)]
 
 
 def metrics_markdown(frame: pd.DataFrame, pairwise: pd.DataFrame | None = None) -> str:

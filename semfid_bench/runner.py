@@ -188,7 +188,7 @@ def run_benchmark(
     manifest = resolve_manifest(config, registry)
     unpaired = sum(not item.paired for item in manifest)
     if not unpaired:
-        config = replace(config, models=[])
+        config = replace(config, models=[], degradations=[])
     elif not config.models:
         raise SemfidError(f"Select at least one SR model for the {unpaired} unpaired item(s).")
     device = resolve_device(config.device)
@@ -203,7 +203,8 @@ def run_benchmark(
             "dataset": manifest.name,
             "manifest": str(manifest.path),
             "models": config.models + _paired_models(manifest),
-            "degradations": {n: _levels(config, registry, n) for n in config.degradations},
+            "degradations": {n: _levels(config, registry, n) for n in config.degradations}
+            | _paired_levels(manifest),
             "metrics": config.metrics,
             "scale": config.scale,
             "seed": config.seed,
@@ -245,6 +246,16 @@ def run_benchmark(
 
 def _paired_models(manifest: Manifest) -> list[str]:
     return sorted({item.model or GIVEN_SR for item in manifest if item.paired})
+
+
+def _paired_levels(manifest: Manifest) -> dict[str, list[float]]:
+    """The degradation labels and levels paired items declare."""
+    levels: dict[str, set[float]] = {}
+    for item in manifest:
+        if item.paired:
+            level = 1.0 if item.level is None else item.level
+            levels.setdefault(item.degradation or GIVEN_SR, set()).add(level)
+    return {name: sorted(values) for name, values in levels.items()}
 
 
 def _run_item(run: _Run, item: Item) -> None:

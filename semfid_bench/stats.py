@@ -37,13 +37,15 @@ CORRELATIONS = ("srcc", "krcc", "plcc")
 
 def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
     """VQEG 4-parameter logistic: ``(b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2``."""
-    return (b1 - b2) / (1.0 + np.exp(-(x - b3) / np.abs(b4))) + b2
+    with np.errstate(over="ignore"):
+        return (b1 - b2) / (1.0 + np.exp(-(x - b3) / np.abs(b4))) + b2
 
 
 def logistic5(x: np.ndarray, b1: float, b2: float, b3: float, b4: float, b5: float) -> np.ndarray:
     """5-parameter logistic (Sheikh et al. 2006): ``b1 (1/2 - 1/(1 + exp(b2 (x - b3)))) +
     b4 x + b5``."""
-    return b1 * (0.5 - 1.0 / (1.0 + np.exp(b2 * (x - b3)))) + b4 * x + b5
+    with np.errstate(over="ignore"):
+        return b1 * (0.5 - 1.0 / (1.0 + np.exp(b2 * (x - b3)))) + b4 * x + b5
 
 
 LOGISTICS = {"4pl": logistic4, "5pl": logistic5}
