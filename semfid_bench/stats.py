@@ -33,6 +33,7 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
 
 MIN_ITEMS = 3
 CORRELATIONS = ("srcc", "krcc", "plcc")
+VECTORISED_KENDALL_MAX_N = 200
 
 
 def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
@@ -151,13 +152,35 @@ def resampled_correlations(
     x, y = scores[indices], mos[indices]
     rank_x = stats.rankdata(x, axis=1)
     rank_y = stats.rankdata(y, axis=1)
-    with np.errstate(invalid="ignore"):
-        kendall = np.array([stats.kendalltau(a, b).statistic for a, b in zip(x, y, strict=True)])
+    if x.shape[1] > VECTORISED_KENDALL_MAX_N:  # O(n log n) per resample beats O(n²) here
+        with np.errstate(invalid="ignore"):
+            kendall = np.array(
+                [stats.kendalltau(a, b).statistic for a, b in zip(x, y, strict=True)]
+            )
     return {
         "srcc": _pearson_rows(rank_x, rank_y),
-        "krcc": kendall,
+        "krcc": _kendall_rows(x, y) if x.shape[1] <= VECTORISED_KENDALL_MAX_N else kendall,
         "plcc": _pearson_rows(x, y),
     }
+
+
+def _kendall_rows(x: np.ndarray, y: np.ndarray, pairs_per_chunk: int = 4_000_000) -> np.ndarray:
+    """Kendall's tau-b of each row pair, as scipy computes it: Σ sx·sy / √(Σ|sx| Σ|sy|)
+    over item pairs, with sx, sy the signs of the pairwise differences (NaN if constant)."""
+    rows, n = x.shape
+    upper = np.triu_indices(n, k=1)
+    chunk = max(1, pairs_per_chunk // max(1, upper[0].size))
+    tau = np.empty(rows)
+    for start in range(0, rows, chunk):
+        xs, ys = x[start : start + chunk], y[start : start + chunk]
+        sx = np.sign(xs[:, upper[0]] - xs[:, upper[1]])
+        sy = np.sign(ys[:, upper[0]] - ys[:, upper[1]])
+        denominator = np.sqrt(np.abs(sx).sum(axis=1) * np.abs(sy).sum(axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tau[start : start + chunk] = np.where(
+                denominator > 0, (sx * sy).sum(axis=1) / denominator, np.nan
+            )
+    return tau
 
 
 def bootstrap_indices(n: int, resamples: int, seed: int) -> np.ndarray:
