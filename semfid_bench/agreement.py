@@ -5,11 +5,14 @@ from the results. Only *paired* items (their SR image given in the manifest) are
 MOS rates one SR image, and an unpaired item has one SR image per model and level. Each
 split is evaluated on its own and all items together as split ``all``. Metrics are ranked
 by |SRCC| (signed values are reported: a distance anti-correlates with a similarity-like
-MOS). Anything that prevents a statistic is written into the row's ``notes``.
+MOS). Items without a MOS, without a score or with an infinite score (PSNR of identical
+images) are left out and counted; anything that prevents a statistic is written into the
+row's ``notes``.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from semfid_bench.errors import SemfidError
@@ -65,7 +68,10 @@ def _usable(group: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     no_score = group["value"].isna() & ~no_mos
     if no_score.any():
         notes.append(f"{int(no_score.sum())} item(s) without a score (error or NaN) left out")
-    return group[~no_mos & ~no_score], notes
+    infinite = np.isinf(group["value"].astype(float)) & ~no_mos
+    if infinite.any():
+        notes.append(f"{int(infinite.sum())} item(s) with an infinite score left out")
+    return group[~no_mos & ~no_score & ~infinite], notes
 
 
 def metric_agreement(

@@ -46,7 +46,7 @@ def scatter_plots(scores: pd.DataFrame, agreement: pd.DataFrame, out: Path) -> l
     plt = _pyplot()
     paths = []
     fits = agreement[agreement["split"] == ALL_SPLITS].set_index(["dataset", "metric"])
-    data = scores[scores["mos"].notna() & scores["value"].notna()]
+    data = scores[scores["mos"].notna() & np.isfinite(scores["value"].astype(float))]
     for (dataset, metric), group in data.groupby(["dataset", "metric"], sort=True):
         fig, ax = plt.subplots(figsize=(4.6, 3.6))
         for split, part in group.groupby(group["split"].fillna("(none)"), sort=True):
