@@ -195,5 +195,7 @@ def pairwise_comparisons(
             "delta_low",
             "delta_high",
             "p_value",
+            "williams_t",
+            "williams_p",
         ],
     )

@@ -98,10 +98,12 @@ def metrics_markdown(frame: pd.DataFrame, pairwise: pd.DataFrame | None = None) 
     return "\n".join(lines) + "\n"
 
 
-PAIRWISE_HEADER = ["dataset · split", "A", "B", "n", "Δ|SRCC| [95% CI]", "p"]
+PAIRWISE_HEADER = ["dataset · split", "A", "B", "n", "Δ|SRCC| [95% CI]", "p (bootstrap)"]
+PAIRWISE_HEADER += ["p (Williams)"]
 PAIRWISE_LEGEND = (
     "Δ|SRCC| = |SRCC(A)| − |SRCC(B)| on the items both scored; CI and two-sided p-value from "
-    "a paired bootstrap (both metrics on the same resamples)."
+    "a paired bootstrap (both metrics on the same resamples), and Williams' t-test for "
+    "dependent correlations applied to the same rank correlations."
 )
 
 
@@ -114,6 +116,7 @@ def pairwise_rows(pairwise: pd.DataFrame) -> list[list[str]]:
             str(row["n"]),
             f"{number(row['delta'])} [{number(row['delta_low'])}, {number(row['delta_high'])}]",
             number(row["p_value"]),
+            number(row["williams_p"]),
         ]
         for row in pairwise.to_dict("records")
     ]

@@ -275,7 +275,8 @@ def compare_agreement(
 
     Each resample's SRCC is oriented by the sign of the full-sample SRCC, so a distance and a
     similarity are compared on magnitude. Returns the difference, its CI and a two-sided
-    bootstrap p-value (twice the smaller tail mass beyond zero)."""
+    bootstrap p-value (twice the smaller tail mass beyond zero), plus Williams' t-test on
+    the same oriented rank correlations (:func:`williams_test`)."""
     from scipy import stats
 
     ys = stats.rankdata(mos[indices], axis=1)
@@ -290,9 +291,33 @@ def compare_agreement(
     tail = (1.0 - confidence) / 2.0 * 100.0
     low, high = np.percentile(diff, [tail, 100.0 - tail])
     p_value = min(1.0, 2.0 * min(np.mean(diff <= 0), np.mean(diff >= 0)))
+    r_ab = stats.spearmanr(scores_a, scores_b).statistic
+    t, williams_p = williams_test(
+        sign_a * stats.spearmanr(scores_a, mos).statistic,
+        sign_b * stats.spearmanr(scores_b, mos).statistic,
+        sign_a * sign_b * r_ab,
+        mos.size,
+    )
     return {
         "delta": float(observed),
         "delta_low": float(low),
         "delta_high": float(high),
         "p_value": float(p_value),
+        "williams_t": t,
+        "williams_p": williams_p,
     }
+
+
+def williams_test(r_am: float, r_bm: float, r_ab: float, n: int) -> tuple[float, float]:
+    """Williams' t (Steiger 1980, eq. 7) for r(A, M) = r(B, M) when A and B are scored on the
+    same n items; returns (t, two-sided p) with n - 3 degrees of freedom. NaN where
+    undefined (n < 4, or A and B perfectly correlated)."""
+    from scipy import stats
+
+    det = 1.0 - r_am**2 - r_bm**2 - r_ab**2 + 2.0 * r_am * r_bm * r_ab
+    mean = (r_am + r_bm) / 2.0
+    denominator = 2.0 * (n - 1) / (n - 3) * det + mean**2 * (1.0 - r_ab) ** 3 if n > 3 else 0.0
+    if n <= 3 or denominator <= 0.0:
+        return math.nan, math.nan
+    t = (r_am - r_bm) * math.sqrt((n - 1) * (1.0 + r_ab) / denominator)
+    return float(t), float(2.0 * stats.t.sf(abs(t), n - 3))

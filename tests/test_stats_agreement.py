@@ -16,6 +16,7 @@ from semfid_bench.stats import (
     logistic5,
     normalise_scores,
     resampled_correlations,
+    williams_test,
 )
 
 
@@ -172,5 +173,25 @@ def test_paired_comparison_detects_the_better_metric():
     indices = bootstrap_indices(150, 1000, seed=0)
     test = compare_agreement(good, poor, mos, indices)
     assert test["delta"] > 0 and test["delta_low"] > 0 and test["p_value"] < 0.01
+    assert test["williams_t"] > 0 and test["williams_p"] < 0.01
     same = compare_agreement(good, good * 2.0 + 1.0, mos, indices)
     assert same["delta"] == pytest.approx(0.0) and same["p_value"] == 1.0
+
+
+def test_williams_test_holds_its_size_under_the_null_and_is_antisymmetric():
+    rng = np.random.default_rng(12)
+    rejections, trials = 0, 400
+    for _ in range(trials):
+        mos = rng.normal(size=60)
+        a, b = mos + rng.normal(size=60), mos + rng.normal(size=60)  # equally good
+        r_am, r_bm = np.corrcoef(a, mos)[0, 1], np.corrcoef(b, mos)[0, 1]
+        r_ab = np.corrcoef(a, b)[0, 1]
+        t, p = williams_test(r_am, r_bm, r_ab, 60)
+        assert williams_test(r_bm, r_am, r_ab, 60) == pytest.approx((-t, p))
+        rejections += p < 0.05
+    assert 0.02 <= rejections / trials <= 0.09
+
+
+def test_williams_test_undefined_cases_are_nan():
+    assert all(math.isnan(v) for v in williams_test(0.5, 0.4, 0.3, 3))
+    assert all(math.isnan(v) for v in williams_test(0.5, 0.5, 1.0, 50))
