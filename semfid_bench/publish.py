@@ -35,6 +35,7 @@ class PublishOptions:
     """How agreement statistics are computed for the report (recorded on the page)."""
 
     title: str = "semfid-bench report"
+    note: str = ""
     rank_by: str | None = None
     resamples: int = 1000
     seed: int = 0
@@ -135,7 +136,10 @@ def _write_data(data_dir: Path, tables, agreement, pairwise, runs) -> list[Path]
 
 def _markdown(options, tables, specs, agreement, pairwise, note, runs, plots) -> str:
     base = plots[0].parent.parent if plots else Path(".")
-    lines = [f"# {options.title}", "", "## Metrics: agreement with human MOS", ""]
+    lines = [f"# {options.title}", ""]
+    if options.note:
+        lines += [f"> {options.note}", ""]
+    lines += ["## Metrics: agreement with human MOS", ""]
     if agreement is None:
         lines.append(note)
     else:
@@ -161,7 +165,10 @@ def _image_html(path: Path) -> str:
 
 
 def _html(options, tables, specs, agreement, pairwise, note, runs, plots) -> str:
-    parts = [f"<h1>{html.escape(options.title)}</h1>", "<h2>Metrics: agreement with human MOS</h2>"]
+    parts = [f"<h1>{html.escape(options.title)}</h1>"]
+    if options.note:
+        parts.append(f"<blockquote>{html.escape(options.note)}</blockquote>")
+    parts.append("<h2>Metrics: agreement with human MOS</h2>")
     parts.append(f"<p>{html.escape(note)}</p>")
     if agreement is not None:
         parts.append(metrics_html_body(agreement, pairwise))

@@ -16,6 +16,7 @@ def publish(
         "results.db"
     ),
     title: Annotated[str, typer.Option(help="Page title.")] = "semfid-bench report",
+    note: Annotated[str, typer.Option(help="A paragraph shown under the title.")] = "",
     rank_by: Annotated[str | None, typer.Option(help="Metric to rank models by.")] = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for CIs.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
@@ -28,7 +29,7 @@ def publish(
     if resamples < 1:
         raise SemfidError("--resamples must be at least 1.")
     options = PublishOptions(
-        title=title, rank_by=rank_by, resamples=resamples, seed=seed, logistic=logistic
+        title=title, note=note, rank_by=rank_by, resamples=resamples, seed=seed, logistic=logistic
     )
     files = write_report(db, out, options)
     typer.echo(f"Wrote {len(files)} files to {out} (open {out / 'index.html'})")
