@@ -73,3 +73,15 @@ def test_mixed_manifest_runs_models_on_unpaired_items(tmp_path):
     with ResultsStore(tmp_path / "r.db") as store:
         unpaired = store.results().query("item_id == 'u'")
     assert sorted(unpaired["model"]) == ["bicubic", "nearest"]
+
+
+def test_api_returns_dataframes_joined_with_mos(tmp_path):
+    from semfid_bench import api
+
+    run(make_study(tmp_path), tmp_path / "r.db")
+    results = api.results(tmp_path / "r.db")
+    assert set(results["mos"]) == {0.0, 0.5, 1.0} and results["paired"].all()
+    board = api.correlations(tmp_path / "r.db", resamples=20)
+    row = board[board["split"] == "all"].iloc[0]
+    assert row["metric"] == "psnr" and row["n"] == 3 and row["srcc"] == -1.0
+    assert api.runs(tmp_path / "r.db")["dataset"].tolist() == ["study"]

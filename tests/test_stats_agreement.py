@@ -195,3 +195,18 @@ def test_williams_test_holds_its_size_under_the_null_and_is_antisymmetric():
 def test_williams_test_undefined_cases_are_nan():
     assert all(math.isnan(v) for v in williams_test(0.5, 0.4, 0.3, 3))
     assert all(math.isnan(v) for v in williams_test(0.5, 0.5, 1.0, 50))
+
+
+def test_non_convergence_is_reported_in_the_row(monkeypatch):
+    import scipy.optimize
+
+    def never_converges(*args, **kwargs):
+        raise RuntimeError("Optimal parameters not found: maxfev reached")
+
+    monkeypatch.setattr(scipy.optimize, "curve_fit", never_converges)
+    scores, mos = monotone_with_noise(40, 0.5, seed=13)
+    fit = fit_logistic(scores, mos)
+    assert not fit.converged and "did not converge" in fit.message
+    row = agreement(scores, mos, resamples=50)
+    assert row["plcc_fit"] is None and row["rmse_fit"] is None
+    assert "no 4pl logistic fit" in row["notes"] and np.isfinite(row["srcc"])
