@@ -5,7 +5,6 @@ Inside the pipeline an image is a float32 RGB tensor in [0, 1], (3, H, W) or (B,
 
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,12 +68,3 @@ def save_image(image: torch.Tensor, path: Path) -> None:
     """Save a (3, H, W) tensor in [0, 1] as an 8-bit image (format from the suffix)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(to_uint8(image)).save(path)
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

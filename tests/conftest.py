@@ -1,0 +1,35 @@
+"""Shared fixtures: a fresh registry per test, the sample manifest, a results store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from semfid_bench.plugin_manager import build_registry, make_plugin_manager
+from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
+from semfid_bench.store import ResultsStore
+
+
+@pytest.fixture
+def sample_manifest() -> Path:
+    return SAMPLE_MANIFEST
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with ResultsStore(tmp_path / "results.db") as results:
+        yield results
+
+
+@pytest.fixture
+def make_registry():
+    """Build a registry from the built-ins plus the given plugin objects (no entry points)."""
+
+    def make(*plugins: object):
+        loaded = make_plugin_manager(load_entry_points=False)
+        for index, plugin in enumerate(plugins):
+            loaded.pm.register(plugin, name=f"test-plugin-{index}")
+        return build_registry(loaded)
+
+    return make

@@ -1,0 +1,131 @@
+"""The command line as a user runs it."""
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from semfid_bench.cli import app
+
+runner = CliRunner(env={"COLUMNS": "250"})
+
+
+def test_run_then_leaderboard_then_resume(tmp_path):
+    db = tmp_path / "r.db"
+    first = runner.invoke(
+        app,
+        [
+            "run",
+            "--models",
+            "bicubic,nearest",
+            "--metrics",
+            "psnr,ssim",
+            "--device",
+            "cpu",
+            "--db",
+            str(db),
+        ],
+    )
+    assert first.exit_code == 0, first.output
+    assert "16 results computed, 0 already done and skipped, 0 errors" in first.output
+    again = runner.invoke(
+        app, ["run", "--models", "bicubic,nearest", "--metrics", "psnr,ssim", "--db", str(db)]
+    )
+    assert "0 results computed, 16 already done and skipped" in again.output
+    out = tmp_path / "lb.md"
+    board = runner.invoke(
+        app, ["leaderboard", "--db", str(db), "--rank-by", "ssim", "--out", str(out)]
+    )
+    assert board.exit_code == 0, board.output
+    text = out.read_text()
+    assert "| 1 | `bicubic` | 4 |" in text and "| 2 | `nearest` | 4 |" in text
+    assert "ssim ↑ ★" in text
+
+
+def test_errors_set_the_exit_code(tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    odd = tmp_path / "odd.png"
+    from PIL import Image
+
+    Image.new("RGB", (30, 30)).save(odd)  # not divisible by 4: degradation fails
+    manifest.write_text(
+        '{"format": "semfid-bench-manifest", "version": 1}\n{"id": "odd", "gt": "odd.png"}\n'
+    )
+    result = runner.invoke(
+        app, ["run", "--manifest", str(manifest), "--db", str(tmp_path / "r.db")]
+    )
+    assert result.exit_code == 1
+    assert "not divisible by the scale 4" in result.output
+
+
+def test_known_errors_are_printed_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "semfid_bench.cli",
+            "run",
+            "--models",
+            "nope",
+            "--db",
+            str(tmp_path / "r.db"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "Unknown sr model 'nope'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_manifest_lists_row_and_path(tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        '{"format": "semfid-bench-manifest", "version": 1}\n{"id": "x", "gt": "gone.png"}\n'
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "semfid_bench.cli",
+            "run",
+            "--manifest",
+            str(manifest),
+            "--db",
+            str(tmp_path / "r.db"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "line 2 (id 'x'): gt file not found:" in proc.stderr
+    assert "gone.png" in proc.stderr
+
+
+def test_plugins_lists_kinds_and_sources():
+    result = runner.invoke(app, ["plugins"])
+    assert result.exit_code == 0
+    assert "sr_model" in result.output and "semfid-bench (built-in)" in result.output
+    assert "psnr-y" in result.output
+
+
+def test_manifest_command(tmp_path, sample_manifest):
+    import shutil
+
+    shutil.copy(sample_manifest.parent / "coffee.png", tmp_path / "coffee.png")
+    result = runner.invoke(app, ["manifest", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "manifest.jsonl").is_file() and "1 items" in result.output
+
+
+def test_help_and_plugin_listing_do_not_import_torch():
+    code = (
+        "import sys\n"
+        "from semfid_bench.cli import app\n"
+        "from semfid_bench.plugin_manager import build_registry\n"
+        "build_registry()\n"
+        "heavy = [m for m in ('torch', 'transformers', 'diffusers', 'pyiqa') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
