@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from semfid_bench.commands import DEFAULT_DB
 from semfid_bench.errors import SemfidError
 
-DEFAULT_DB = Path("results.db")
 KINDS = ("models", "metrics")
 
 
