@@ -269,12 +269,14 @@ def _run_item(run: _Run, item: Item) -> None:
         if item.paired:
             gt_hash += "+" + hashlib.sha256(item.sr.read_bytes()).hexdigest()[:16]
     except Exception as exc:
-        gt_error = f"GT {item.gt}: {_error_message(exc)}"
+        inputs = f"GT {item.gt}" + (f" / SR {item.sr}" if item.paired else "")
+        gt_error = f"{inputs}: {_error_message(exc)}"
     grid = [(GIVEN_LR, 1.0)] if item.lr is not None else run.grid
-    models = run.plugins.models
-    if item.paired:
+    models, model_options = run.plugins.models, run.model_options
+    if item.paired:  # labels only: no model ran, so no options either
         grid = [(item.degradation or GIVEN_SR, 1.0 if item.level is None else item.level)]
         models = {item.model or GIVEN_SR: None}
+        model_options = {item.model or GIVEN_SR: canonical_options(None)}
     references: dict[str, Any] = {}
     for degradation, level in grid:
         lr = None
@@ -289,7 +291,7 @@ def _run_item(run: _Run, item: Item) -> None:
                 run.config.scale,
                 run.config.seed,
                 model_name,
-                run.model_options.get(model_name, canonical_options(None)),
+                model_options[model_name],
             )
             done = run.store.finished_metrics(cell)
             todo = [m for m in run.plugins.metrics if (m, run.metric_options[m]) not in done]
