@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from semfid_bench.commands.degrade import degrade
 from semfid_bench.errors import SemfidError
 
 app = typer.Typer(
@@ -179,6 +180,9 @@ def make_manifest(
 
     path = manifest_from_folder(folder, out, name)
     console.print(f"Wrote {path} ({len(load_manifest(path))} items)")
+
+
+app.command("degrade")(degrade)
 
 
 def _describe(spec) -> str:
