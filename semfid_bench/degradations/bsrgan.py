@@ -117,7 +117,7 @@ class BSRGANDegradation(SampledDegradation):
         size = 2 * int(rng.integers(2, 12)) + 3
         if rng.random() < 0.5:
             theta = rng.random() * math.pi
-            var_x, var_y = (4.0 + sf) * rng.random(2) * level**2
+            var_x, var_y = ((4.0 + sf) * level**2 * rng.random(2)).tolist()
             kernel = kernels.gaussian(size, var_x, var_y, theta)
             params = {"size": size, "var_x": var_x, "var_y": var_y, "theta": theta}
             name = "anisotropic gaussian blur"
@@ -128,7 +128,7 @@ class BSRGANDegradation(SampledDegradation):
             name = "isotropic gaussian blur"
         if kernels.is_identity(kernel):
             return image
-        steps.append(Step(name, {k: float(v) if k != "size" else v for k, v in params.items()}))
+        steps.append(Step(name, params))
         return ops.filter_image(image, kernel)
 
     @staticmethod
