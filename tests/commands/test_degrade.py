@@ -57,6 +57,8 @@ def test_image_not_divisible_by_scale_is_cropped_with_a_note(tmp_path):
 def test_bad_level_and_unreadable_image_are_clear_errors(tmp_path):
     bad = runner.invoke(app, ["degrade", str(CHELSEA), "--levels", "1.5", "--out", "x.png"])
     assert bad.exit_code != 0 and "outside [0, 1]" in str(bad.exception)
+    typo = runner.invoke(app, ["degrade", str(CHELSEA), "--levels", "0.3;0.7", "--out", "x.png"])
+    assert typo.exit_code != 0 and "Bad --levels '0.3;0.7'" in str(typo.exception)
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not an image")
     unreadable = runner.invoke(app, ["degrade", str(junk), "--out", str(tmp_path / "s.png")])
