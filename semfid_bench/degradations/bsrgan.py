@@ -13,7 +13,7 @@ Published model (level 1.0):
 
    * blur (twice), each: p 0.5 anisotropic Gaussian, principal variances ``U(0, 4 + sf)``,
      angle ``U(0, π)``; else isotropic Gaussian, σ ``U(0, 2 + 0.2·sf)``; kernel side
-     ``2·{2..11} + 3`` (5–25).
+     ``2·{2..11} + 3`` (7–25).
    * downsample 2: p 0.75 resize by ``1 / U(1, 2·sf)`` with a random interpolation
      (bilinear, bicubic, area); else blur with a 25×25 Gaussian of σ ``U(0.1, 0.6·sf)``
      shifted by ``(sf - 1) / 2`` px and keep every ``sf``-th pixel (nearest).
