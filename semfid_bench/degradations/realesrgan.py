@@ -15,11 +15,11 @@ Gaussian, generalized Gaussian, plateau with p 0.45 / 0.25 / 0.12 / 0.03 / 0.12 
    0.1 by a random interpolation (area, bilinear, bicubic); noise: p 0.5 Gaussian σ
    ``U(1, 30)/255``, else Poisson with scale ``U(0.05, 3)``, either grey with p 0.4;
    JPEG quality ``U(30, 95)``.
-2. Stage 2: blur with p 0.8 (σ as above); resize to ``U(0.3, 1) / U(1, 1.2) / 1`` times the
-   final LR size with p 0.3 / 0.4 / 0.3; noise: Gaussian σ ``U(1, 25)/255`` or Poisson
-   scale ``U(0.05, 2.5)``; then, in random order (p 0.5 each), either [resize to the LR size
-   by a random interpolation, then sinc filter with p 0.8 (cut-off ``U(π/3, π)``), then
-   JPEG ``U(30, 95)``] or [JPEG, then resize and sinc filter].
+2. Stage 2: blur with p 0.8 (σ as above); resize to up ``U(1, 1.2)`` / down ``U(0.3, 1)``
+   / keep (1) times the final LR size with p 0.3 / 0.4 / 0.3; noise: Gaussian σ
+   ``U(1, 25)/255`` or Poisson scale ``U(0.05, 2.5)``; then, in random order (p 0.5 each),
+   either [resize to the LR size by a random interpolation, then sinc filter with p 0.8
+   (cut-off ``U(π/3, π)``), then JPEG ``U(30, 95)``] or [JPEG, then resize and sinc filter].
 
 Simplified from the original: OpenCV resizing instead of ``torch.nn.functional.interpolate``
 (the same half-pixel bilinear and bicubic; OpenCV's "area" interpolates when enlarging where
