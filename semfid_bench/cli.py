@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from semfid_bench.commands.degrade import degrade
 from semfid_bench.commands.leaderboard import leaderboard
 from semfid_bench.commands.publish import publish
 from semfid_bench.errors import SemfidError
@@ -230,6 +231,7 @@ class _RichProgress:
 
 app.command("leaderboard")(leaderboard)
 app.command("publish")(publish)
+app.command("degrade")(degrade)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from semfid_bench.images import decode_rgb, load_image, quantize, save_image, to
 from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.manifest import Item, Manifest, load_manifest
 from semfid_bench.registry import Registry
-from semfid_bench.seeding import derive_seed
+from semfid_bench.seeding import degradation_seed, model_seed
 from semfid_bench.store import CellKey, ResultRow, ResultsStore, canonical_options
 
 GIVEN_LR = "given-lr"
@@ -310,7 +310,7 @@ def _run_item(run: _Run, item: Item) -> None:
                         items=[item],
                         degradation=degradation,
                         level=level,
-                        seed=derive_seed(run.config.seed, item.id, degradation, level, model_name),
+                        seed=model_seed(run.config.seed, item.id, model_name),
                     )
                     sr = _upscale(model, lr, gt, context)
             except Exception as exc:
@@ -336,7 +336,7 @@ def _load_sr(item: Item, gt):
 def _make_lr(run: _Run, item: Item, gt, degradation: str, level: float):
     if degradation == GIVEN_LR:
         return quantize(load_image(item.lr).to(run.device))
-    seed = derive_seed(run.config.seed, item.id, degradation, level)
+    seed = degradation_seed(run.config.seed, item.id, degradation)
     return quantize(run.plugins.degradations[degradation].degrade(gt, level=level, seed=seed))
 
 
