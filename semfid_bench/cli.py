@@ -68,7 +68,7 @@ def run(
     ] = "psnr,ssim,psnr-y,ssim-y",
     degradations: Annotated[
         str, typer.Option(help="Degradations, comma-separated, or 'all'.")
-    ] = "bicubic",
+    ] = "bsrgan",
     levels: Annotated[
         str | None,
         typer.Option(help="Intensity levels, e.g. 0.3,0.7,1.0 (default: each degradation's)."),

@@ -38,7 +38,7 @@ class RunConfig:
 
     models: list[str]
     metrics: list[str]
-    degradations: list[str] = field(default_factory=lambda: ["bicubic"])
+    degradations: list[str] = field(default_factory=lambda: ["bsrgan"])
     levels: list[float] | None = None
     dataset: str | None = "sample"
     manifest: Path | None = None

@@ -80,19 +80,25 @@ def test_one_row_per_item_level_model_metric(make_registry, store):
 
 def test_rerun_resumes_and_new_metrics_only_compute_what_is_missing(make_registry, store):
     registry = make_registry()
-    config = RunConfig(models=["bicubic"], metrics=["psnr"])
+    config = RunConfig(models=["bicubic"], metrics=["psnr"], degradations=["bicubic"])
     first = run_benchmark(config, registry, store)
     again = run_benchmark(config, registry, store)
     assert (first.computed, first.skipped) == (4, 0)
     assert (again.computed, again.skipped) == (0, 4)
-    more = run_benchmark(RunConfig(models=["bicubic"], metrics=["psnr", "ssim"]), registry, store)
+    more = run_benchmark(
+        RunConfig(models=["bicubic"], metrics=["psnr", "ssim"], degradations=["bicubic"]),
+        registry,
+        store,
+    )
     assert (more.computed, more.skipped) == (4, 4)
     assert len(store.results()) == 8
 
 
 def test_failing_item_leaves_error_rows_and_keeps_everything_else(make_registry, store):
     registry = make_registry(FailsOn("coffee"))
-    config = RunConfig(models=["flaky", "bicubic"], metrics=["psnr", "ssim"])
+    config = RunConfig(
+        models=["flaky", "bicubic"], metrics=["psnr", "ssim"], degradations=["bicubic"]
+    )
     summary = run_benchmark(config, registry, store)
     everything = store.results(include_errors=True)
     errors = everything[everything["error"].notna()]

@@ -35,7 +35,13 @@ def make_study(tmp_path: Path, unpaired: bool = False) -> Path:
 
 
 def run(manifest: Path, db: Path, models=("bicubic",)):
-    config = RunConfig(models=list(models), metrics=["psnr"], manifest=manifest, device="cpu")
+    config = RunConfig(
+        models=list(models),
+        metrics=["psnr"],
+        manifest=manifest,
+        device="cpu",
+        degradations=["bicubic"],
+    )
     with ResultsStore(db) as store:
         return run_benchmark(config, build_registry(), store)
 
