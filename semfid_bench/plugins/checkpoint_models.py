@@ -1,0 +1,35 @@
+"""GAN / transformer SR models from their published checkpoints, and precomputed outputs."""
+
+from __future__ import annotations
+
+from semfid_bench.hookspecs import hookimpl
+from semfid_bench.registry import SRModelRegistrar
+from semfid_bench.specs import SRModelSpec
+
+
+@hookimpl
+def register_sr_models(register: SRModelRegistrar) -> None:
+    register.add(
+        SRModelSpec(
+            name="bsrgan",
+            scales=(4,),
+            description="BSRGAN x4 (RRDBNet, cszn/KAIR release BSRGAN.pth).",
+        ),
+        "semfid_bench.sr_models.published:BSRGAN",
+    )
+    register.add(
+        SRModelSpec(
+            name="swinir",
+            scales=(4,),
+            description="SwinIR-L real-world x4 GAN; variant=classical for SwinIR-M x4.",
+        ),
+        "semfid_bench.sr_models.published:SwinIR",
+    )
+    register.add(
+        SRModelSpec(
+            name="realesrgan",
+            scales=(4,),
+            description="Real-ESRGAN x4plus (RRDBNet, xinntao/Real-ESRGAN release).",
+        ),
+        "semfid_bench.sr_models.published:RealESRGAN",
+    )
