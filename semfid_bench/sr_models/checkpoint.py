@@ -16,7 +16,7 @@ import torch
 
 from semfid_bench.errors import SemfidError, WeightsUnavailableError
 from semfid_bench.interfaces import SRModel, UpscaleContext
-from semfid_bench.sr_models.tiling import Tiling, upscale_guarded
+from semfid_bench.sr_models.tiling import Tiling, tiling_from_options, upscale_guarded
 from semfid_bench.weights import WeightFile, fetch_weights, load_state_dict
 
 
@@ -35,6 +35,7 @@ class CheckpointSRModel(SRModel):
     Options (``--set NAME.KEY=VALUE``): ``weights`` (local checkpoint path), ``variant``
     (which published checkpoint), ``tile`` (LR tile side, 0 = whole image), ``tile_overlap``,
     ``tile_batch``, ``half`` (fp16; default: on CUDA when the network supports it).
+    Whole images are the default; tiles are the fallback when memory runs out.
     """
 
     name: ClassVar[str]
@@ -48,7 +49,7 @@ class CheckpointSRModel(SRModel):
         weights: str | None = None,
         variant: str | None = None,
         tile: int = 0,
-        tile_overlap: int = 16,
+        tile_overlap: int | None = None,
         tile_batch: int = 1,
         half: bool | None = None,
     ) -> None:
@@ -60,7 +61,7 @@ class CheckpointSRModel(SRModel):
             )
         self.scale = checkpoint.scale
         self.device = torch.device(device or "cpu")
-        self.tiling = Tiling(tile=int(tile), overlap=int(tile_overlap), batch=int(tile_batch))
+        self.tiling = tiling_from_options(self.name, tile, tile_overlap, tile_batch)
         path = self.weights_path(weights, variant)
         self.descriptor = self._load(path, checkpoint)
         self.descriptor.to(self.device).eval()
@@ -109,8 +110,7 @@ class CheckpointSRModel(SRModel):
             ) from None
         except Exception as exc:
             raise WeightsUnavailableError(
-                f"Cannot build {checkpoint.architecture} from {path}: "
-                f"{type(exc).__name__}: {exc}",
+                f"Cannot build {checkpoint.architecture} from {path}: {type(exc).__name__}: {exc}",
                 hint=f"The file may be damaged; download it again from {checkpoint.file.url}.",
             ) from exc
         found = descriptor.architecture.id

@@ -4,8 +4,9 @@ Any model whose output at a pixel depends on a bounded neighbourhood of the inpu
 on tiles of the LR image: each tile is upscaled on its own and the SR tiles are blended with
 weights that ramp linearly across the middle of each overlap (the outer quarters, where a
 tile's own border padding affects its output, are left to the neighbour), so no seam shows
-and a model whose receptive radius is under a quarter of the overlap is tiled exactly. On CUDA out-of-memory,
-:func:`upscale_guarded` retries with tiles half as large instead of failing the run.
+and a model whose receptive radius is under a quarter of the overlap is tiled exactly. On
+CUDA out-of-memory, :func:`upscale_guarded` retries with tiles half as large instead of
+failing the run.
 
 The helper only needs ``forward``, a function from an LR batch to an SR batch ``scale``
 times larger, so diffusion models can reuse it as well as feed-forward networks.
@@ -46,6 +47,23 @@ class Tiling:
             raise ValueError(f"bad tiling {self}: tile/overlap must be >= 0, batch >= 1")
         if self.tile and self.overlap * 2 >= self.tile:
             raise ValueError(f"tile overlap {self.overlap} must be less than half the tile")
+
+
+def tiling_from_options(
+    plugin: str, tile: int = 0, overlap: int | None = None, batch: int = 1
+) -> Tiling:
+    """A :class:`Tiling` from a plugin's ``tile``/``tile_overlap``/``tile_batch`` options.
+
+    The overlap defaults to 16 LR pixels, capped at a quarter of the tile.
+    """
+    from semfid_bench.errors import SemfidError
+
+    tile = int(tile)
+    overlap = (min(16, tile // 4) if tile else 16) if overlap is None else int(overlap)
+    try:
+        return Tiling(tile=tile, overlap=overlap, batch=int(batch))
+    except ValueError as exc:
+        raise SemfidError(f"{plugin}: {exc}", hint=f"Check --set {plugin}.tile=...") from None
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:

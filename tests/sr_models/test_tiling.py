@@ -1,5 +1,7 @@
 """Tiled inference: coverage, seamless blending, the out-of-memory guard."""
 
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -28,10 +30,10 @@ def test_tile_starts_cover_the_image_with_full_tiles(length, tile, overlap):
     size = min(tile, length)
     covered = torch.zeros(length, dtype=torch.bool)
     for start in starts:
-        assert 0 <= start and start + size <= length
+        assert start >= 0 and start + size <= length
         covered[start : start + size] = True
     assert covered.all()
-    assert all(b - a <= size - overlap for a, b in zip(starts, starts[1:], strict=False))
+    assert all(b - a <= size - overlap for a, b in itertools.pairwise(starts))
 
 
 def test_tiled_equals_untiled_when_overlap_covers_the_receptive_field():
