@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from semfid_bench.commands.prefetch import prefetch
 from semfid_bench.errors import SemfidError
 
 app = typer.Typer(
@@ -248,6 +249,9 @@ class _RichProgress:
 
     def advance(self, description: str) -> None:
         self._progress.update(self._task, advance=1, description=description)
+
+
+app.command("prefetch")(prefetch)
 
 
 def main() -> None:

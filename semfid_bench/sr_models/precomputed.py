@@ -46,6 +46,11 @@ class PrecomputedOutputs(SRModel):
         self.scale = int(scale)
         self.flat = not any(p.is_dir() and "@" in p.name for p in self.root.iterdir())
 
+    @staticmethod
+    def prefetch(**_: object) -> list[Path]:
+        """Nothing to download: the outputs are already on disk."""
+        return []
+
     def folder(self, degradation: str, level: float) -> Path:
         """Where outputs for one degradation level are looked up."""
         return self.root if self.flat else self.root / f"{degradation}@{level:g}"
