@@ -4,26 +4,14 @@ import os
 import subprocess
 import sys
 
-from PIL import Image
+import pytest
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 from semfid_bench.store import ResultsStore
 
 
-def small_manifest(folder):
-    """Two 64×96 crops of the sample photographs: enough for a run, fast on CPU."""
-    lines = ['{"format": "semfid-bench-manifest", "version": 1, "name": "crops"}']
-    for name in ("chelsea", "coffee"):
-        with Image.open(SAMPLE_MANIFEST.parent / f"{name}.png") as photo:
-            photo.convert("RGB").crop((100, 60, 196, 124)).save(folder / f"{name}.png")
-        lines.append(f'{{"id": "{name}", "gt": "{name}.png"}}')
-    path = folder / "manifest.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
+@pytest.mark.slow
 def test_run_without_weights_lists_every_missing_file_before_any_work(tmp_path):
     db = tmp_path / "r.db"
     env = {**os.environ, "SEMFID_BENCH_OFFLINE": "1", "SEMFID_BENCH_CACHE": str(tmp_path)}
@@ -65,7 +53,8 @@ def test_run_without_weights_lists_every_missing_file_before_any_work(tmp_path):
             assert store.results().empty
 
 
-def test_run_with_local_checkpoints(tmp_path, checkpoint_file):
+@pytest.mark.slow
+def test_run_with_local_checkpoints(tmp_path, checkpoint_file, crops_manifest):
     db = tmp_path / "r.db"
     result = CliRunner(env={"COLUMNS": "250", "SEMFID_BENCH_OFFLINE": "1"}).invoke(
         app,
@@ -80,7 +69,7 @@ def test_run_with_local_checkpoints(tmp_path, checkpoint_file):
             "--db",
             str(db),
             "--manifest",
-            str(small_manifest(tmp_path)),
+            str(crops_manifest),
             "--set",
             f"bsrgan.weights={checkpoint_file('bsrgan')}",
             "--set",
