@@ -49,6 +49,8 @@ def prefetch_plugin(
             factory(device=_cpu(), **kwargs)
     except SemfidError as exc:
         outcome.error = f"{exc.message}\n{exc.hint}" if exc.hint else exc.message
+    except Exception as exc:  # one broken plugin must not stop the other downloads
+        outcome.error = f"{type(exc).__name__}: {exc}"
     return outcome
 
 

@@ -23,6 +23,7 @@ def prefetch(
     from rich.table import Table
 
     from semfid_bench.cli import _parse_options, _selection, _warn_problems, console
+    from semfid_bench.errors import SemfidError
     from semfid_bench.plugin_manager import build_registry
     from semfid_bench.prefetch import prefetch_all
 
@@ -36,6 +37,10 @@ def prefetch(
             ("metric", metrics),
         )
     }
+    if not any(selection.values()):
+        raise SemfidError(
+            "Nothing to prefetch.", hint="Select plugins with --models/--metrics/--degradations."
+        )
     outcomes = prefetch_all(registry, selection, _parse_options(set_ or []), scale)
     table = Table("kind", "name", "result", "files")
     for outcome in outcomes:

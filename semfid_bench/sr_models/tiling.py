@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from semfid_bench.errors import SemfidError
+
 log = logging.getLogger(__name__)
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
@@ -56,8 +58,6 @@ def tiling_from_options(
 
     The overlap defaults to 16 LR pixels, capped at a quarter of the tile.
     """
-    from semfid_bench.errors import SemfidError
-
     tile = int(tile)
     overlap = (min(16, tile // 4) if tile else 16) if overlap is None else int(overlap)
     try:
