@@ -113,6 +113,15 @@ def test_unknown_variant_and_scale_are_refused(checkpoint_file):
         BSRGAN(scale=2, weights=str(checkpoint_file("bsrgan")))
 
 
+def test_fp16_runs_close_to_fp32_and_returns_float32(checkpoint_file, lr):
+    full = BSRGAN(weights=str(checkpoint_file("bsrgan")))
+    half = BSRGAN(weights=str(checkpoint_file("bsrgan")), half=True)
+    assert half.dtype == torch.float16 and full.dtype == torch.float32
+    sr = half.upscale(lr)
+    assert sr.dtype == torch.float32
+    assert _psnr(sr, full.upscale(lr)) > 45
+
+
 def test_fp16_is_refused_where_the_network_does_not_support_it(checkpoint_file):
     with pytest.raises(SemfidError, match="fp16"):
         SwinIR(weights=str(checkpoint_file("swinir")), half=True)
