@@ -1,5 +1,6 @@
 """The example plugin package, installed for real, seen through its entry point."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,11 @@ runner = CliRunner(env={"COLUMNS": "250"})
 
 @pytest.fixture(scope="module")
 def installed_example(tmp_path_factory):
-    """pip-install the example (no dependencies, no network) into a folder on sys.path."""
+    """pip-install the example (no dependencies, no network) into a folder on sys.path;
+    built from a copy so that no build files land in the repository."""
     target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("src") / EXAMPLE.name
+    shutil.copytree(EXAMPLE, source)
     subprocess.run(
         [
             sys.executable,
@@ -30,7 +34,7 @@ def installed_example(tmp_path_factory):
             "--no-build-isolation",
             "--target",
             str(target),
-            str(EXAMPLE),
+            str(source),
         ],
         check=True,
         capture_output=True,
