@@ -1,1 +1,5 @@
-"""CLI commands, one module each, registered in :mod:`semfid_bench.cli`."""
+"""CLI commands, one module each; ``cli.py`` registers them with one line apiece."""
+
+from pathlib import Path
+
+DEFAULT_DB = Path("results.db")
