@@ -7,6 +7,8 @@ to load as the expected architecture and scale).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from semfid_bench.sr_models.checkpoint import CheckpointSRModel, PublishedCheckpoint
 from semfid_bench.weights import WeightFile
 
@@ -17,7 +19,7 @@ class BSRGAN(CheckpointSRModel):
     """BSRGAN (Zhang et al., 2021): RRDBNet x4 trained on the BSRGAN degradation model."""
 
     name = "bsrgan"
-    checkpoints = {  # noqa: RUF012 - read-only class table
+    checkpoints: ClassVar[dict[str, PublishedCheckpoint]] = {
         "default": PublishedCheckpoint(
             WeightFile(
                 "BSRGAN.pth", "https://github.com/cszn/KAIR/releases/download/v1.0/BSRGAN.pth"
@@ -34,7 +36,7 @@ class SwinIR(CheckpointSRModel):
 
     name = "swinir"
     default_variant = "realsr-gan"
-    checkpoints = {  # noqa: RUF012 - read-only class table
+    checkpoints: ClassVar[dict[str, PublishedCheckpoint]] = {
         "realsr-gan": PublishedCheckpoint(
             WeightFile(
                 "003_realSR_BSRGAN_DFOWMFC_s64w8_SwinIR-L_x4_GAN.pth",
@@ -58,7 +60,7 @@ class RealESRGAN(CheckpointSRModel):
     """Real-ESRGAN x4plus (Wang et al., 2021): RRDBNet x4, high-order degradation training."""
 
     name = "realesrgan"
-    checkpoints = {  # noqa: RUF012 - read-only class table
+    checkpoints: ClassVar[dict[str, PublishedCheckpoint]] = {
         "default": PublishedCheckpoint(
             WeightFile(
                 "RealESRGAN_x4plus.pth",
