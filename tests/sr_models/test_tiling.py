@@ -125,3 +125,17 @@ def test_other_errors_are_not_retried():
 def test_bad_tiling_is_refused():
     with pytest.raises(ValueError, match="overlap"):
         Tiling(tile=16, overlap=8)
+
+
+@pytest.mark.parametrize("tile", [8, 13, 24])
+@pytest.mark.parametrize("overlap", [0, 1, 3, 5])
+def test_every_output_pixel_gets_weight_for_any_geometry(tile, overlap):
+    if overlap * 2 >= tile:
+        pytest.skip("overlap must be under half the tile")
+    lr = torch.rand(1, 3, 37, 50, generator=torch.Generator().manual_seed(tile + overlap))
+
+    def nearest(x):  # pixel-local: tiling must reproduce it exactly
+        return F.interpolate(x, scale_factor=2, mode="nearest")
+
+    tiled = upscale_tiled(nearest, lr, 2, Tiling(tile=tile, overlap=overlap, batch=5))
+    torch.testing.assert_close(tiled, nearest(lr), atol=1e-6, rtol=0)
