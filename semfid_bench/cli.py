@@ -18,6 +18,7 @@ from rich.table import Table
 
 from semfid_bench.commands.degrade import degrade
 from semfid_bench.commands.leaderboard import leaderboard
+from semfid_bench.commands.prefetch import prefetch
 from semfid_bench.commands.publish import publish
 from semfid_bench.errors import SemfidError
 
@@ -232,6 +233,7 @@ class _RichProgress:
 app.command("leaderboard")(leaderboard)
 app.command("publish")(publish)
 app.command("degrade")(degrade)
+app.command("prefetch")(prefetch)
 
 
 def main() -> None:

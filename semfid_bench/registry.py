@@ -63,14 +63,22 @@ class Registry:
         self.problems.append(message)
 
     def get(self, kind: str, name: str) -> Registration:
-        try:
-            return self.entries[kind][name]
-        except KeyError:
+        """The registration for ``name``; ``BASE:LABEL`` names an instance of ``BASE``.
+
+        Instances let one plugin run several times with different options, each stored
+        under its own name (``--models precomputed:seesr,precomputed:pasd`` with
+        ``--set precomputed:seesr.dir=...``).
+        """
+        table = self.entries[kind]
+        base, _, label = name.partition(":")
+        found = table.get(name) or (table.get(base) if label else None)
+        if found is None:
             known = ", ".join(sorted(self.entries[kind])) or "none"
             raise PluginError(
                 f"Unknown {kind.replace('_', ' ')} {name!r}. Registered: {known}.",
                 hint="`semfid-bench plugins` lists every plugin and any that failed to load.",
-            ) from None
+            )
+        return found
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])

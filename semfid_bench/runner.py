@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from semfid_bench import __version__
-from semfid_bench.errors import SemfidError
+from semfid_bench.errors import SemfidError, WeightsUnavailableError
 from semfid_bench.images import decode_rgb, load_image, quantize, save_image, to_tensor
 from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.manifest import Item, Manifest, load_manifest
@@ -128,23 +128,39 @@ def _check_selection(config: RunConfig, registry: Registry) -> None:
 
 
 def _create_plugins(config: RunConfig, registry: Registry, device) -> _Plugins:
+    """Instantiate every selected plugin before any work starts.
+
+    Missing weights are collected across plugins and reported together, so one attempt
+    tells a user every file to fetch.
+    """
     opts = config.options
-    return _Plugins(
-        models={
-            n: registry.create("sr_model", n, scale=config.scale, device=device, **opts.get(n, {}))
-            for n in config.models
-        },
+    missing: list[WeightsUnavailableError] = []
+
+    def create(kind: str, name: str, **kwargs: Any) -> Any:
+        try:
+            return registry.create(kind, name, **kwargs, **opts.get(name, {}))
+        except WeightsUnavailableError as exc:
+            missing.append(exc)
+            return None
+
+    plugins = _Plugins(
+        models={n: create("sr_model", n, scale=config.scale, device=device) for n in config.models},
         degradations={
-            n: registry.create(
-                "degradation", n, scale=config.scale, device=device, **opts.get(n, {})
-            )
+            n: create("degradation", n, scale=config.scale, device=device)
             for n in config.degradations
         },
-        metrics={
-            n: registry.create("metric", n, device=device, **opts.get(n, {}))
-            for n in config.metrics
-        },
+        metrics={n: create("metric", n, device=device) for n in config.metrics},
     )
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:
+        raise WeightsUnavailableError(
+            f"{len(missing)} weights are not available:\n"
+            + "\n".join(f"  - {exc.message}\n    {exc.hint}" for exc in missing),
+            hint="`semfid-bench prefetch` with the same --models/--metrics/--set downloads "
+            "everything a run needs.",
+        )
+    return plugins
 
 
 def environment_record(device) -> dict[str, str]:
@@ -210,9 +226,13 @@ def run_benchmark(
             "seed": config.seed,
             "options": config.options,
             "plugins": {
-                r.name: r.source
-                for r in registry
-                if r.name in {*config.models, *config.degradations, *config.metrics}
+                name: registry.get(kind, name).source
+                for kind, names in (
+                    ("sr_model", config.models),
+                    ("degradation", config.degradations),
+                    ("metric", config.metrics),
+                )
+                for name in names
             },
             "environment": environment_record(device),
         },
