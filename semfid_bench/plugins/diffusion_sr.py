@@ -1,0 +1,24 @@
+"""Diffusion-based SR models: the Stable Diffusion x4 upscaler, SeeSR, PASD, StableSR.
+
+Only specs and factory strings here; the models import diffusers when created. Which files
+each needs and the authors' defaults are in ``docs/diffusion-models.md``.
+"""
+
+from __future__ import annotations
+
+from semfid_bench.hookspecs import hookimpl
+from semfid_bench.registry import SRModelRegistrar
+from semfid_bench.specs import SRModelSpec
+
+
+@hookimpl
+def register_sr_models(register: SRModelRegistrar) -> None:
+    register.add(
+        SRModelSpec(
+            name="sd-x4-upscaler",
+            scales=(4,),
+            description="Stable Diffusion x4 upscaler (stabilityai/stable-diffusion-x4-upscaler, "
+            "diffusers pipeline).",
+        ),
+        "semfid_bench.sr_models.sd_x4_upscaler:SDx4Upscaler",
+    )
