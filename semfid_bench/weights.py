@@ -153,6 +153,29 @@ def hf_snapshot(
         ) from exc
 
 
+def local_weights(
+    local_path: str | Path | None,
+    *,
+    what: str,
+    source: str,
+    option: str,
+    expect: tuple[str, ...] = (),
+) -> Path:
+    """Path of weights published only outside any hub we can download from (Google Drive,
+    OneDrive): the user supplies them with ``option``. ``expect`` lists files (relative to
+    a folder) that must be there; the error names each missing one and where to get it.
+    """
+    if local_path is None:
+        raise _unavailable(what, source, None, option, "they must be downloaded by hand")
+    path = Path(local_path).expanduser()
+    if not path.exists():
+        raise _unavailable(what, source, None, option, f"{path} does not exist")
+    missing = [name for name in expect if not (path / name).exists()]
+    if missing:
+        raise _unavailable(what, source, None, option, f"{path} lacks {', '.join(missing)}")
+    return path
+
+
 def load_state_dict(path: str | Path) -> dict[str, Any]:
     """A state dict from safetensors or a torch file (``weights_only=True``, never pickles).
 

@@ -22,3 +22,12 @@ def register_sr_models(register: SRModelRegistrar) -> None:
         ),
         "semfid_bench.sr_models.sd_x4_upscaler:SDx4Upscaler",
     )
+    register.add(
+        SRModelSpec(
+            name="seesr",
+            scales=(4,),
+            description="SeeSR (CVPR 2024) on SD 2-base: LR ControlNet, DAPE tags and image "
+            "cross-attention; weights from the authors' Google Drive.",
+        ),
+        "semfid_bench.sr_models.seesr:SeeSR",
+    )

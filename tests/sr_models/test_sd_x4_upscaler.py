@@ -50,6 +50,7 @@ def _model(folder, **options):
     return SDx4Upscaler(scale=4, device="cpu", weights=str(folder), steps=2, **options)
 
 
+@pytest.mark.slow
 def test_upscales_four_times_finite_and_seeded(tiny_x4_dir, lr):
     model = _model(tiny_x4_dir)
     first = model.upscale(lr, _context(7))
