@@ -18,10 +18,9 @@ The LR image is upscaled 4× bicubically (after enlarging images whose short sid
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from semfid_bench.interfaces import SRModel, UpscaleContext
 from semfid_bench.sr_models.colour_fix import colour_fix
+from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
 from semfid_bench.sr_models.diffusers_loading import load_model_folder
 from semfid_bench.sr_models.image_cross_attention import (
     RAM_EMBED_DIM,
@@ -29,7 +28,7 @@ from semfid_bench.sr_models.image_cross_attention import (
     image_conditioning,
 )
 from semfid_bench.sr_models.latent_tiling import tiled_predict
-from semfid_bench.sr_models.sd_x4_upscaler import sampling_seed, torch_dtype
+from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
 from semfid_bench.weights import hf_snapshot, local_weights
 
 BASE_REPO = "stabilityai/stable-diffusion-2-base"
@@ -72,13 +71,6 @@ def _diffusers_config(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in extra}
 
 
-def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Bicubic resize in [0, 1] (antialiased when shrinking, as PIL's resize is)."""
-    shrink = height < image.shape[-2] or width < image.shape[-1]
-    out = F.interpolate(image, size=(height, width), mode="bicubic", antialias=shrink)
-    return out.clamp(0.0, 1.0)
-
-
 def process_input(lr: torch.Tensor, scale: int, process_size: int) -> torch.Tensor:
     """The authors' input: enlarge so the short side is ≥ process_size/scale, upscale by
     ``scale``, then snap both sides down to multiples of 8."""
@@ -91,7 +83,7 @@ def process_input(lr: torch.Tensor, scale: int, process_size: int) -> torch.Tens
     return resize(lr, height, width)
 
 
-class SeeSR(SRModel):
+class SeeSR(ControlNetSR):
     """SeeSR with the authors' defaults (``test_seesr.py``): 50 DDPM steps, guidance 5.5,
     added prompt "clean, high-resolution, 8k", negative prompt "dotted, noise, blur, lowres,
     smooth", process size 512, LR-embedding start at step 999, AdaIN colour fix, latent
@@ -175,29 +167,12 @@ class SeeSR(SRModel):
             setattr(self, name, module.to(self.device, self.dtype).eval())
         self.vae_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
 
-    @torch.inference_mode()
-    def upscale(self, lr: torch.Tensor, context: UpscaleContext) -> torch.Tensor:
-        seed = sampling_seed(context.seed, self.seed)
-        outputs = [self._upscale_one(image[None], seed) for image in lr]
-        return torch.cat(outputs).to(lr.device, torch.float32)
-
     def prompts(self, tags: str) -> tuple[str, str]:
         """(prompt, negative prompt) as the authors build them from the DAPE tags."""
         return f"{tags}, {self.prompt},{self.added_prompt}", self.negative_prompt
 
-    def _encode_text(self, texts: list[str]) -> torch.Tensor:
-        tokens = self.tokenizer(
-            texts,
-            padding="max_length",
-            max_length=self.tokenizer.model_max_length,
-            truncation=True,
-            return_tensors="pt",
-        ).input_ids.to(self.device)
-        return self.text_encoder(tokens)[0]
-
     def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
         height, width = lr.shape[-2:]
-        lr = lr.to(self.device, torch.float32)
         tags, image_embeds = self.tagger(lr)
         prompt, negative = self.prompts(tags[0])
         cfg = self.guidance > 1.0
@@ -256,26 +231,9 @@ class SeeSR(SRModel):
 
     def _initial_latents(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         shape = (1, 4, image.shape[-2] // self.vae_factor, image.shape[-1] // self.vae_factor)
-        noise = torch.randn(shape, generator=generator).to(self.device)
+        noise = self._noise(shape, generator)
         if self.start_point == "noise":
             return noise * self.scheduler.init_noise_sigma
-        self._vae_tiling(shape)
-        posterior = self.vae.encode((image * 2 - 1).to(self.dtype)).latent_dist
-        sample = posterior.mean + posterior.std * torch.randn(
-            posterior.mean.shape, generator=generator
-        ).to(self.device, posterior.mean.dtype)
-        latent = sample.float() * self.vae.config.scaling_factor
+        latent = self._encode_image(image, generator)
         start = torch.tensor([self.start_step], device=self.device, dtype=torch.long)
         return self.scheduler.add_noise(latent, noise, start)
-
-    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
-        self._vae_tiling(latents.shape)
-        scaled = (latents / self.vae.config.scaling_factor).to(self.dtype)
-        image = self.vae.decode(scaled, return_dict=False)[0]
-        return ((image.float() + 1) / 2).clamp(0.0, 1.0)
-
-    def _vae_tiling(self, latent_shape) -> None:
-        if max(latent_shape[-2:]) > self.tile:
-            self.vae.enable_tiling()
-        else:
-            self.vae.disable_tiling()

@@ -1,0 +1,77 @@
+"""What SeeSR and PASD share: SD components driven by a ControlNet on the upscaled LR image.
+
+Both run a text encoder, a VAE and a UNet + ControlNet pair in their own sampling loop;
+this base holds the parts that are identical (prompt encoding, VAE decoding with tiling
+for large latents, the per-image seeded loop, bicubic resizing).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from semfid_bench.interfaces import SRModel, UpscaleContext
+from semfid_bench.sr_models.sd_x4_upscaler import sampling_seed
+
+
+def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Bicubic resize in [0, 1] (antialiased when shrinking, as PIL's resize is)."""
+    shrink = height < image.shape[-2] or width < image.shape[-1]
+    out = F.interpolate(image, size=(height, width), mode="bicubic", antialias=shrink)
+    return out.clamp(0.0, 1.0)
+
+
+class ControlNetSR(SRModel):
+    """Base for ControlNet-conditioned SD restorers; subclasses set ``tokenizer``,
+    ``text_encoder``, ``vae``, ``unet``, ``controlnet``, ``device``, ``dtype``, ``tile``,
+    ``seed`` and implement :meth:`_upscale_one`."""
+
+    tokenizer: object
+    text_encoder: torch.nn.Module
+    vae: torch.nn.Module
+    device: torch.device
+    dtype: torch.dtype
+    tile: int
+    seed: int
+
+    @torch.inference_mode()
+    def upscale(self, lr: torch.Tensor, context: UpscaleContext) -> torch.Tensor:
+        seed = sampling_seed(context.seed, self.seed)
+        outputs = [self._upscale_one(image[None].to(self.device), seed) for image in lr]
+        return torch.cat(outputs).to(lr.device, torch.float32)
+
+    def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _encode_text(self, texts: list[str]) -> torch.Tensor:
+        tokens = self.tokenizer(
+            texts,
+            padding="max_length",
+            max_length=self.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids.to(self.device)
+        return self.text_encoder(tokens)[0]
+
+    def _encode_image(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Scaled VAE latent of ``image`` in [0, 1], sampled from the posterior."""
+        self._vae_tiling(image.shape[-2] // 8, image.shape[-1] // 8)
+        posterior = self.vae.encode((image * 2 - 1).to(self.dtype)).latent_dist
+        eps = torch.randn(posterior.mean.shape, generator=generator)
+        sample = posterior.mean + posterior.std * eps.to(self.device, posterior.mean.dtype)
+        return sample.float() * self.vae.config.scaling_factor
+
+    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
+        self._vae_tiling(*latents.shape[-2:])
+        scaled = (latents / self.vae.config.scaling_factor).to(self.dtype)
+        image = self.vae.decode(scaled, return_dict=False)[0]
+        return ((image.float() + 1) / 2).clamp(0.0, 1.0)
+
+    def _vae_tiling(self, height: int, width: int) -> None:
+        if max(height, width) > self.tile:
+            self.vae.enable_tiling()
+        else:
+            self.vae.disable_tiling()
+
+    def _noise(self, shape, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(shape, generator=generator).to(self.device)
