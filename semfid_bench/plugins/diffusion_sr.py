@@ -31,3 +31,12 @@ def register_sr_models(register: SRModelRegistrar) -> None:
         ),
         "semfid_bench.sr_models.seesr:SeeSR",
     )
+    register.add(
+        SRModelSpec(
+            name="pasd",
+            scales=(1, 2, 4),
+            description="PASD (ECCV 2024) on SD 1.5: pixel-aware cross-attention and "
+            "degradation removal; weights yangtao9009/PASD.",
+        ),
+        "semfid_bench.sr_models.pasd:PASD",
+    )

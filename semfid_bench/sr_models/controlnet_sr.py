@@ -7,6 +7,8 @@ for large latents, the per-image seeded loop, bicubic resizing).
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 import torch.nn.functional as F
 
@@ -23,10 +25,11 @@ def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 class ControlNetSR(SRModel):
     """Base for ControlNet-conditioned SD restorers; subclasses set ``tokenizer``,
-    ``text_encoder``, ``vae``, ``unet``, ``controlnet``, ``device``, ``dtype``, ``tile``,
-    ``seed`` and implement :meth:`_upscale_one`."""
+    ``scheduler``, ``text_encoder``, ``vae``, ``unet``, ``controlnet``, ``device``,
+    ``dtype``, ``tile``, ``seed`` and implement :meth:`_upscale_one`."""
 
     tokenizer: object
+    scheduler: object
     text_encoder: torch.nn.Module
     vae: torch.nn.Module
     device: torch.device
@@ -72,6 +75,13 @@ class ControlNetSR(SRModel):
             self.vae.enable_tiling()
         else:
             self.vae.disable_tiling()
+
+    def _step(self, noise_pred, t, latents, generator: torch.Generator) -> torch.Tensor:
+        """One scheduler step; stochastic schedulers (DDPM) draw from ``generator``."""
+        kwargs = {}
+        if "generator" in inspect.signature(self.scheduler.step).parameters:
+            kwargs["generator"] = generator
+        return self.scheduler.step(noise_pred.float(), t, latents, return_dict=False, **kwargs)[0]
 
     def _noise(self, shape, generator: torch.Generator) -> torch.Tensor:
         return torch.randn(shape, generator=generator).to(self.device)

@@ -204,9 +204,7 @@ class SeeSR(ControlNetSR):
             if cfg:
                 uncond, conditional = noise_pred.float().chunk(2)
                 noise_pred = uncond + self.guidance * (conditional - uncond)
-            latents = self.scheduler.step(
-                noise_pred.float(), t, latents, generator=generator, return_dict=False
-            )[0]
+            latents = self._step(noise_pred, t, latents, generator)
         sr = self._decode(latents)
         sr = colour_fix(sr, image, self.colour_fix)
         return resize(sr, height * self.scale, width * self.scale)
