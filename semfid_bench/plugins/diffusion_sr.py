@@ -34,7 +34,7 @@ def register_sr_models(register: SRModelRegistrar) -> None:
     register.add(
         SRModelSpec(
             name="pasd",
-            scales=(1, 2, 4),
+            scales=(2, 4),
             description="PASD (ECCV 2024) on SD 1.5: pixel-aware cross-attention and "
             "degradation removal; weights yangtao9009/PASD.",
         ),
