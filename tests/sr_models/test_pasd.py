@@ -182,3 +182,33 @@ def test_offline_without_weights_names_repo_and_option(tmp_path, monkeypatch):
     with pytest.raises(WeightsUnavailableError, match=re.escape("--set pasd.weights=DIR")) as e:
         PASD(captioner="none")
     assert "yangtao9009/PASD" in str(e.value)
+
+
+def test_factory_options_from_the_cli_reach_the_model(tiny_pasd, make_registry):
+    """`--set pasd.KEY=VALUE` options arrive as keyword arguments of the registered factory."""
+    registry = make_registry()
+    model = registry.create(
+        "sr_model",
+        "pasd",
+        scale=4,
+        device=torch.device("cpu"),
+        weights=str(tiny_pasd / "pasd"),
+        base=str(tiny_pasd / "base"),
+        captioner="none",
+        steps=3,
+        colour_fix="adain",
+    )
+    assert (model.steps, model.colour_fix, model.captioner(torch.zeros(2, 3, 8, 8))) == (
+        3,
+        "adain",
+        ["", ""],
+    )
+
+
+def test_unet_without_residuals_says_how_to_call_it(tiny_pasd):
+    from semfid_bench.sr_models.diffusers_loading import load_model_folder
+    from semfid_bench.sr_models.pasd import build_pasd_unet
+
+    unet = load_model_folder(tiny_pasd / "pasd" / CHECKPOINT / "unet", build_pasd_unet, "UNet")
+    with pytest.raises(RuntimeError, match="pixel_conditioning"):
+        unet(torch.zeros(1, 4, 8, 8), 10, encoder_hidden_states=torch.zeros(1, 3, CROSS_DIM))
