@@ -38,7 +38,7 @@ def tiny_text_encoder(vocab_size: int) -> CLIPTextModel:
     return CLIPTextModel(config).eval()
 
 
-def tiny_vae(down_blocks: int, scaling_factor: float = 0.18215):
+def tiny_vae(down_blocks: int, scaling_factor: float = 0.18215, sample_size: int = 32):
     """AutoencoderKL with ``down_blocks`` blocks: downsamples by 2 ** (down_blocks - 1)."""
     from diffusers import AutoencoderKL
 
@@ -52,7 +52,7 @@ def tiny_vae(down_blocks: int, scaling_factor: float = 0.18215):
         layers_per_block=1,
         latent_channels=4,
         norm_num_groups=32,
-        sample_size=32,
+        sample_size=sample_size,
         scaling_factor=scaling_factor,
     ).eval()
 
