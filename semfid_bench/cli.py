@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from semfid_bench.commands.leaderboard import leaderboard
+from semfid_bench.commands.publish import publish
 from semfid_bench.errors import SemfidError
 
 app = typer.Typer(
@@ -124,30 +126,6 @@ def run(
 
 
 @app.command()
-def leaderboard(
-    db: DbOption = DEFAULT_DB,
-    rank_by: Annotated[str | None, typer.Option(help="Metric to rank models by.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write the markdown here.")] = None,
-) -> None:
-    """Ranked markdown leaderboard per dataset and degradation level."""
-    from semfid_bench.leaderboard import model_leaderboards, to_markdown
-    from semfid_bench.store import ResultsStore
-
-    if not db.exists():
-        raise SemfidError(f"No results database at {db}.", hint="Run `semfid-bench run` first.")
-    with ResultsStore(db) as store:
-        specs = store.metric_specs()
-        tables = model_leaderboards(store.results(), specs, rank_by)
-    markdown = to_markdown(tables, specs)
-    if out is None:
-        typer.echo(markdown, nl=False)
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(markdown, encoding="utf-8")
-    console.print(f"Wrote {out}")
-
-
-@app.command()
 def plugins() -> None:
     """List every registered plugin by kind, with its source package."""
     from semfid_bench.plugin_manager import build_registry
@@ -248,6 +226,10 @@ class _RichProgress:
 
     def advance(self, description: str) -> None:
         self._progress.update(self._task, advance=1, description=description)
+
+
+app.command("leaderboard")(leaderboard)
+app.command("publish")(publish)
 
 
 def main() -> None:
