@@ -46,6 +46,14 @@ class ControlNetSR(SRModel):
     def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
         raise NotImplementedError
 
+    def _place(self, modules: dict[str, torch.nn.Module]) -> None:
+        """Set ``modules`` as attributes on the device in ``dtype``, except a VAE whose
+        config asks to stay in float32 (``force_upcast``: SD VAEs overflow in float16)."""
+        for name, module in modules.items():
+            upcast = name == "vae" and getattr(module.config, "force_upcast", False)
+            dtype = torch.float32 if upcast else self.dtype
+            setattr(self, name, module.to(self.device, dtype).eval())
+
     def _encode_text(self, texts: list[str]) -> torch.Tensor:
         tokens = self.tokenizer(
             texts,
@@ -59,14 +67,14 @@ class ControlNetSR(SRModel):
     def _encode_image(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Scaled VAE latent of ``image`` in [0, 1], sampled from the posterior."""
         self._vae_tiling(image.shape[-2] // 8, image.shape[-1] // 8)
-        posterior = self.vae.encode((image * 2 - 1).to(self.dtype)).latent_dist
+        posterior = self.vae.encode((image * 2 - 1).to(self.vae.dtype)).latent_dist
         eps = torch.randn(posterior.mean.shape, generator=generator)
         sample = posterior.mean + posterior.std * eps.to(self.device, posterior.mean.dtype)
         return sample.float() * self.vae.config.scaling_factor
 
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
         self._vae_tiling(*latents.shape[-2:])
-        scaled = (latents / self.vae.config.scaling_factor).to(self.dtype)
+        scaled = (latents / self.vae.config.scaling_factor).to(self.vae.dtype)
         image = self.vae.decode(scaled, return_dict=False)[0]
         return ((image.float() + 1) / 2).clamp(0.0, 1.0)
 

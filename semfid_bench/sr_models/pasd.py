@@ -161,8 +161,7 @@ class PASD(ControlNetSR):
                 folder / "controlnet", build_pasd_controlnet, "PASD ControlNet"
             ),
         }
-        for name, module in modules.items():
-            setattr(self, name, module.to(self.device, self.dtype).eval())
+        self._place(modules)
         self.vae_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
 
     def prompts(self, caption: str) -> tuple[str, str]:

@@ -163,8 +163,7 @@ class SeeSR(ControlNetSR):
                 folder / "controlnet", build_seesr_controlnet, "SeeSR ControlNet"
             ),
         }
-        for name, module in modules.items():
-            setattr(self, name, module.to(self.device, self.dtype).eval())
+        self._place(modules)
         self.vae_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
 
     def prompts(self, tags: str) -> tuple[str, str]:
