@@ -8,9 +8,10 @@ appear. Conditioning tensors that are spatially aligned with the latent (the LR 
 ControlNet hint at pixel resolution) are cut at the matching place, scaled by their
 resolution ratio to the latent.
 
-Pixel-space tiling (cut the LR image, upscale each tile, blend outputs) lives in
-``tiling.py`` for feed-forward models; both share the tile placement and weighting in
-:func:`tile_starts` and :func:`gaussian_weights`, which is where the two could be unified.
+Pixel-space tiling for feed-forward models (cut the LR image, upscale each tile, blend the
+outputs) is a separate module, ``tiling.py`` (issue 6). :func:`tile_starts` and
+:func:`gaussian_weights` do not depend on the space they tile, so that is where the two
+should meet: one module holds them, and the other imports them.
 """
 
 from __future__ import annotations
