@@ -22,6 +22,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,30 @@ def local_weights(
     if missing:
         raise _unavailable(what, source, None, option, f"{path} lacks {', '.join(missing)}")
     return path
+
+
+def locate_all(lookups: dict[str, Callable[[], Path]]) -> dict[str, Path]:
+    """Run every weights lookup (``name → fetch_weights/hf_snapshot/local_weights call``).
+
+    A model that needs several files reports all the missing ones in one error, each with
+    where to get it and the option that takes a local copy, not one per attempt.
+    """
+    found: dict[str, Path] = {}
+    errors: list[WeightsUnavailableError] = []
+    for name, lookup in lookups.items():
+        try:
+            found[name] = lookup()
+        except WeightsUnavailableError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        lines = "\n".join(f"  - {exc.message} {exc.hint or ''}".rstrip() for exc in errors)
+        raise WeightsUnavailableError(
+            f"{len(errors)} weights are not available:\n{lines}",
+            hint="Each line says where to get the weights and which option takes a copy.",
+        )
+    return found
 
 
 def load_state_dict(path: str | Path) -> dict[str, Any]:

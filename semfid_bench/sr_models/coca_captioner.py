@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from semfid_bench.weights import hf_snapshot
@@ -14,15 +16,19 @@ COCA_REPO = "laion/mscoco_finetuned_CoCa-ViT-L-14-laion2B-s13B-b90k"
 COCA_FILES = ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
 
 
+def coca_weights(local_path: str | None = None) -> Path:
+    """Folder with the CoCa weights: ``local_path``, the HF cache, or a download."""
+    return hf_snapshot(
+        COCA_REPO, local_path, option="--set pasd.coca=DIR", allow_patterns=COCA_FILES
+    )
+
+
 class CocaCaptioner:
     """LR images (B, 3, h, w) in [0, 1] → one caption each."""
 
-    def __init__(self, *, device: torch.device | str, weights: str | None = None) -> None:
+    def __init__(self, folder: Path, *, device: torch.device | str) -> None:
         import open_clip
 
-        folder = hf_snapshot(
-            COCA_REPO, weights, option="--set pasd.coca=DIR", allow_patterns=COCA_FILES
-        )
         path = next((folder / n for n in COCA_FILES if (folder / n).is_file()), folder)
         self.model, _, self.transform = open_clip.create_model_and_transforms(
             "coca_ViT-L-14", pretrained=str(path), device=device

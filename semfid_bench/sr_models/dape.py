@@ -8,13 +8,15 @@ ImageNet mean/std it gives (1) tags, joined by ", " into the start of the prompt
 cross-attention attends to.
 
 RAM's Swin-L + BERT tagging head is not yet ported to semfid-bench, so
-:func:`load_dape_tagger` checks for its two files and then stops with an error saying so.
+:func:`load_dape_tagger` stops with an error saying so, once both files are found.
 Any object with the :class:`TagExtractor` call signature can be passed to
 :class:`~semfid_bench.sr_models.seesr.SeeSR` instead (the tests use one).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 import torch
@@ -39,18 +41,22 @@ class TagExtractor(Protocol):
     def __call__(self, lr: torch.Tensor) -> tuple[list[str], torch.Tensor]: ...
 
 
-def load_dape_tagger(
-    *, ram: str | None = None, dape: str | None = None, device: torch.device | str
-) -> TagExtractor:
-    """The DAPE tagger on ``device``: locates RAM's and DAPE's weights (errors name each
-    missing file), then stops, because RAM inference is not ported yet (module doc)."""
-    ram_path = fetch_weights(RAM_WEIGHTS, ram, option="--set seesr.ram=PATH")
-    dape_path = local_weights(
-        dape, what="DAPE.pth", source=DAPE_SOURCE, option="--set seesr.dape=PATH"
-    )
+def dape_weight_lookups(ram: str | None, dape: str | None) -> dict[str, Callable[[], Path]]:
+    """Lookups (for :func:`~semfid_bench.weights.locate_all`) of RAM's and DAPE's files."""
+    return {
+        "ram": lambda: fetch_weights(RAM_WEIGHTS, ram, option="--set seesr.ram=PATH"),
+        "dape": lambda: local_weights(
+            dape, what="DAPE.pth", source=DAPE_SOURCE, option="--set seesr.dape=PATH"
+        ),
+    }
+
+
+def load_dape_tagger(ram: Path, dape: Path, *, device: torch.device | str) -> TagExtractor:
+    """The DAPE tagger from RAM's and DAPE's weights, on ``device``. Stops with an error:
+    RAM inference is not ported yet (see the module doc)."""
     raise SemfidError(
         "SeeSR's DAPE tagger (RAM Swin-L with the DAPE LoRA) is not implemented in "
-        f"semfid-bench yet; its weights were found at {ram_path} and {dape_path}.",
+        f"semfid-bench yet; its weights were found at {ram} and {dape}.",
         hint="See docs/diffusion-models.md (SeeSR); a Python caller can pass its own "
         "tagger object to SeeSR(tagger=...).",
     )

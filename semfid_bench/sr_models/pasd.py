@@ -12,6 +12,7 @@ noised to the first timestep and then again to ``added_noise_level``; wavelet co
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -25,7 +26,7 @@ from semfid_bench.sr_models.pixel_aware_attention import (
     pixel_conditioning,
 )
 from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
-from semfid_bench.weights import hf_snapshot
+from semfid_bench.weights import hf_snapshot, locate_all
 
 PASD_REPO = "yangtao9009/PASD"
 BASE_REPO = "stable-diffusion-v1-5/stable-diffusion-v1-5"
@@ -139,17 +140,24 @@ class PASD(ControlNetSR):
         self.init_with_noise = bool(init_with_noise)
         self.colour_fix = colour_fix
         self.tile, self.tile_overlap, self.seed = int(tile), int(tile_overlap), int(seed)
-        self.captioner = _captioner(captioner, self.device, coca)
+        lookups = {
+            "pasd": lambda: hf_snapshot(
+                PASD_REPO,
+                weights,
+                option="--set pasd.weights=DIR",
+                allow_patterns=[f"{checkpoint}/unet/*", f"{checkpoint}/controlnet/*"],
+            ),
+            "base": lambda: hf_snapshot(
+                BASE_REPO, base, option="--set pasd.base=DIR", allow_patterns=BASE_PATTERNS
+            ),
+        }
+        if captioner == "coca":
+            from semfid_bench.sr_models.coca_captioner import coca_weights
 
-        repo = hf_snapshot(
-            PASD_REPO,
-            weights,
-            option="--set pasd.weights=DIR",
-            allow_patterns=[f"{checkpoint}/unet/*", f"{checkpoint}/controlnet/*"],
-        )
-        base_dir = hf_snapshot(
-            BASE_REPO, base, option="--set pasd.base=DIR", allow_patterns=BASE_PATTERNS
-        )
+            lookups["coca"] = lambda: coca_weights(coca)
+        paths = locate_all(lookups)
+        self.captioner = _captioner(captioner, self.device, paths.get("coca"))
+        repo, base_dir = paths["pasd"], paths["base"]
         self.scheduler = UniPCMultistepScheduler.from_pretrained(base_dir, subfolder="scheduler")
         self.tokenizer = CLIPTokenizer.from_pretrained(base_dir, subfolder="tokenizer")
         folder = repo / checkpoint
@@ -229,7 +237,7 @@ class PASD(ControlNetSR):
         return latent * self.scheduler.init_noise_sigma
 
 
-def _captioner(captioner: object, device: torch.device, weights: str | None) -> Captioner:
+def _captioner(captioner: object, device: torch.device, coca: Path | None) -> Captioner:
     if callable(captioner):
         return captioner
     if captioner == "none":
@@ -237,5 +245,5 @@ def _captioner(captioner: object, device: torch.device, weights: str | None) -> 
     if captioner == "coca":
         from semfid_bench.sr_models.coca_captioner import CocaCaptioner
 
-        return CocaCaptioner(device=device, weights=weights)
+        return CocaCaptioner(coca, device=device)
     raise ValueError(f"captioner must be coca, none or a callable, not {captioner!r}")

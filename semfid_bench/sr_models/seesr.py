@@ -29,7 +29,7 @@ from semfid_bench.sr_models.image_cross_attention import (
 )
 from semfid_bench.sr_models.latent_tiling import tiled_predict
 from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
-from semfid_bench.weights import hf_snapshot, local_weights
+from semfid_bench.weights import hf_snapshot, local_weights, locate_all
 
 BASE_REPO = "stabilityai/stable-diffusion-2-base"
 SEESR_SOURCE = (
@@ -138,21 +138,27 @@ class SeeSR(ControlNetSR):
         self.start_step, self.colour_fix = int(start_step), colour_fix
         self.tile, self.tile_overlap, self.seed = int(tile), int(tile_overlap), int(seed)
 
+        lookups = {
+            "seesr": lambda: local_weights(
+                weights,
+                what="SeeSR UNet and ControlNet",
+                source=SEESR_SOURCE,
+                option="--set seesr.weights=DIR",
+                expect=("unet/config.json", "controlnet/config.json"),
+            ),
+            "base": lambda: hf_snapshot(
+                BASE_REPO, base, option="--set seesr.base=DIR", allow_patterns=BASE_PATTERNS
+            ),
+        }
         if tagger == "dape":
-            from semfid_bench.sr_models.dape import load_dape_tagger
+            from semfid_bench.sr_models.dape import dape_weight_lookups, load_dape_tagger
 
-            tagger = load_dape_tagger(ram=ram, dape=dape, device=self.device)
+            lookups |= dape_weight_lookups(ram, dape)
+        paths = locate_all(lookups)
+        if tagger == "dape":
+            tagger = load_dape_tagger(paths["ram"], paths["dape"], device=self.device)
         self.tagger = tagger
-        folder = local_weights(
-            weights,
-            what="SeeSR UNet and ControlNet",
-            source=SEESR_SOURCE,
-            option="--set seesr.weights=DIR",
-            expect=("unet/config.json", "controlnet/config.json"),
-        )
-        base_dir = hf_snapshot(
-            BASE_REPO, base, option="--set seesr.base=DIR", allow_patterns=BASE_PATTERNS
-        )
+        folder, base_dir = paths["seesr"], paths["base"]
         self.scheduler = DDPMScheduler.from_pretrained(base_dir, subfolder="scheduler")
         self.tokenizer = CLIPTokenizer.from_pretrained(base_dir, subfolder="tokenizer")
         modules = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -174,14 +173,23 @@ def test_prompt_is_built_like_the_authors():
     assert model.prompts("a dog")[0] == "a dog photoclean, 8k"
 
 
-def test_offline_without_weights_names_repo_and_option(tmp_path, monkeypatch):
+def test_offline_without_weights_names_every_repo_and_option(tmp_path, monkeypatch):
     from semfid_bench.sr_models.pasd import PASD
 
     monkeypatch.setenv("SEMFID_BENCH_OFFLINE", "1")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf"))
-    with pytest.raises(WeightsUnavailableError, match=re.escape("--set pasd.weights=DIR")) as e:
-        PASD(captioner="none")
-    assert "yangtao9009/PASD" in str(e.value)
+    with pytest.raises(WeightsUnavailableError) as error:
+        PASD()
+    text = str(error.value)
+    for needed in (
+        "yangtao9009/PASD",
+        "--set pasd.weights=DIR",
+        "stable-diffusion-v1-5/stable-diffusion-v1-5",
+        "--set pasd.base=DIR",
+        "laion/mscoco_finetuned_CoCa-ViT-L-14-laion2B-s13B-b90k",
+        "--set pasd.coca=DIR",
+    ):
+        assert needed in text
 
 
 def test_factory_options_from_the_cli_reach_the_model(tiny_pasd, make_registry):

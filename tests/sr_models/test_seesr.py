@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -182,16 +181,30 @@ def test_missing_weights_name_the_download_and_option(tmp_path):
     assert "--set seesr.weights=DIR" in str(error.value)
 
 
-def test_dape_tagger_needs_ram_and_dape_then_says_it_is_not_ported(tmp_path, monkeypatch):
-    from semfid_bench.sr_models.dape import load_dape_tagger
+def test_offline_names_every_missing_file_at_once(tmp_path, monkeypatch):
+    from semfid_bench.sr_models.seesr import SeeSR
 
     monkeypatch.setenv("SEMFID_BENCH_OFFLINE", "1")
-    monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path))
-    with pytest.raises(WeightsUnavailableError, match=re.escape("ram_swin_large_14m.pth")):
-        load_dape_tagger(device="cpu")
-    ram = tmp_path / "ram.pth"
-    ram.write_bytes(b"x")
-    with pytest.raises(WeightsUnavailableError, match=re.escape("--set seesr.dape=PATH")):
-        load_dape_tagger(ram=str(ram), device="cpu")
+    monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf"))
+    with pytest.raises(WeightsUnavailableError) as error:
+        SeeSR()
+    text = str(error.value)
+    assert text.startswith("4 weights are not available")
+    for needed in (
+        "--set seesr.weights=DIR",
+        "stabilityai/stable-diffusion-2-base",
+        "--set seesr.base=DIR",
+        "ram_swin_large_14m.pth",
+        "--set seesr.ram=PATH",
+        "DAPE.pth",
+        "--set seesr.dape=PATH",
+    ):
+        assert needed in text
+
+
+def test_dape_tagger_says_it_is_not_ported(tmp_path):
+    from semfid_bench.sr_models.dape import load_dape_tagger
+
     with pytest.raises(SemfidError, match="not implemented"):
-        load_dape_tagger(ram=str(ram), dape=str(ram), device="cpu")
+        load_dape_tagger(tmp_path / "ram.pth", tmp_path / "DAPE.pth", device="cpu")
