@@ -52,7 +52,9 @@ class ControlNetSR(SRModel):
         for name, module in modules.items():
             upcast = name == "vae" and getattr(module.config, "force_upcast", False)
             dtype = torch.float32 if upcast else self.dtype
-            setattr(self, name, module.to(self.device, dtype).eval())
+            if module.dtype != dtype:  # diffusers warns on every dtype cast, even a no-op
+                module = module.to(dtype)
+            setattr(self, name, module.to(self.device).eval())
 
     def _encode_text(self, texts: list[str]) -> torch.Tensor:
         tokens = self.tokenizer(
