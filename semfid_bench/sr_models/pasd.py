@@ -128,6 +128,8 @@ class PASD(ControlNetSR):
         from diffusers import AutoencoderKL, UniPCMultistepScheduler
         from transformers import CLIPTextModel, CLIPTokenizer
 
+        if captioner not in ("coca", "none") and not callable(captioner):
+            raise ValueError(f"captioner must be coca, none or a callable, not {captioner!r}")
         self.scale = int(scale)
         self.device = torch.device(device)
         self.dtype = torch_dtype(dtype, self.device)
@@ -242,8 +244,6 @@ def _captioner(captioner: object, device: torch.device, coca: Path | None) -> Ca
         return captioner
     if captioner == "none":
         return lambda lr: [""] * lr.shape[0]
-    if captioner == "coca":
-        from semfid_bench.sr_models.coca_captioner import CocaCaptioner
+    from semfid_bench.sr_models.coca_captioner import CocaCaptioner
 
-        return CocaCaptioner(coca, device=device)
-    raise ValueError(f"captioner must be coca, none or a callable, not {captioner!r}")
+    return CocaCaptioner(coca, device=device)

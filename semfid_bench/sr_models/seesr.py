@@ -124,6 +124,8 @@ class SeeSR(ControlNetSR):
             raise ValueError(f"SeeSR was trained for x4, not x{scale}")
         if start_point not in ("lr", "noise"):
             raise ValueError(f"start_point must be lr or noise, not {start_point!r}")
+        if tagger != "dape" and not callable(tagger):
+            raise ValueError(f"tagger must be dape or a callable, not {tagger!r}")
         from diffusers import AutoencoderKL, DDPMScheduler
         from transformers import CLIPTextModel, CLIPTokenizer
 

@@ -220,3 +220,10 @@ def test_unet_without_residuals_says_how_to_call_it(tiny_pasd):
     unet = load_model_folder(tiny_pasd / "pasd" / CHECKPOINT / "unet", build_pasd_unet, "UNet")
     with pytest.raises(RuntimeError, match="pixel_conditioning"):
         unet(torch.zeros(1, 4, 8, 8), 10, encoder_hidden_states=torch.zeros(1, 3, CROSS_DIM))
+
+
+def test_unknown_captioner_is_refused():
+    from semfid_bench.sr_models.pasd import PASD
+
+    with pytest.raises(ValueError, match="captioner must be coca, none"):
+        PASD(captioner="blip")

@@ -208,3 +208,10 @@ def test_dape_tagger_says_it_is_not_ported(tmp_path):
 
     with pytest.raises(SemfidError, match="not implemented"):
         load_dape_tagger(tmp_path / "ram.pth", tmp_path / "DAPE.pth", device="cpu")
+
+
+def test_unknown_tagger_is_refused():
+    from semfid_bench.sr_models.seesr import SeeSR
+
+    with pytest.raises(ValueError, match="tagger must be dape"):
+        SeeSR(tagger="blip")
