@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,8 +89,32 @@ class Registry:
             yield from table.values()
 
     def create(self, kind: str, name: str, **kwargs: Any) -> Any:
-        """Instantiate a registered plugin object, importing its code only now."""
-        return resolve_factory(self.get(kind, name).factory)(**kwargs)
+        """Instantiate a registered plugin object, importing its code only now.
+
+        Options the factory does not accept are refused with the ones it does accept.
+        """
+        factory = resolve_factory(self.get(kind, name).factory)
+        _check_options(factory, kind, name, kwargs)
+        return factory(**kwargs)
+
+
+def _check_options(factory: Callable[..., Any], kind: str, name: str, kwargs: dict) -> None:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        accepted = [
+            p.name
+            for p in signature.parameters.values()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "device"
+        ]
+        raise PluginError(
+            f"{kind.replace('_', ' ')} {name!r} cannot take these options: {exc}.",
+            hint=f"Options it accepts (--set {name}.KEY=VALUE): {', '.join(accepted) or 'none'}.",
+        ) from None
 
 
 class _Registrar:

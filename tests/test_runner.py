@@ -156,3 +156,10 @@ def test_selection_errors_are_caught_before_any_work(make_registry, store):
             RunConfig(models=["bicubic"], metrics=["psnr"], levels=[2.0]), registry, store
         )
     assert store.results(include_errors=True).empty
+
+
+def test_unknown_plugin_option_is_a_clear_error(make_registry, store):
+    config = RunConfig(models=["bicubic"], metrics=["psnr"], options={"bicubic": {"stpes": 3}})
+    with pytest.raises(SemfidError, match="sr model 'bicubic' cannot take these options") as caught:
+        run_benchmark(config, make_registry(), store)
+    assert "mode" in caught.value.hint and "stpes" in str(caught.value)
