@@ -154,7 +154,8 @@ def plugins() -> None:
 
     registry = build_registry()
     table = Table("kind", "name", "source", "details")
-    for registration in sorted(registry, key=lambda r: (r.kind, r.name)):
+    rows = [*registry, *registry.namespace_registrations()]
+    for registration in sorted(rows, key=lambda r: (r.kind, r.name)):
         table.add_row(
             registration.kind,
             registration.name,

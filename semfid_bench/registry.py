@@ -9,9 +9,11 @@ from typing import Any
 
 from semfid_bench.errors import PluginError
 from semfid_bench.specs import (
+    CaptionerSpec,
     DatasetSpec,
     DegradationSpec,
     MetricSpec,
+    NamespaceSpec,
     Registration,
     SRModelSpec,
 )
@@ -23,6 +25,7 @@ KINDS: dict[str, type] = {
     "degradation": DegradationSpec,
     "metric": MetricSpec,
     "dataset": DatasetSpec,
+    "captioner": CaptionerSpec,
 }
 
 
@@ -44,6 +47,9 @@ class Registry:
     entries: dict[str, dict[str, Registration]] = field(
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
+    namespaces: dict[str, dict[str, Registration]] = field(
+        default_factory=lambda: {kind: {} for kind in KINDS}
+    )
     problems: list[str] = field(default_factory=list)
     strict: bool = False
 
@@ -62,18 +68,48 @@ class Registry:
             raise PluginError(message)
         self.problems.append(message)
 
+    def add_namespace(self, registration: Registration) -> None:
+        """Add a name family; its resolver runs when one of its names is first used."""
+        table = self.namespaces[registration.kind]
+        prefix = registration.spec.prefix
+        if prefix in table:
+            message = (
+                f"{registration.kind} namespace {prefix!r} from {registration.source} is "
+                f"already registered by {table[prefix].source}; the first registration is kept."
+            )
+            if self.strict:
+                raise PluginError(message)
+            self.problems.append(message)
+            return
+        table[prefix] = registration
+
     def get(self, kind: str, name: str) -> Registration:
-        try:
+        """A registration by name; ``PREFIX:member`` names resolve through their namespace."""
+        if name in self.entries[kind]:
             return self.entries[kind][name]
-        except KeyError:
-            known = ", ".join(sorted(self.entries[kind])) or "none"
-            raise PluginError(
-                f"Unknown {kind.replace('_', ' ')} {name!r}. Registered: {known}.",
-                hint="`semfid-bench plugins` lists every plugin and any that failed to load.",
-            ) from None
+        prefix, colon, member = name.partition(":")
+        namespace = self.namespaces[kind].get(prefix) if colon else None
+        if namespace is not None:
+            spec, factory = resolve_factory(namespace.factory)(member)
+            self.entries[kind][name] = Registration(kind, spec, factory, namespace.source)
+            return self.entries[kind][name]
+        known = ", ".join([*sorted(self.entries[kind]), *self._namespace_names(kind)]) or "none"
+        raise PluginError(
+            f"Unknown {kind.replace('_', ' ')} {name!r}. Registered: {known}.",
+            hint="`semfid-bench plugins` lists every plugin and any that failed to load.",
+        )
 
     def names(self, kind: str) -> list[str]:
+        """Registered names; namespaced names appear once resolved (a family is open)."""
         return sorted(self.entries[kind])
+
+    def _namespace_names(self, kind: str) -> list[str]:
+        return [r.name for r in self.namespaces[kind].values()]
+
+    def namespace_registrations(self) -> Iterator[Registration]:
+        """One registration per name family, for listings."""
+        for table in self.namespaces.values():
+            yield from table.values()
 
     def __iter__(self) -> Iterator[Registration]:
         for table in self.entries.values():
@@ -132,6 +168,20 @@ class MetricRegistrar(_Registrar):
     def add(self, spec: MetricSpec, factory: Factory) -> None:
         super().add(spec, factory)
 
+    def add_namespace(self, spec: NamespaceSpec, resolver: Factory) -> None:
+        """Register a family of metrics named ``PREFIX:<name>``.
+
+        :param resolver: a callable or ``"module:attribute"`` string, called with the part
+            after the colon when a user first names a member; returns ``(MetricSpec,
+            factory)`` or raises :class:`~semfid_bench.errors.PluginError` for unknown names.
+            Listing plugins never calls it.
+        """
+        if not isinstance(spec, NamespaceSpec):
+            raise PluginError(
+                f"{self._source}: add_namespace expects a NamespaceSpec, got {type(spec).__name__}."
+            )
+        self._registry.add_namespace(Registration(self.kind, spec, resolver, self._source))
+
 
 class DatasetRegistrar(_Registrar):
     """Passed to ``register_datasets``."""
@@ -142,9 +192,19 @@ class DatasetRegistrar(_Registrar):
         super().add(spec, factory)
 
 
+class CaptionerRegistrar(_Registrar):
+    """Passed to ``register_captioners``."""
+
+    kind = "captioner"
+
+    def add(self, spec: CaptionerSpec, factory: Factory) -> None:
+        super().add(spec, factory)
+
+
 REGISTRARS: dict[str, type[_Registrar]] = {
     "register_sr_models": SRModelRegistrar,
     "register_degradations": DegradationRegistrar,
     "register_metrics": MetricRegistrar,
     "register_datasets": DatasetRegistrar,
+    "register_captioners": CaptionerRegistrar,
 }
