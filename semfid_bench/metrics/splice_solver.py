@@ -2,9 +2,9 @@
 
 Solves, for each row v of a batch, ``min_w ||Dᵀw − v||² + λ·||w||₁  s.t. w ≥ 0`` with
 ``D`` the (concepts × dim) dictionary. ADMM splits w = z: the x-update is a linear solve
-with ``2·D·Dᵀ + ρI``, the z-update a shifted ReLU (the proximal map of λ‖·‖₁ restricted to w ≥ 0), u the scaled dual. Larger λ
-gives sparser codes. Iterates start at zero (SpLiCE starts from random values), so results
-are deterministic.
+with ``2·D·Dᵀ + ρI``, the z-update a shifted ReLU (the proximal map of λ‖·‖₁ restricted
+to w ≥ 0), u the scaled dual. Larger λ gives sparser codes. Iterates start at zero
+(SpLiCE starts from random values), so results are deterministic.
 
 SpLiCE factors the (concepts × concepts) matrix ``2·D·Dᵀ + ρI`` by Cholesky; with 10,000
 concepts that is 10⁸ entries and a 10⁸-operation solve per iteration. Through the Woodbury

@@ -4,4 +4,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "semfid_bench.plugins.baselines",
     "semfid_bench.plugins.pixel_metrics",
     "semfid_bench.plugins.sample_data",
+    "semfid_bench.plugins.perceptual_metrics",
+    "semfid_bench.plugins.semantic_metrics",
+    "semfid_bench.plugins.captioners",
 )
