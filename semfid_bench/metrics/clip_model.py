@@ -107,6 +107,9 @@ class ClipModel:
 
     def _create_pretrained(self, open_clip, tag: str):
         try:
+            cfg = open_clip.get_pretrained_cfg(self.model_name, tag)
+            if cfg:  # a published tag: fetch (or find cached) before building the model
+                open_clip.download_pretrained(cfg)
             return open_clip.create_model(self.model_name, pretrained=tag)
         except (RuntimeError, OSError, ValueError) as exc:
             source = open_clip.get_pretrained_cfg(self.model_name, tag) or {}

@@ -268,38 +268,34 @@ class SpliceSimilarity(Metric):
         dictionary, solver = state["dictionary"], state["solver"]
         sr_embeddings = self.clip.encode_images(sr)
         gt_weights = reference["weights"]
-        gt_recon = self._recompose(gt_weights, dictionary)
-        scores, details = [], []
-        for index in range(sr_embeddings.shape[0]):
-            sr_embedding = sr_embeddings[index : index + 1]
-            if self.mode == "sym":
+        centred = self._centred(sr_embeddings)
+        if self.mode == "sym":
+            sr_weights = torch.zeros_like(gt_weights)
+            for index in range(sr_embeddings.shape[0]):
                 active = gt_weights[index].nonzero().flatten()
-                sub = dictionary[active]
-                sub_weights = NonNegativeLasso(sub).solve(
-                    self._centred(sr_embedding), self.l1_penalty
-                )
-                sr_weights = torch.zeros_like(gt_weights[index : index + 1])
-                sr_weights[:, active] = sub_weights
-            else:
-                sr_weights = solver.solve(self._centred(sr_embedding), self.l1_penalty)
-            sr_recon = self._recompose(sr_weights, dictionary)
-            scores.append(float((gt_recon[index] * sr_recon[0]).sum()))
-            details.append(
-                self._explain(gt_weights[index], sr_weights[0], reference, sr_embedding, index)
-            )
-        return torch.tensor(scores), details
+                sub = NonNegativeLasso(dictionary[active])
+                sr_weights[index, active] = sub.solve(centred[index : index + 1], self.l1_penalty)[
+                    0
+                ]
+        else:
+            sr_weights = solver.solve(centred, self.l1_penalty)
+        gt_recon = self._recompose(gt_weights, dictionary)
+        scores = (gt_recon * self._recompose(sr_weights, dictionary)).sum(dim=-1)
+        return scores, self._explain(gt_weights, sr_weights, reference["embeddings"], sr_embeddings)
 
-    def _explain(self, gt_w, sr_w, reference, sr_embedding, index) -> dict[str, Any]:
-        """Top concepts of GT, SR and of both residuals, over the full vocabulary."""
+    def _explain(self, gt_weights, sr_weights, gt_embeddings, sr_embeddings) -> list[dict]:
+        """Top concepts of GT, SR and of both residuals (over the full vocabulary)."""
         state = self._load()
-        gt_embedding = F.normalize(reference["embeddings"][index : index + 1], dim=-1)
-        sr_embedding = F.normalize(sr_embedding, dim=-1)
-        residuals = torch.cat([gt_embedding - sr_embedding, sr_embedding - gt_embedding])
-        lost, gained = state["solver"].solve(F.normalize(residuals, dim=-1), self.l1_penalty)
+        difference = F.normalize(gt_embeddings, dim=-1) - F.normalize(sr_embeddings, dim=-1)
+        residuals = F.normalize(torch.cat([difference, -difference]), dim=-1)
+        lost, gained = state["solver"].solve(residuals, self.l1_penalty).chunk(2)
         words, k = state["words"], self.top_k
-        return {
-            "gt_concepts": _top(gt_w, words, k),
-            "sr_concepts": _top(sr_w, words, k),
-            "lost": _top(lost, words, k),
-            "gained": _top(gained, words, k),
-        }
+        return [
+            {
+                "gt_concepts": _top(gt_weights[i], words, k),
+                "sr_concepts": _top(sr_weights[i], words, k),
+                "lost": _top(lost[i], words, k),
+                "gained": _top(gained[i], words, k),
+            }
+            for i in range(gt_weights.shape[0])
+        ]
