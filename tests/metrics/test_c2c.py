@@ -17,6 +17,7 @@ def encoder():
     return SentenceEncoder()
 
 
+@pytest.mark.slow
 def test_identical_captions_score_one_unrelated_clearly_lower(encoder):
     texts = [
         "A tabby cat with green eyes looking at the camera.",
@@ -34,6 +35,7 @@ def test_identical_captions_score_one_unrelated_clearly_lower(encoder):
     assert unrelated < paraphrase < same
 
 
+@pytest.mark.slow
 def test_matches_sentence_transformers(encoder):
     from sentence_transformers import SentenceTransformer
 

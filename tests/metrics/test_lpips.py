@@ -34,6 +34,7 @@ def shared_nets():
     return ours, package, pyiqa_net
 
 
+@pytest.mark.slow
 def test_agrees_with_pyiqa_and_lpips_package(shared_nets, sample_images):
     ours, package, pyiqa_net = shared_nets
     gt = sample_images
@@ -58,6 +59,7 @@ def test_missing_backbone_weights_name_the_file_and_option():
     assert "lpips.alexnet_weights" in info.value.hint
 
 
+@pytest.mark.slow
 def test_metric_loads_weights_from_local_files(shared_nets, sample_images, tmp_path):
     ours = shared_nets[0]
     backbone = tmp_path / "alexnet.pth"
