@@ -19,6 +19,7 @@ the same on PIL images, so embeddings differ from them only by resampling roundi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -28,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from semfid_bench.errors import SemfidError, WeightsUnavailableError
+from semfid_bench.weights import offline
 
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
@@ -56,6 +58,17 @@ def _check_quick_gelu(model: str, pretrained: str) -> None:
             f"{model!r} uses GELU: embeddings would be silently wrong.",
             hint=f"Use the model name {model}-quickgelu.",
         )
+
+
+def _in_hf_cache(hf_hub: str) -> bool:
+    """Whether open_clip's checkpoint for an ``org/repo/[file]`` entry is cached locally."""
+    from huggingface_hub import try_to_load_from_cache
+
+    repo_id, filename = os.path.split(hf_hub)  # "org/repo/" → ("org/repo", "")
+    names = (
+        [filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+    )
+    return any(isinstance(try_to_load_from_cache(repo_id, name), str) for name in names)
 
 
 class ClipModel:
@@ -106,14 +119,15 @@ class ClipModel:
         return self._model
 
     def _create_pretrained(self, open_clip, tag: str):
+        cfg = open_clip.get_pretrained_cfg(self.model_name, tag) or {}
         try:
-            cfg = open_clip.get_pretrained_cfg(self.model_name, tag)
+            if offline() and cfg.get("hf_hub") and not _in_hf_cache(cfg["hf_hub"]):
+                raise OSError("offline mode is on and they are not in the Hugging Face cache")
             if cfg:  # a published tag: fetch (or find cached) before building the model
                 open_clip.download_pretrained(cfg)
             return open_clip.create_model(self.model_name, pretrained=tag)
         except (RuntimeError, OSError, ValueError) as exc:
-            source = open_clip.get_pretrained_cfg(self.model_name, tag) or {}
-            where = source.get("hf_hub") or source.get("url") or "a local file"
+            where = cfg.get("hf_hub") or cfg.get("url") or "a local file"
             raise WeightsUnavailableError(
                 f"open_clip weights {self.model_name}/{tag} are not available ({exc}); they "
                 f"come from {where}.",
