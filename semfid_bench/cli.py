@@ -208,6 +208,7 @@ def _print_summary(store, metrics: list[str]) -> None:
     results = results[results["metric"].isin(metrics)]
     if results.empty:
         return
+    metrics = [m for m in metrics if m in set(results["metric"])]  # all-error metrics have none
     specs = store.metric_specs()
     for board in model_leaderboards(results, specs):
         table = Table(
