@@ -26,6 +26,10 @@ from semfid_bench.metrics.clip_model import (
     shared_clip_model,
 )
 
+# One cache object per CLIP configuration in a process, so its counters cover every metric
+# (clip, c2i, splice-*) that embeds GT images with that model.
+_image_caches: dict[str, FeatureCache] = {}
+
 
 def gt_hashes(gt: torch.Tensor, items: Sequence[Item]) -> list[str]:
     """The runner's GT file hash where known, else a hash of the pixels."""
@@ -41,11 +45,6 @@ def clip_image_features(
     )
     rows = cache.get_or_compute(gt_hashes(gt, items), lambda idx: list(clip.encode_images(gt[idx])))
     return torch.stack(rows), cache
-
-
-# One cache object per CLIP configuration in a process, so its counters cover every metric
-# (clip, c2i, splice-*) that embeds GT images with that model.
-_image_caches: dict[str, FeatureCache] = {}
 
 
 def _clip(device, model: str, pretrained: str | None, option: str) -> ClipModel:
