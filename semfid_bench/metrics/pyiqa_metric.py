@@ -33,9 +33,12 @@ class PyiqaMetric(Metric):
         self.batch_size = int(batch_size)
         self.options = options
         self._metric = None
+        self._failure: WeightsUnavailableError | None = None
 
     @property
     def metric(self):
+        if self._failure is not None:  # one download attempt per run, not one per cell
+            raise self._failure
         if self._metric is None:
             import pyiqa
 
@@ -44,12 +47,13 @@ class PyiqaMetric(Metric):
                     self.name, as_loss=False, device=self.device, **self.options
                 )
             except (OSError, RuntimeError) as exc:
-                raise WeightsUnavailableError(
+                self._failure = WeightsUnavailableError(
                     f"pyiqa metric {self.name!r} could not load its weights ({exc}).",
                     hint="Run once with network access (pyiqa caches weights under "
                     "$TORCH_HOME/hub/pyiqa) or pass a checkpoint with "
                     f"--set pyiqa:{self.name}.pretrained_model_path=PATH.",
-                ) from exc
+                )
+                raise self._failure from exc
         return self._metric
 
     def reference(self, gt: torch.Tensor, items) -> torch.Tensor | None:
