@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from semfid_bench.metrics.clip_model import ClipModel
+from semfid_bench.metrics.clip_metrics import _image_caches
+from semfid_bench.metrics.clip_model import ClipModel, shared_clip_model
 from semfid_bench.plugin_manager import build_registry
 from semfid_bench.runner import RunConfig, run_benchmark
 from semfid_bench.specs import Registration, SRModelSpec
@@ -36,7 +37,7 @@ def _run(tmp_path, db_name, tiny_clip, vocabulary):
 
 
 @pytest.mark.slow
-def test_gt_features_computed_once_then_reused(tmp_path, tiny_clip, monkeypatch):
+def test_gt_features_computed_once_then_reused(tmp_path, tiny_clip, monkeypatch, isolated_cache):
     vocabulary = tmp_path / "vocab.txt"
     vocabulary.write_text("cat\ndog\nastronaut\ncoffee\nrocket\nsky\n")
     encoded: list[int] = []
@@ -55,6 +56,10 @@ def test_gt_features_computed_once_then_reused(tmp_path, tiny_clip, monkeypatch)
     assert all(set(d) == {"gt_concepts", "sr_concepts", "lost", "gained"} for d in details)
 
     encoded.clear()
+    # A later run in a new process: drop in-memory models and caches, keep the disk cache.
+    shared_clip_model.cache_clear()
+    _image_caches.clear()
+    assert len(list((isolated_cache / "features" / "clip-image").rglob("*.pt"))) == 4
     summary, _ = _run(tmp_path, "second.db", tiny_clip, vocabulary)  # fresh results database
     assert not summary.errors and summary.computed == 4 * 3 * 2
     assert sum(encoded) == 4 * 3 * 2  # no GT image embedded again
