@@ -134,7 +134,8 @@ def plugins() -> None:
 
     registry = build_registry()
     table = Table("kind", "name", "source", "details")
-    for registration in sorted(registry, key=lambda r: (r.kind, r.name)):
+    rows = [*registry, *registry.namespace_registrations()]
+    for registration in sorted(rows, key=lambda r: (r.kind, r.name)):
         table.add_row(
             registration.kind,
             registration.name,
@@ -187,6 +188,7 @@ def _print_summary(store, metrics: list[str]) -> None:
     results = results[results["metric"].isin(metrics)]
     if results.empty:
         return
+    metrics = [m for m in metrics if m in set(results["metric"])]  # all-error metrics have none
     specs = store.metric_specs()
     for board in model_leaderboards(results, specs):
         table = Table(

@@ -20,6 +20,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from semfid_bench.registry import (
+        CaptionerRegistrar,
         DatasetRegistrar,
         DegradationRegistrar,
         MetricRegistrar,
@@ -58,7 +59,9 @@ def register_metrics(register: MetricRegistrar) -> None:
 
     :param register: call ``register.add(MetricSpec(...), factory)``; the factory is
         called as ``factory(device=..., **options)`` and returns a
-        :class:`~semfid_bench.interfaces.Metric`.
+        :class:`~semfid_bench.interfaces.Metric`. ``register.add_namespace(NamespaceSpec(
+        prefix), resolver)`` registers a family ``PREFIX:<name>`` whose members are resolved
+        by ``resolver(name) -> (MetricSpec, factory)`` when first used.
     """
 
 
@@ -68,4 +71,14 @@ def register_datasets(register: DatasetRegistrar) -> None:
 
     :param register: call ``register.add(DatasetSpec(...), factory)``; the factory is
         called with no arguments and returns the path of the dataset's manifest.
+    """
+
+
+@hookspec
+def register_captioners(register: CaptionerRegistrar) -> None:
+    """Register captioners (images → text), used by caption-based metrics.
+
+    :param register: call ``register.add(CaptionerSpec(...), factory)``; the factory is
+        called as ``factory(device=..., **options)`` and returns a
+        :class:`~semfid_bench.interfaces.Captioner`.
     """

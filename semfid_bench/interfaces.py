@@ -62,3 +62,27 @@ class Metric:
     def score(self, sr: torch.Tensor, reference: Any) -> torch.Tensor:
         """One score per image: shape (B,)."""
         raise NotImplementedError
+
+    def score_with_details(
+        self, sr: torch.Tensor, reference: Any
+    ) -> tuple[torch.Tensor, list[dict] | None]:
+        """Scores plus one JSON-able dict per image (stored with each result), or None.
+
+        Metrics with something to explain (which concepts changed, the captions compared)
+        override this; ``score`` stays the plain form.
+        """
+        return self.score(sr, reference), None
+
+
+class Captioner:
+    """Describes images in words.
+
+    ``config`` names everything that determines a caption (model, revision, prompt,
+    generation settings): it is recorded with results and keys the caption cache.
+    """
+
+    config: dict[str, Any]
+
+    def caption(self, images: torch.Tensor) -> list[str]:
+        """(B, 3, H, W) in [0, 1] → B captions."""
+        raise NotImplementedError

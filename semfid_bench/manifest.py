@@ -49,6 +49,8 @@ class Item:
     mask: Path | None = None
     mos: float | None = None
     split: str | None = None
+    gt_hash: str | None = None
+    """Content hash of the GT file, set by the runner when it reads it (keys feature caches)."""
     sr: Path | None = None
     model: str | None = None
     degradation: str | None = None

@@ -10,9 +10,11 @@ from typing import Any
 
 from semfid_bench.errors import PluginError
 from semfid_bench.specs import (
+    CaptionerSpec,
     DatasetSpec,
     DegradationSpec,
     MetricSpec,
+    NamespaceSpec,
     Registration,
     SRModelSpec,
 )
@@ -24,6 +26,7 @@ KINDS: dict[str, type] = {
     "degradation": DegradationSpec,
     "metric": MetricSpec,
     "dataset": DatasetSpec,
+    "captioner": CaptionerSpec,
 }
 
 
@@ -45,6 +48,9 @@ class Registry:
     entries: dict[str, dict[str, Registration]] = field(
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
+    namespaces: dict[str, dict[str, Registration]] = field(
+        default_factory=lambda: {kind: {} for kind in KINDS}
+    )
     problems: list[str] = field(default_factory=list)
     strict: bool = False
 
@@ -63,26 +69,57 @@ class Registry:
             raise PluginError(message)
         self.problems.append(message)
 
-    def get(self, kind: str, name: str) -> Registration:
-        """The registration for ``name``; ``BASE:LABEL`` names an instance of ``BASE``.
+    def add_namespace(self, registration: Registration) -> None:
+        """Add a name family; its resolver runs when one of its names is first used."""
+        table = self.namespaces[registration.kind]
+        prefix = registration.spec.prefix
+        if prefix in table:
+            message = (
+                f"{registration.kind} namespace {prefix!r} from {registration.source} is "
+                f"already registered by {table[prefix].source}; the first registration is kept."
+            )
+            if self.strict:
+                raise PluginError(message)
+            self.problems.append(message)
+            return
+        table[prefix] = registration
 
-        Instances let one plugin run several times with different options, each stored
-        under its own name (``--models precomputed:seesr,precomputed:pasd`` with
-        ``--set precomputed:seesr.dir=...``).
+    def get(self, kind: str, name: str) -> Registration:
+        """A registration by name.
+
+        ``PREFIX:member`` resolves through a registered namespace (``pyiqa:dists``);
+        otherwise ``BASE:LABEL`` names an instance of plugin ``BASE``, so one plugin can run
+        several times with different options, each stored under its own name
+        (``--models precomputed:seesr,precomputed:pasd --set precomputed:seesr.dir=...``).
         """
         table = self.entries[kind]
-        base, _, label = name.partition(":")
-        found = table.get(name) or (table.get(base) if label else None)
-        if found is None:
-            known = ", ".join(sorted(self.entries[kind])) or "none"
-            raise PluginError(
-                f"Unknown {kind.replace('_', ' ')} {name!r}. Registered: {known}.",
-                hint="`semfid-bench plugins` lists every plugin and any that failed to load.",
-            )
-        return found
+        if name in table:
+            return table[name]
+        base, colon, label = name.partition(":")
+        namespace = self.namespaces[kind].get(base) if colon else None
+        if namespace is not None:
+            spec, factory = resolve_factory(namespace.factory)(label)
+            table[name] = Registration(kind, spec, factory, namespace.source)
+            return table[name]
+        if label and base in table:
+            return table[base]
+        known = ", ".join([*sorted(table), *self._namespace_names(kind)]) or "none"
+        raise PluginError(
+            f"Unknown {kind.replace('_', ' ')} {name!r}. Registered: {known}.",
+            hint="`semfid-bench plugins` lists every plugin and any that failed to load.",
+        )
 
     def names(self, kind: str) -> list[str]:
+        """Registered names; namespaced names appear once resolved (a family is open)."""
         return sorted(self.entries[kind])
+
+    def _namespace_names(self, kind: str) -> list[str]:
+        return [r.name for r in self.namespaces[kind].values()]
+
+    def namespace_registrations(self) -> Iterator[Registration]:
+        """One registration per name family, for listings."""
+        for table in self.namespaces.values():
+            yield from table.values()
 
     def __iter__(self) -> Iterator[Registration]:
         for table in self.entries.values():
@@ -165,6 +202,20 @@ class MetricRegistrar(_Registrar):
     def add(self, spec: MetricSpec, factory: Factory) -> None:
         super().add(spec, factory)
 
+    def add_namespace(self, spec: NamespaceSpec, resolver: Factory) -> None:
+        """Register a family of metrics named ``PREFIX:<name>``.
+
+        :param resolver: a callable or ``"module:attribute"`` string, called with the part
+            after the colon when a user first names a member; returns ``(MetricSpec,
+            factory)`` or raises :class:`~semfid_bench.errors.PluginError` for unknown names.
+            Listing plugins never calls it.
+        """
+        if not isinstance(spec, NamespaceSpec):
+            raise PluginError(
+                f"{self._source}: add_namespace expects a NamespaceSpec, got {type(spec).__name__}."
+            )
+        self._registry.add_namespace(Registration(self.kind, spec, resolver, self._source))
+
 
 class DatasetRegistrar(_Registrar):
     """Passed to ``register_datasets``."""
@@ -175,9 +226,19 @@ class DatasetRegistrar(_Registrar):
         super().add(spec, factory)
 
 
+class CaptionerRegistrar(_Registrar):
+    """Passed to ``register_captioners``."""
+
+    kind = "captioner"
+
+    def add(self, spec: CaptionerSpec, factory: Factory) -> None:
+        super().add(spec, factory)
+
+
 REGISTRARS: dict[str, type[_Registrar]] = {
     "register_sr_models": SRModelRegistrar,
     "register_degradations": DegradationRegistrar,
     "register_metrics": MetricRegistrar,
     "register_datasets": DatasetRegistrar,
+    "register_captioners": CaptionerRegistrar,
 }

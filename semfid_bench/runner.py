@@ -9,6 +9,7 @@ goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import platform
 import sys
@@ -286,6 +287,7 @@ def _run_item(run: _Run, item: Item) -> None:
     gt, gt_hash, gt_error = None, "unreadable", ""
     try:
         gt, gt_hash = _read_gt(item, run.device)
+        item = dataclasses.replace(item, gt_hash=gt_hash)
         if item.paired:
             gt_hash += "+" + hashlib.sha256(item.sr.read_bytes()).hexdigest()[:16]
     except Exception as exc:
@@ -374,12 +376,21 @@ def _score(run: _Run, name: str, sr, gt, item: Item, references: dict, cell) -> 
     try:
         if name not in references:
             references[name] = metric.reference(gt[None], [item])
-        value = float(metric.score(sr, references[name]).reshape(-1)[0])
-        return ResultRow(cell, name, options, value)
+        scores, details = _score_with_details(metric, sr, references[name])
+        value = float(scores.reshape(-1)[0])
+        return ResultRow(cell, name, options, value, details=details[0] if details else None)
     except Exception as exc:
         message = f"item {item.id!r}: metric {name}: {_error_message(exc)}"
         run.summary.errors.append(f"{cell.degradation}@{cell.level:g} {cell.model}: {message}")
         return ResultRow(cell, name, options, None, message)
+
+
+def _score_with_details(metric, sr, reference):
+    """(scores, per-image details or None); metrics without details only need ``score``."""
+    with_details = getattr(metric, "score_with_details", None)
+    if with_details is None:
+        return metric.score(sr, reference), None
+    return with_details(sr, reference)
 
 
 def _save(run: _Run, item: Item, degradation: str, level: float, model_name: str, lr, sr):

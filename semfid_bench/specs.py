@@ -67,11 +67,35 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class CaptionerSpec:
+    """A captioner: turns images into captions (for C2C, C2I and anything text-based)."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class NamespaceSpec:
+    """A family of plugins resolved by name at use time (``pyiqa:<name>``).
+
+    :param prefix: what names of the family start with, without the colon (``pyiqa``).
+    :param description: one line for ``semfid-bench plugins``.
+    """
+
+    prefix: str
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.prefix}:<name>"
+
+
+@dataclass(frozen=True)
 class Registration:
     """One registered plugin object: its spec, a lazy factory and where it came from."""
 
     kind: str
-    spec: MetricSpec | SRModelSpec | DegradationSpec | DatasetSpec
+    spec: MetricSpec | SRModelSpec | DegradationSpec | DatasetSpec | CaptionerSpec | NamespaceSpec
     factory: object = field(repr=False)
     source: str = "semfid-bench"
 

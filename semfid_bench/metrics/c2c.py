@@ -1,0 +1,51 @@
+"""Caption-to-caption similarity (C2C): caption GT and SR with a vision-language model,
+embed both captions with all-MiniLM-L6-v2, score their cosine.
+
+GT captions come from the manifest when it has them, else from the captioner; GT and SR
+captions are cached per image content and captioner configuration, GT caption embeddings
+are computed once per item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from semfid_bench.captioning import DEFAULT_CAPTIONER, CaptionSource
+from semfid_bench.interfaces import Metric
+from semfid_bench.manifest import Item
+from semfid_bench.metrics.sentence_embedding import shared_sentence_encoder
+
+
+class CaptionToCaption(Metric):
+    """Cosine of the sentence embeddings of the GT's and the SR's captions."""
+
+    def __init__(
+        self,
+        device: torch.device | None = None,
+        captioner: str = DEFAULT_CAPTIONER,
+        captioner_options: dict[str, Any] | None = None,
+        sentence_model: str | None = None,
+    ) -> None:
+        self.captions = CaptionSource(captioner, captioner_options, device)
+        self.encoder = shared_sentence_encoder(sentence_model, str(device or "cpu"))
+
+    def reference(self, gt: torch.Tensor, items: Sequence[Item]) -> dict[str, Any]:
+        captions = self.captions.caption_gt(gt, items)
+        return {"captions": captions, "embeddings": self.encoder.encode(captions)}
+
+    def score(self, sr: torch.Tensor, reference: dict[str, Any]) -> torch.Tensor:
+        return self.score_with_details(sr, reference)[0]
+
+    def score_with_details(
+        self, sr: torch.Tensor, reference: dict[str, Any]
+    ) -> tuple[torch.Tensor, list[dict]]:
+        sr_captions = self.captions.caption_sr(sr)
+        scores = (self.encoder.encode(sr_captions) * reference["embeddings"]).sum(dim=-1)
+        details = [
+            {"gt_caption": gt, "sr_caption": text}
+            for gt, text in zip(reference["captions"], sr_captions, strict=True)
+        ]
+        return scores, details

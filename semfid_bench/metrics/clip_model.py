@@ -1,0 +1,183 @@
+"""One open_clip model per configuration, loaded lazily, shared by the CLIP-based metrics.
+
+Default: ``ViT-B-32`` with ``laion2b_s34b_b79k`` weights. It is the model SpLiCE ships an
+image mean for (``open_clip_ViT-B-32_image.pt``) and the one the study's SpLiCE experiments
+used (``l1p_hint_CLIP-ViT-B-32-laion2B-s34B-b79K.json``), so CLIP, C2I and the SpLiCE
+metrics embed with one model. The study's CLIP intra-modal baseline used a ViT-B/32 through
+Hugging Face ``CLIPModel``; OpenAI's weights are ``--set clip.model=ViT-B-32-quickgelu
+--set clip.pretrained=openai``.
+
+QuickGELU trap: OpenAI's weights (and e.g. ViT-B-32 ``laion400m_*``) were trained with
+QuickGELU. open_clip names those models ``*-quickgelu``; pairing such a tag with the plain
+name silently gives wrong embeddings, so that combination is refused. A weights *file*
+cannot be checked: name the right architecture yourself.
+
+Images are preprocessed on tensors (resize of the shortest side with antialiasing, centre
+crop, the model's mean/std), batched on the run's device; open_clip's own transforms do
+the same on PIL images, so embeddings differ from them only by resampling rounding.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from semfid_bench.errors import SemfidError, WeightsUnavailableError
+from semfid_bench.weights import offline
+
+DEFAULT_MODEL = "ViT-B-32"
+DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
+RANDOM_INIT = ("", "none", "random")
+RANDOM_INIT_SEED = 0
+
+
+def weights_identity(pretrained: str | None) -> str:
+    """What the ``pretrained`` setting denotes, for cache keys: a tag, a file, or random."""
+    if pretrained is None or str(pretrained).lower() in RANDOM_INIT:
+        return f"random-init-seed{RANDOM_INIT_SEED}"
+    path = Path(str(pretrained)).expanduser()
+    if path.is_file():
+        stat = path.stat()
+        return f"file:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    return str(pretrained)
+
+
+def _check_quick_gelu(model: str, pretrained: str) -> None:
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(model, pretrained) or {}
+    if cfg.get("quick_gelu") and "quickgelu" not in model.lower() and pretrained != "openai":
+        raise SemfidError(
+            f"open_clip weights {model}/{pretrained} were trained with QuickGELU but "
+            f"{model!r} uses GELU: embeddings would be silently wrong.",
+            hint=f"Use the model name {model}-quickgelu.",
+        )
+
+
+def _in_hf_cache(hf_hub: str) -> bool:
+    """Whether open_clip's checkpoint for an ``org/repo/[file]`` entry is cached locally."""
+    from huggingface_hub import try_to_load_from_cache
+
+    repo_id, filename = os.path.split(hf_hub)  # "org/repo/" → ("org/repo", "")
+    names = (
+        [filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+    )
+    return any(isinstance(try_to_load_from_cache(repo_id, name), str) for name in names)
+
+
+class ClipModel:
+    """An open_clip model: normalised image and text embeddings, batched, no gradients."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        pretrained: str | None = DEFAULT_PRETRAINED,
+        device: torch.device | str | None = None,
+        batch_size: int = 32,
+        option: str = "clip",
+    ) -> None:
+        self.model_name = model
+        self.pretrained = pretrained
+        self.device = torch.device(device or "cpu")
+        self.batch_size = int(batch_size)
+        self.option = option
+        self._model = None
+        self._tokenizer = None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """What determines an embedding (keys feature caches)."""
+        return {"model": self.model_name, "weights": weights_identity(self.pretrained)}
+
+    def _load(self):
+        if self._model is not None:
+            return self._model
+        import open_clip
+
+        if self.model_name not in open_clip.list_models():
+            raise SemfidError(
+                f"open_clip has no model {self.model_name!r}.",
+                hint="`python -c 'import open_clip; print(open_clip.list_models())'` lists them.",
+            )
+        tag = self.pretrained
+        if tag is None or str(tag).lower() in RANDOM_INIT:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(RANDOM_INIT_SEED)
+                model = open_clip.create_model(self.model_name, pretrained=None)
+        else:
+            if not Path(str(tag)).expanduser().is_file():
+                _check_quick_gelu(self.model_name, str(tag))
+            model = self._create_pretrained(open_clip, str(tag))
+        self._model = model.to(self.device).eval()
+        self._tokenizer = open_clip.get_tokenizer(self.model_name)
+        return self._model
+
+    def _create_pretrained(self, open_clip, tag: str):
+        cfg = open_clip.get_pretrained_cfg(self.model_name, tag) or {}
+        try:
+            if offline() and cfg.get("hf_hub") and not _in_hf_cache(cfg["hf_hub"]):
+                raise OSError("offline mode is on and they are not in the Hugging Face cache")
+            if cfg:  # a published tag: fetch (or find cached) before building the model
+                open_clip.download_pretrained(cfg)
+            return open_clip.create_model(self.model_name, pretrained=tag)
+        except (RuntimeError, OSError, ValueError) as exc:
+            where = cfg.get("hf_hub") or cfg.get("url") or "a local file"
+            raise WeightsUnavailableError(
+                f"open_clip weights {self.model_name}/{tag} are not available ({exc}); they "
+                f"come from {where}.",
+                hint=f"Run once with network access (open_clip caches them in the Hugging Face "
+                f"cache), or download the checkpoint and pass its path with "
+                f"--set {self.option}.pretrained=PATH (and the matching --set "
+                f"{self.option}.model=NAME).",
+            ) from exc
+
+    def _preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        import open_clip
+
+        cfg = open_clip.get_model_preprocess_cfg(self._load())
+        size = cfg["size"] if "size" in cfg else cfg.get("image_size", 224)
+        size = size if isinstance(size, int) else size[0]
+        height, width = images.shape[-2:]
+        scale = size / min(height, width)
+        new = (max(size, round(height * scale)), max(size, round(width * scale)))
+        images = F.interpolate(
+            images, size=new, mode="bicubic", antialias=True, align_corners=False
+        )
+        top, left = (new[0] - size) // 2, (new[1] - size) // 2
+        images = images[..., top : top + size, left : left + size].clamp(0, 1)
+        mean = images.new_tensor(cfg["mean"]).view(1, 3, 1, 1)
+        std = images.new_tensor(cfg["std"]).view(1, 3, 1, 1)
+        return (images - mean) / std
+
+    @torch.inference_mode()
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [0, 1] → (B, D) L2-normalised embeddings, float32 on CPU."""
+        model = self._load()
+        out = []
+        for batch in images.split(self.batch_size):
+            pixels = self._preprocess(batch.to(self.device, torch.float32))
+            out.append(F.normalize(model.encode_image(pixels).float(), dim=-1).cpu())
+        return torch.cat(out)
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """Texts → (N, D) L2-normalised embeddings, float32 on CPU (truncated to context)."""
+        model = self._load()
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            tokens = self._tokenizer(list(texts[start : start + self.batch_size]))
+            out.append(F.normalize(model.encode_text(tokens.to(self.device)).float(), dim=-1).cpu())
+        return torch.cat(out) if out else torch.empty(0)
+
+
+@cache
+def shared_clip_model(model: str, pretrained: str | None, device: str, option: str) -> ClipModel:
+    """One ClipModel per configuration and device in a process: CLIP, C2I and the SpLiCE
+    metrics of a run load the weights once."""
+    return ClipModel(model, pretrained, device, option=option)

@@ -1,0 +1,88 @@
+"""Images per second of our metrics next to pyiqa's implementation of the same metric.
+
+Each test times pyiqa and ours in the same run on the same 512×512 RGB pairs and records
+both rates and their ratio in ``benchmark.extra_info`` (targets: PSNR ≥ 3×, SSIM ≥ 20×
+pyiqa's throughput). With ``--benchmark-disable`` (the default) they run once as smoke
+tests (SSIM on 128×128) and check that the two implementations agree. Measure with
+``pytest tests/bench --benchmark-enable -m ''``.
+"""
+
+import time
+
+import pyiqa
+import pytest
+import torch
+from torchvision.models import alexnet
+
+from semfid_bench.metrics.lpips import LPIPSNet, packaged_linear_weights
+from semfid_bench.metrics.pixel import psnr, ssim
+from semfid_bench.weights import load_state_dict
+
+BATCH = 4
+
+
+def _pairs(size: int = 512):
+    generator = torch.Generator().manual_seed(0)
+    gt = torch.rand(BATCH, 3, size, size, generator=generator)
+    sr = (gt + 0.05 * torch.randn(gt.shape, generator=generator)).clamp(0, 1)
+    return sr, gt
+
+
+def _seconds(function) -> float:
+    start = time.perf_counter()
+    with torch.inference_mode():
+        function()
+    return time.perf_counter() - start
+
+
+def _compare(benchmark, ours, theirs, name: str):
+    with torch.inference_mode():
+        expected = theirs().float().reshape(-1)
+        torch.testing.assert_close(ours().float(), expected, atol=1e-4, rtol=1e-4)
+    # Interleaved rounds, best of each: load changes on a shared machine hit both alike.
+    rounds = 1 if benchmark.disabled else 5
+    times = [(_seconds(ours), _seconds(theirs)) for _ in range(rounds)]
+    ours_rate = BATCH / min(t[0] for t in times)
+    theirs_rate = BATCH / min(t[1] for t in times)
+    benchmark.extra_info.update(
+        {
+            "metric": name,
+            "ours_images_per_s": round(ours_rate, 2),
+            "pyiqa_images_per_s": round(theirs_rate, 2),
+            "ratio_vs_pyiqa": round(ours_rate / theirs_rate, 2),
+        }
+    )
+    with torch.inference_mode():
+        benchmark(ours)
+
+
+def test_psnr_vs_pyiqa(benchmark):
+    sr, gt = _pairs()
+    reference = pyiqa.create_metric("psnr", device="cpu")
+    _compare(benchmark, lambda: psnr(sr, gt), lambda: reference(sr, gt), "psnr")
+
+
+def test_ssim_vs_pyiqa_ssimc(benchmark):
+    sr, gt = _pairs(512 if not benchmark.disabled else 128)  # pyiqa takes ~7 s per 512² image
+    reference = pyiqa.create_metric("ssimc", device="cpu")
+    _compare(benchmark, lambda: ssim(sr, gt), lambda: reference(sr, gt), "ssim")
+
+
+@pytest.mark.slow
+def test_lpips_vs_pyiqa(benchmark, monkeypatch):
+    from pyiqa.archs import lpips_arch
+
+    torch.manual_seed(0)
+    ours = LPIPSNet().eval()
+    ours.load_lpips_linear(load_state_dict(packaged_linear_weights()))
+    # pyiqa would download ImageNet AlexNet weights: build it without, share ours instead.
+    monkeypatch.setattr(lpips_arch.models, "alexnet", lambda **_: alexnet(weights=None))
+    theirs = lpips_arch.LPIPS(pretrained=False, net="alex", pnet_rand=True).eval()
+    slices = [theirs.net.slice1, theirs.net.slice2, theirs.net.slice3, theirs.net.slice4]
+    for block in [*slices, theirs.net.slice5]:
+        for index, layer in block._modules.items():
+            layer.load_state_dict(ours.features[int(index)].state_dict())
+    for k, lin in enumerate(ours.lins):
+        theirs.lins[k].model[-1].weight.data.copy_(lin.weight)
+    sr, gt = _pairs(256)
+    _compare(benchmark, lambda: ours(sr, gt), lambda: theirs(sr, gt), "lpips")
