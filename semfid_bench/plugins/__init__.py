@@ -2,6 +2,7 @@
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "semfid_bench.plugins.baselines",
+    "semfid_bench.plugins.learned_metrics",
     "semfid_bench.plugins.pixel_metrics",
     "semfid_bench.plugins.sample_data",
 )
