@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from semfid_bench.commands.train import train_app
 from semfid_bench.errors import SemfidError
 
 app = typer.Typer(
@@ -55,6 +56,9 @@ def _parse_options(pairs: list[str]) -> dict[str, dict[str, object]]:
 def _selection(text: str, kind: str, registry) -> list[str]:
     names = _split(text)
     return registry.names(kind) if names == ["all"] else names
+
+
+app.add_typer(train_app, name="train")
 
 
 @app.command()
