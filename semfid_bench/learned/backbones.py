@@ -178,24 +178,33 @@ def _clip_pretrained(tag: str | None, weights: str | Path | None) -> nn.Module:
     """The visual tower of open_clip ``RN50-quickgelu`` with pretrained ``tag`` or a file."""
     import open_clip
 
-    from semfid_bench.weights import offline
-
     source = str(Path(weights).expanduser()) if weights is not None else tag
     if weights is not None and not Path(source).is_file():
         raise WeightsUnavailableError(f"CLIP RN50 weights file {source} does not exist.")
     if weights is None and tag not in open_clip.list_pretrained_tags_by_model(CLIP_MODEL):
         known = ", ".join(open_clip.list_pretrained_tags_by_model(CLIP_MODEL))
         raise SemfidError(f"Unknown open_clip tag {tag!r} for {CLIP_MODEL}; known: {known}.")
+    if weights is None:
+        source = _clip_download(tag)
+    model = open_clip.create_model(CLIP_MODEL, pretrained=source, device="cpu")
+    return model.visual
+
+
+def _clip_download(tag: str) -> str:
+    """Local path of open_clip's pretrained file for ``tag`` (Hugging Face cache or
+    download), before any model is built, so a missing file fails fast."""
+    from open_clip.pretrained import download_pretrained, get_pretrained_cfg
+
+    from semfid_bench.weights import offline
+
+    cfg = get_pretrained_cfg(CLIP_MODEL, tag)
     try:
-        model = open_clip.create_model(CLIP_MODEL, pretrained=source, device="cpu")
+        return download_pretrained(cfg)
     except Exception as exc:
-        cfg = open_clip.get_pretrained_cfg(CLIP_MODEL, tag or "") if weights is None else {}
-        where = cfg.get("hf_hub") or cfg.get("url") or source
         why = "offline mode is on" if offline() else f"{type(exc).__name__}: {exc}"
         raise WeightsUnavailableError(
-            f"CLIP weights {CLIP_MODEL}/{source} are not available ({why}).",
-            hint=f"Download {where} on a machine with network access (open_clip caches it in "
-            "the Hugging Face cache, $HF_HOME) or pass a local open_clip checkpoint with "
-            "--weights PATH.",
+            f"CLIP weights {CLIP_MODEL}/{tag} are not available ({why}).",
+            hint=f"Download {cfg.get('hf_hub') or cfg.get('url')} on a machine with network "
+            "access (open_clip keeps it in the Hugging Face cache, $HF_HOME) or pass a local "
+            "open_clip checkpoint with --weights PATH.",
         ) from exc
-    return model.visual
