@@ -190,6 +190,24 @@ def _clip_pretrained(tag: str | None, weights: str | Path | None) -> nn.Module:
     return model.visual
 
 
+def _clip_cached(hf_hub: str) -> str:
+    """The Hugging Face cache's copy of an open_clip ``org/model/[file]`` entry, without
+    touching the network (huggingface_hub reads HF_HUB_OFFLINE only once, at import)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    repo_id, filename = hf_hub.rstrip("/"), ""
+    if not hf_hub.endswith("/"):
+        repo_id, _, filename = hf_hub.rpartition("/")
+    names = (
+        [filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+    )
+    for name in names:
+        found = try_to_load_from_cache(repo_id, name)
+        if isinstance(found, str):
+            return found
+    raise FileNotFoundError(f"{repo_id} is not in the Hugging Face cache")
+
+
 def _clip_download(tag: str) -> str:
     """Local path of open_clip's pretrained file for ``tag`` (Hugging Face cache or
     download), before any model is built, so a missing file fails fast."""
@@ -199,6 +217,8 @@ def _clip_download(tag: str) -> str:
 
     cfg = get_pretrained_cfg(CLIP_MODEL, tag)
     try:
+        if offline():
+            return _clip_cached(cfg.get("hf_hub", ""))
         return download_pretrained(cfg)
     except Exception as exc:
         why = "offline mode is on" if offline() else f"{type(exc).__name__}: {exc}"

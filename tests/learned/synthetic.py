@@ -25,8 +25,9 @@ def _photos() -> list[np.ndarray]:
     return [read_rgb(p).astype(np.float32) / 255.0 for p in sorted(SAMPLE.glob("*.png"))]
 
 
-def _crop(photo: np.ndarray, size: int, rng: np.random.Generator) -> tuple[int, int]:
-    return int(rng.integers(0, photo.shape[0] - size)), int(rng.integers(0, photo.shape[1] - size))
+def _crop(photo: np.ndarray, size: int, rng, margin: int = 0) -> tuple[int, int]:
+    y = rng.integers(margin, photo.shape[0] - size - margin)
+    return int(y), int(rng.integers(margin, photo.shape[1] - size - margin))
 
 
 def make_pairs(
@@ -37,7 +38,7 @@ def make_pairs(
     seed: int = 0,
     max_fraction: float = 0.6,
     noise: float = 0.12,
-    jitter: float = 0.0,
+    shift: int = 0,
     splits: tuple[float, float] = (0.6, 0.2),
 ) -> Path:
     """Write ``count`` pairs (gt/, sr/, mask/ PNGs) and a manifest; return its path.
@@ -54,7 +55,7 @@ def make_pairs(
     n_train, n_val = round(count * splits[0]), round(count * splits[1])
     for index in range(count):
         a, b = rng.choice(len(photos), size=2, replace=False)
-        y, x = _crop(photos[a], 96, rng)
+        y, x = _crop(photos[a], 96, rng, shift)
         gt = photos[a][y : y + 96, x : x + 96]
         yb, xb = _crop(photos[b], 96, rng)
         other = photos[b][yb : yb + 96, xb : xb + 96]
@@ -63,9 +64,9 @@ def make_pairs(
         h = int(np.clip(round(np.sqrt(fraction * 96 * 96 * aspect)), 0, 96))
         w = int(np.clip(round(fraction * 96 * 96 / max(h, 1)), 0, 96))
         top, left = int(rng.integers(0, 96 - h + 1)), int(rng.integers(0, 96 - w + 1))
-        sr = gt.copy()
+        dy, dx = (int(v) for v in rng.integers(-shift, shift + 1, size=2))
+        sr = photos[a][y + dy : y + dy + 96, x + dx : x + dx + 96].copy()
         sr[top : top + h, left : left + w] = other[top : top + h, left : left + w]
-        sr = sr * rng.uniform(1 - jitter, 1 + jitter) + rng.uniform(-jitter, jitter) / 2
         sr = np.clip(sr + rng.normal(0.0, rng.uniform(0.0, noise), sr.shape), 0.0, 1.0)
         mask = np.ones((96, 96), dtype=np.float32)
         mask[top : top + h, left : left + w] = 0.0
