@@ -16,6 +16,7 @@ says what is wrong when any of them does not match.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -68,10 +69,21 @@ def save_checkpoint(model, out: str | Path, extra: dict[str, Any]) -> tuple[Path
         "kind": model_kind(model.config),
         "model": asdict(model.config),
         "weights_sha256": sha256_of(weights),
-        **extra,
+        **_finite(extra),
     }
     meta.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return weights, meta
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN/inf floats (a diverged run) as None, so the JSON stays valid."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def resolve_checkpoint(name: str | Path, folder: str | Path | None = None) -> Path:

@@ -29,13 +29,13 @@ def test_training_learns_the_replaced_fraction_far_better_than_untrained(
     """SR = GT crop shifted by up to 10 px with a rectangle replaced by another photograph;
     label = replaced fraction. The shift makes raw feature differences a poor guess."""
     manifest = make_pairs(tmp_path, 400, size=32, noise=0.02, shift=10, seed=0)
-    options = TrainOptions(epochs=20, lr=3e-3, batch_size=8, seed=0, patience=20)
+    options = TrainOptions(epochs=15, lr=6e-3, batch_size=8, seed=0, patience=15)
     trained = train_model(manifest, _config(tiny_backbone), options, target="fraction")
     metrics = trained.record["metrics"]
     untrained, test = metrics["test_untrained"]["srcc"], metrics["test"]["srcc"]
     print(f"test SRCC untrained {untrained:.3f} → trained {test:.3f}")
-    assert test > untrained + 0.15
-    assert test > 0.7
+    assert test > untrained + 0.2
+    assert test > 0.8
     assert metrics["test"]["mse"] < metrics["test_untrained"]["mse"] / 2
 
 
