@@ -63,3 +63,30 @@ def test_offline_clip_weights_error_names_model_and_option(tmp_path, monkeypatch
 def test_missing_local_weights_file_is_reported(tmp_path):
     with pytest.raises(WeightsUnavailableError, match=r"missing\.pt"):
         build_backbone(backbone_config("clip-rn50"), weights=tmp_path / "missing.pt")
+
+
+@pytest.mark.slow
+def test_imagenet_weights_come_from_the_torchvision_cache(tmp_path, monkeypatch):
+    """A file in $TORCH_HOME/hub/checkpoints under torchvision's name is what gets loaded."""
+    from torchvision.models import ResNet50_Weights, resnet50
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("SEMFID_BENCH_OFFLINE", "1")
+    torch.manual_seed(5)
+    net = resnet50()
+    filename = ResNet50_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(net.state_dict(), tmp_path / "hub" / "checkpoints" / filename)
+    backbone = build_backbone(backbone_config("imagenet"))
+    assert torch.equal(backbone.stages[2][0].conv2.weight, net.layer3[0].conv2.weight)
+
+
+@pytest.mark.slow
+def test_clip_weights_file_loads_into_the_rn50_image_encoder(tmp_path):
+    import open_clip
+
+    torch.manual_seed(6)
+    model = open_clip.create_model("RN50-quickgelu")
+    torch.save(model.state_dict(), tmp_path / "rn50.pt")
+    backbone = build_backbone(backbone_config("clip-rn50"), weights=tmp_path / "rn50.pt")
+    assert torch.equal(backbone.stages[3][0].conv1.weight, model.visual.layer4[0].conv1.weight)
