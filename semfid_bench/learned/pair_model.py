@@ -35,6 +35,8 @@ class PairModel(nn.Module):
         self, backbone: StageBackbone, input_size: int, finetune: bool, feature_norm: str
     ) -> None:
         super().__init__()
+        if input_size < 32:
+            raise SemfidError(f"input_size must be at least 32 (five halvings), got {input_size}.")
         if feature_norm not in FEATURE_NORMS:
             raise SemfidError(f"feature_norm must be one of {FEATURE_NORMS}, got {feature_norm!r}.")
         self.backbone = backbone
