@@ -8,7 +8,9 @@ without improvement and the best state is evaluated on the test split. Early sto
 watches the validation *loss* (MSE or BCE), not SRCC, which is too noisy on a few dozen
 pairs to choose epochs by.
 
-Same data, options and seed → identical weights (on the same machine and torch build).
+Same data, options and seed → identical weights on the CPU (same machine, torch build and
+thread count). On CUDA cuDNN is put in deterministic mode, but bilinear upsampling's
+backward pass (CLU) uses atomic adds, so GPU runs can differ in the last bits.
 """
 
 from __future__ import annotations
@@ -181,6 +183,9 @@ def fit(
     """Train ``model`` in place on ``splits['train']``, early-stopping on ``splits['val']``;
     the best state is restored and scored on every split."""
     progress = progress or Progress()
+    if torch.device(device).type == "cuda":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
     model.to(device)
     train = splits["train"]
     generator = torch.Generator().manual_seed(options.seed)
