@@ -132,7 +132,14 @@ def _imagenet(config: BackboneConfig, weights: str | Path | None) -> StageBackbo
 
     net = ResNet(Bottleneck, list(config.layers), width_per_group=config.width)
     if weights is not None or config.pretrained is not None:
-        net.load_state_dict(_imagenet_state(config, weights))
+        try:
+            net.load_state_dict(_imagenet_state(config, weights))
+        except RuntimeError as exc:
+            raise WeightsUnavailableError(
+                f"Weights {weights or config.pretrained} do not fit a torchvision ResNet with "
+                f"layers {list(config.layers)}: {str(exc).splitlines()[0]}",
+                hint="--weights expects a torchvision ResNet-50 state dict.",
+            ) from exc
     stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
     return StageBackbone(config, stem, [net.layer1, net.layer2, net.layer3, net.layer4])
 

@@ -90,3 +90,12 @@ def test_clip_weights_file_loads_into_the_rn50_image_encoder(tmp_path):
     torch.save(model.state_dict(), tmp_path / "rn50.pt")
     backbone = build_backbone(backbone_config("clip-rn50"), weights=tmp_path / "rn50.pt")
     assert torch.equal(backbone.stages[3][0].conv1.weight, model.visual.layer4[0].conv1.weight)
+
+
+def test_weights_file_of_another_architecture_is_a_clear_error(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"conv1.weight": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
+    config = backbone_config("imagenet", None, layers=(1, 1, 1, 1), width=8)
+    with pytest.raises(WeightsUnavailableError, match=r"other\.safetensors do not fit"):
+        build_backbone(config, weights=tmp_path / "other.safetensors")
