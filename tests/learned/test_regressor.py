@@ -59,7 +59,12 @@ def checkpoint(tmp_path_factory, small_pairs):
     tiny = backbone_config("clip-rn50", None, layers=(1, 1, 1, 1), width=8)
     out = tmp_path_factory.mktemp("ckpt") / "reg"
     options = TrainOptions(epochs=1, lr=1e-3, batch_size=4, seed=0, patience=1)
-    return train_model(small_pairs, _config(tiny), options, target="fraction", out=out)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train_model(small_pairs, _config(tiny), options, target="fraction", out=out)
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_checkpoint_is_safetensors_plus_json_with_training_record(checkpoint):
@@ -96,6 +101,7 @@ def test_checkpoint_found_by_name_in_the_checkpoints_folder(checkpoint):
     assert record["kind"] == "regressor" and not model.training
 
 
+@pytest.mark.slow
 def test_regressor_runs_inside_the_benchmark(checkpoint, make_registry, store, sample_manifest):
     config = RunConfig(
         models=["bicubic", "nearest"],
