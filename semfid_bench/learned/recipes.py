@@ -56,9 +56,9 @@ def train_model(
     regressor = isinstance(config, RegressorConfig)
     pairs = load_pairs(manifest, target=target if regressor else None, masks=not regressor)
     splits = split_pairs(pairs, options.seed)
-    data = {name: load_split(items, config.input_size) for name, items in splits.items()}
-    torch.manual_seed(options.seed)
+    torch.manual_seed(options.seed)  # before reading images: a missing weights file fails fast
     model = build_regressor(config, weights) if regressor else build_clu(config, weights)
+    data = {name: load_split(items, config.input_size) for name, items in splits.items()}
     task = REGRESSION if regressor else SEGMENTATION
     device = torch.device(device)
     untrained = evaluate(model.to(device), task, data["test"], device)
