@@ -16,6 +16,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from semfid_bench.commands.degrade import degrade
+from semfid_bench.commands.leaderboard import leaderboard
+from semfid_bench.commands.prefetch import prefetch
+from semfid_bench.commands.publish import publish
 from semfid_bench.commands.train import train_app
 from semfid_bench.errors import SemfidError
 
@@ -58,9 +62,6 @@ def _selection(text: str, kind: str, registry) -> list[str]:
     return registry.names(kind) if names == ["all"] else names
 
 
-app.add_typer(train_app, name="train")
-
-
 @app.command()
 def run(
     models: Annotated[str, typer.Option(help="SR models, comma-separated, or 'all'.")] = "bicubic",
@@ -69,7 +70,7 @@ def run(
     ] = "psnr,ssim,psnr-y,ssim-y",
     degradations: Annotated[
         str, typer.Option(help="Degradations, comma-separated, or 'all'.")
-    ] = "bicubic",
+    ] = "bsrgan",
     levels: Annotated[
         str | None,
         typer.Option(help="Intensity levels, e.g. 0.3,0.7,1.0 (default: each degradation's)."),
@@ -125,30 +126,6 @@ def run(
         if len(summary.errors) > 10:
             err_console.print(f"... and {len(summary.errors) - 10} more (see the database).")
         raise typer.Exit(1)
-
-
-@app.command()
-def leaderboard(
-    db: DbOption = DEFAULT_DB,
-    rank_by: Annotated[str | None, typer.Option(help="Metric to rank models by.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write the markdown here.")] = None,
-) -> None:
-    """Ranked markdown leaderboard per dataset and degradation level."""
-    from semfid_bench.leaderboard import model_leaderboards, to_markdown
-    from semfid_bench.store import ResultsStore
-
-    if not db.exists():
-        raise SemfidError(f"No results database at {db}.", hint="Run `semfid-bench run` first.")
-    with ResultsStore(db) as store:
-        specs = store.metric_specs()
-        tables = model_leaderboards(store.results(), specs, rank_by)
-    markdown = to_markdown(tables, specs)
-    if out is None:
-        typer.echo(markdown, nl=False)
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(markdown, encoding="utf-8")
-    console.print(f"Wrote {out}")
 
 
 @app.command()
@@ -252,6 +229,13 @@ class _RichProgress:
 
     def advance(self, description: str) -> None:
         self._progress.update(self._task, advance=1, description=description)
+
+
+app.command("leaderboard")(leaderboard)
+app.command("publish")(publish)
+app.command("degrade")(degrade)
+app.command("prefetch")(prefetch)
+app.add_typer(train_app, name="train")
 
 
 def main() -> None:

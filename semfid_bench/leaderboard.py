@@ -93,7 +93,8 @@ def _rank(group, key, metrics, specs, rank_by) -> LeaderboardTable:
     )
 
 
-def _cell(mean: float, low: float, high: float) -> str:
+def mean_ci_cell(mean: float, low: float, high: float) -> str:
+    """A mean with its CI half-width for a table; "–" where it is missing."""
     if math.isnan(mean):
         return "–"
     if math.isnan(low):
@@ -118,7 +119,7 @@ def to_markdown(tables: list[LeaderboardTable], specs: dict[str, MetricSpec]) ->
         for row in table.frame.to_dict("records"):
             rank = "–" if math.isnan(row["rank"]) else str(int(row["rank"]))
             cells = [rank, f"`{row['model']}`", str(row["n"])]
-            cells += [_cell(row[m], row[f"{m}_low"], row[f"{m}_high"]) for m in metrics]
+            cells += [mean_ci_cell(row[m], row[f"{m}_low"], row[f"{m}_high"]) for m in metrics]
             lines.append("| " + " | ".join(cells) + " |")
     conventions = [
         f"- `{m}` {s.arrow}: {s.convention}" for m, s in sorted(specs.items()) if s.convention

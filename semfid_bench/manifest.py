@@ -10,6 +10,13 @@ LR image instead of degrading the GT), ``caption`` (of the GT), ``mask`` (path),
 (finite number) and ``split`` (e.g. ``train``/``test``). Paths are relative to the
 manifest's folder. Loading validates everything up front and reports every problem with
 its line number and path.
+
+A *paired* item holds a finished SR image: ``sr`` (path, same size as ``gt``) is scored
+directly, with no degradation and no SR model; this is how a user study is evaluated. Its
+optional labels ``model``, ``degradation`` (strings) and ``level`` (in [0, 1]) say how the
+SR image was made, so that several SR models per GT group properly in leaderboards; they
+are only allowed with ``sr``. These fields were added to version 1 without a bump: every
+earlier version-1 file still reads the same.
 """
 
 from __future__ import annotations
@@ -26,8 +33,9 @@ from semfid_bench.images import IMAGE_SUFFIXES, check_readable
 
 FORMAT = "semfid-bench-manifest"
 VERSION = 1
-PATH_FIELDS = ("gt", "lr", "mask")
-ITEM_FIELDS = ("id", *PATH_FIELDS, "caption", "mos", "split")
+PATH_FIELDS = ("gt", "lr", "sr", "mask")
+PAIR_LABELS = ("model", "degradation", "level")
+ITEM_FIELDS = ("id", *PATH_FIELDS, "caption", "mos", "split", *PAIR_LABELS)
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,15 @@ class Item:
     mask: Path | None = None
     mos: float | None = None
     split: str | None = None
+    sr: Path | None = None
+    model: str | None = None
+    degradation: str | None = None
+    level: float | None = None
+
+    @property
+    def paired(self) -> bool:
+        """True if the item holds its SR image (scored without degradation or model)."""
+        return self.sr is not None
 
 
 @dataclass(frozen=True)
@@ -108,9 +125,15 @@ def _check_item(row: dict, where: str, root: Path, problems: list[str]) -> Item 
         isinstance(mos, bool) or not isinstance(mos, int | float) or not math.isfinite(mos)
     ):
         problems.append(f"{where}: 'mos' must be a finite number, got {mos!r}")
-    for key in ("caption", "split"):
+    for key in ("caption", "split", "model", "degradation"):
         if row.get(key) is not None and not isinstance(row[key], str):
             problems.append(f"{where}: {key!r} must be a string, got {row[key]!r}")
+    level = row.get("level")
+    if level is not None and (
+        isinstance(level, bool) or not isinstance(level, int | float) or not 0 <= level <= 1
+    ):
+        problems.append(f"{where}: 'level' must be a number in [0, 1], got {level!r}")
+    _check_pair(row, where, paths, problems)
     if len(problems) > start:
         return None
     return Item(
@@ -121,7 +144,28 @@ def _check_item(row: dict, where: str, root: Path, problems: list[str]) -> Item 
         mask=paths.get("mask"),
         mos=None if mos is None else float(mos),
         split=row.get("split"),
+        sr=paths.get("sr"),
+        model=row.get("model"),
+        degradation=row.get("degradation"),
+        level=None if level is None else float(level),
     )
+
+
+def _check_pair(row: dict, where: str, paths: dict, problems: list[str]) -> None:
+    if row.get("sr") is None:
+        labels = [key for key in PAIR_LABELS if row.get(key) is not None]
+        if labels:
+            problems.append(f"{where}: {labels} label an SR image and need an 'sr' path")
+        return
+    if row.get("lr") is not None:
+        problems.append(f"{where}: give either 'lr' (to upscale) or 'sr' (to score), not both")
+    if paths.get("gt") is not None and paths.get("sr") is not None:
+        gt_size, sr_size = check_readable(paths["gt"]), check_readable(paths["sr"])
+        if gt_size != sr_size:
+            problems.append(
+                f"{where}: sr {paths['sr']} is {sr_size[0]}x{sr_size[1]} but gt is "
+                f"{gt_size[0]}x{gt_size[1]}; a paired SR image must have the GT's size"
+            )
 
 
 def load_manifest(path: str | Path) -> Manifest:

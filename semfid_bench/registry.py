@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,14 +64,22 @@ class Registry:
         self.problems.append(message)
 
     def get(self, kind: str, name: str) -> Registration:
-        try:
-            return self.entries[kind][name]
-        except KeyError:
+        """The registration for ``name``; ``BASE:LABEL`` names an instance of ``BASE``.
+
+        Instances let one plugin run several times with different options, each stored
+        under its own name (``--models precomputed:seesr,precomputed:pasd`` with
+        ``--set precomputed:seesr.dir=...``).
+        """
+        table = self.entries[kind]
+        base, _, label = name.partition(":")
+        found = table.get(name) or (table.get(base) if label else None)
+        if found is None:
             known = ", ".join(sorted(self.entries[kind])) or "none"
             raise PluginError(
                 f"Unknown {kind.replace('_', ' ')} {name!r}. Registered: {known}.",
                 hint="`semfid-bench plugins` lists every plugin and any that failed to load.",
-            ) from None
+            )
+        return found
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
@@ -80,8 +89,32 @@ class Registry:
             yield from table.values()
 
     def create(self, kind: str, name: str, **kwargs: Any) -> Any:
-        """Instantiate a registered plugin object, importing its code only now."""
-        return resolve_factory(self.get(kind, name).factory)(**kwargs)
+        """Instantiate a registered plugin object, importing its code only now.
+
+        Options the factory does not accept are refused with the ones it does accept.
+        """
+        factory = resolve_factory(self.get(kind, name).factory)
+        _check_options(factory, kind, name, kwargs)
+        return factory(**kwargs)
+
+
+def _check_options(factory: Callable[..., Any], kind: str, name: str, kwargs: dict) -> None:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        accepted = [
+            p.name
+            for p in signature.parameters.values()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "device"
+        ]
+        raise PluginError(
+            f"{kind.replace('_', ' ')} {name!r} cannot take these options: {exc}.",
+            hint=f"Options it accepts (--set {name}.KEY=VALUE): {', '.join(accepted) or 'none'}.",
+        ) from None
 
 
 class _Registrar:

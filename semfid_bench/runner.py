@@ -14,20 +14,21 @@ import platform
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from semfid_bench import __version__
-from semfid_bench.errors import SemfidError
+from semfid_bench.errors import SemfidError, WeightsUnavailableError
 from semfid_bench.images import decode_rgb, load_image, quantize, save_image, to_tensor
 from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.manifest import Item, Manifest, load_manifest
 from semfid_bench.registry import Registry
-from semfid_bench.seeding import derive_seed
+from semfid_bench.seeding import degradation_seed, model_seed
 from semfid_bench.store import CellKey, ResultRow, ResultsStore, canonical_options
 
 GIVEN_LR = "given-lr"
+GIVEN_SR = "given-sr"
 
 
 @dataclass
@@ -37,7 +38,7 @@ class RunConfig:
 
     models: list[str]
     metrics: list[str]
-    degradations: list[str] = field(default_factory=lambda: ["bicubic"])
+    degradations: list[str] = field(default_factory=lambda: ["bsrgan"])
     levels: list[float] | None = None
     dataset: str | None = "sample"
     manifest: Path | None = None
@@ -105,8 +106,8 @@ def _levels(config: RunConfig, registry: Registry, name: str) -> list[float]:
 
 
 def _check_selection(config: RunConfig, registry: Registry) -> None:
-    if not config.models or not config.metrics:
-        raise SemfidError("Select at least one SR model and one metric.")
+    if not config.metrics:
+        raise SemfidError("Select at least one metric.")
     for name in config.models:
         spec = registry.get("sr_model", name).spec
         if config.scale not in spec.scales:
@@ -127,23 +128,39 @@ def _check_selection(config: RunConfig, registry: Registry) -> None:
 
 
 def _create_plugins(config: RunConfig, registry: Registry, device) -> _Plugins:
+    """Instantiate every selected plugin before any work starts.
+
+    Missing weights are collected across plugins and reported together, so one attempt
+    tells a user every file to fetch.
+    """
     opts = config.options
-    return _Plugins(
-        models={
-            n: registry.create("sr_model", n, scale=config.scale, device=device, **opts.get(n, {}))
-            for n in config.models
-        },
+    missing: list[WeightsUnavailableError] = []
+
+    def create(kind: str, name: str, **kwargs: Any) -> Any:
+        try:
+            return registry.create(kind, name, **kwargs, **opts.get(name, {}))
+        except WeightsUnavailableError as exc:
+            missing.append(exc)
+            return None
+
+    plugins = _Plugins(
+        models={n: create("sr_model", n, scale=config.scale, device=device) for n in config.models},
         degradations={
-            n: registry.create(
-                "degradation", n, scale=config.scale, device=device, **opts.get(n, {})
-            )
+            n: create("degradation", n, scale=config.scale, device=device)
             for n in config.degradations
         },
-        metrics={
-            n: registry.create("metric", n, device=device, **opts.get(n, {}))
-            for n in config.metrics
-        },
+        metrics={n: create("metric", n, device=device) for n in config.metrics},
     )
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:
+        raise WeightsUnavailableError(
+            f"{len(missing)} weights are not available:\n"
+            + "\n".join(f"  - {exc.message}\n    {exc.hint}" for exc in missing),
+            hint="`semfid-bench prefetch` with the same --models/--metrics/--set downloads "
+            "everything a run needs.",
+        )
+    return plugins
 
 
 def environment_record(device) -> dict[str, str]:
@@ -185,26 +202,37 @@ def run_benchmark(
     progress = progress or Progress()
     _check_selection(config, registry)
     manifest = resolve_manifest(config, registry)
+    unpaired = sum(not item.paired for item in manifest)
+    if not unpaired:
+        config = replace(config, models=[], degradations=[])
+    elif not config.models:
+        raise SemfidError(f"Select at least one SR model for the {unpaired} unpaired item(s).")
     device = resolve_device(config.device)
     plugins = _create_plugins(config, registry, device)
 
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     store.save_metric_specs(registry.get("metric", n).spec for n in config.metrics)
+    store.save_items(manifest.name, manifest)
     store.start_run(
         run_id,
         {
             "dataset": manifest.name,
             "manifest": str(manifest.path),
-            "models": config.models,
-            "degradations": {n: _levels(config, registry, n) for n in config.degradations},
+            "models": config.models + _paired_models(manifest),
+            "degradations": {n: _levels(config, registry, n) for n in config.degradations}
+            | _paired_levels(manifest),
             "metrics": config.metrics,
             "scale": config.scale,
             "seed": config.seed,
             "options": config.options,
             "plugins": {
-                r.name: r.source
-                for r in registry
-                if r.name in {*config.models, *config.degradations, *config.metrics}
+                name: registry.get(kind, name).source
+                for kind, names in (
+                    ("sr_model", config.models),
+                    ("degradation", config.degradations),
+                    ("metric", config.metrics),
+                )
+                for name in names
             },
             "environment": environment_record(device),
         },
@@ -222,7 +250,7 @@ def run_benchmark(
         metric_options={n: canonical_options(config.options.get(n)) for n in config.metrics},
         model_options={n: canonical_options(config.options.get(n)) for n in config.models},
     )
-    progress.start(len(manifest) * len(run.grid) * len(config.models))
+    progress.start(unpaired * len(run.grid) * len(config.models) + len(manifest) - unpaired)
     started = time.perf_counter()
     status = "interrupted"
     try:
@@ -236,18 +264,43 @@ def run_benchmark(
     return summary
 
 
+def _paired_models(manifest: Manifest) -> list[str]:
+    return sorted({item.model or GIVEN_SR for item in manifest if item.paired})
+
+
+def _paired_levels(manifest: Manifest) -> dict[str, list[float]]:
+    """The degradation labels and levels paired items declare."""
+    levels: dict[str, set[float]] = {}
+    for item in manifest:
+        if item.paired:
+            level = 1.0 if item.level is None else item.level
+            levels.setdefault(item.degradation or GIVEN_SR, set()).add(level)
+    return {name: sorted(values) for name, values in levels.items()}
+
+
 def _run_item(run: _Run, item: Item) -> None:
-    """Every (degradation, level, model) cell of one item; GT-side work done once."""
+    """Every (degradation, level, model) cell of one item; GT-side work done once.
+
+    A paired item has a single cell: its SR image, keyed by its labels, and a content hash
+    that covers GT and SR (so a replaced SR file is scored again)."""
     gt, gt_hash, gt_error = None, "unreadable", ""
     try:
         gt, gt_hash = _read_gt(item, run.device)
+        if item.paired:
+            gt_hash += "+" + hashlib.sha256(item.sr.read_bytes()).hexdigest()[:16]
     except Exception as exc:
-        gt_error = f"GT {item.gt}: {_error_message(exc)}"
+        inputs = f"GT {item.gt}" + (f" / SR {item.sr}" if item.paired else "")
+        gt_error = f"{inputs}: {_error_message(exc)}"
     grid = [(GIVEN_LR, 1.0)] if item.lr is not None else run.grid
+    models, model_options = run.plugins.models, run.model_options
+    if item.paired:  # labels only: no model ran, so no options either
+        grid = [(item.degradation or GIVEN_SR, 1.0 if item.level is None else item.level)]
+        models = {item.model or GIVEN_SR: None}
+        model_options = {item.model or GIVEN_SR: canonical_options(None)}
     references: dict[str, Any] = {}
     for degradation, level in grid:
         lr = None
-        for model_name, model in run.plugins.models.items():
+        for model_name, model in models.items():
             run.progress.advance(f"{item.id} · {degradation}@{level:g} · {model_name}")
             cell = CellKey(
                 run.dataset,
@@ -258,7 +311,7 @@ def _run_item(run: _Run, item: Item) -> None:
                 run.config.scale,
                 run.config.seed,
                 model_name,
-                run.model_options[model_name],
+                model_options[model_name],
             )
             done = run.store.finished_metrics(cell)
             todo = [m for m in run.plugins.metrics if (m, run.metric_options[m]) not in done]
@@ -268,15 +321,18 @@ def _run_item(run: _Run, item: Item) -> None:
             try:
                 if gt is None:
                     raise RuntimeError(gt_error)
-                if lr is None:
-                    lr = _make_lr(run, item, gt, degradation, level)
-                context = UpscaleContext(
-                    items=[item],
-                    degradation=degradation,
-                    level=level,
-                    seed=derive_seed(run.config.seed, item.id, degradation, level, model_name),
-                )
-                sr = _upscale(model, lr, gt, context)
+                if item.paired:
+                    sr = _load_sr(item, gt)
+                else:
+                    if lr is None:
+                        lr = _make_lr(run, item, gt, degradation, level)
+                    context = UpscaleContext(
+                        items=[item],
+                        degradation=degradation,
+                        level=level,
+                        seed=model_seed(run.config.seed, item.id, model_name),
+                    )
+                    sr = _upscale(model, lr, gt, context)
             except Exception as exc:
                 message = f"item {item.id!r} ({item.gt}): {_error_message(exc)}"
                 rows = [ResultRow(cell, m, run.metric_options[m], None, message) for m in todo]
@@ -288,10 +344,19 @@ def _run_item(run: _Run, item: Item) -> None:
             run.summary.computed += sum(r.error is None for r in rows)
 
 
+def _load_sr(item: Item, gt):
+    sr = quantize(load_image(item.sr).to(gt.device))[None]
+    if tuple(sr.shape[-2:]) != tuple(gt.shape[-2:]):
+        raise ValueError(
+            f"SR {item.sr} is {tuple(sr.shape[-2:])} (H, W), GT is {tuple(gt.shape[-2:])}"
+        )
+    return sr
+
+
 def _make_lr(run: _Run, item: Item, gt, degradation: str, level: float):
     if degradation == GIVEN_LR:
         return quantize(load_image(item.lr).to(run.device))
-    seed = derive_seed(run.config.seed, item.id, degradation, level)
+    seed = degradation_seed(run.config.seed, item.id, degradation)
     return quantize(run.plugins.degradations[degradation].degrade(gt, level=level, seed=seed))
 
 
@@ -321,5 +386,6 @@ def _save(run: _Run, item: Item, degradation: str, level: float, model_name: str
     if run.config.save_images is None:
         return
     root = Path(run.config.save_images) / run.dataset / f"{degradation}@{level:g}"
-    save_image(lr, root / "LR" / f"{item.id}.png")
+    if lr is not None:
+        save_image(lr, root / "LR" / f"{item.id}.png")
     save_image(sr[0], root / model_name / f"{item.id}.png")

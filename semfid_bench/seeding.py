@@ -9,3 +9,15 @@ def derive_seed(seed: int, *parts: object) -> int:
     """A 63-bit seed that depends only on ``seed`` and ``parts`` (e.g. item id, level)."""
     text = "\x1f".join([str(seed), *(repr(p) for p in parts)])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+def degradation_seed(seed: int, item_id: str, degradation: str) -> int:
+    """The seed an item is degraded with. The level is left out on purpose: every level of
+    an item then draws the same random steps, only at its own strength, so a higher level
+    is never milder than a lower one by the luck of the draw."""
+    return derive_seed(seed, item_id, degradation)
+
+
+def model_seed(seed: int, item_id: str, model: str) -> int:
+    """The seed an SR model draws its randomness from for an item (same at every level)."""
+    return derive_seed(seed, item_id, model)

@@ -4,8 +4,10 @@ A result is identified by what determines its value, not by the run that produce
 dataset, item id and GT content hash, degradation with level, scale and seed, model with
 its options, metric with its options. Re-running a command therefore finds finished rows
 and skips them; error rows are retried and replaced. Each run's configuration (versions,
-seed, device, selection) is kept in ``runs``; each metric's spec in ``metric_specs``, so
-leaderboards can be built from the database alone.
+seed, device, selection) is kept in ``runs``; each metric's spec in ``metric_specs``, and
+each manifest item's human labels (MOS, split) in ``items``, so leaderboards and agreement
+with MOS can be built from the database alone. (``items`` was added to schema 1 as a new
+table; older databases gain it when opened.)
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+    from semfid_bench.manifest import Item
     from semfid_bench.specs import MetricSpec
 
 SCHEMA_VERSION = 1
@@ -38,6 +41,14 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS metric_specs (
     name TEXT PRIMARY KEY,
     spec TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    dataset TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    mos REAL,
+    split TEXT,
+    paired INTEGER NOT NULL,
+    PRIMARY KEY (dataset, item_id)
 );
 CREATE TABLE IF NOT EXISTS results (
     dataset TEXT NOT NULL,
@@ -157,6 +168,21 @@ class ResultsStore:
             fields["value_range"] = tuple(fields["value_range"])
             specs[name] = MetricSpec(**fields)
         return specs
+
+    def save_items(self, dataset: str, items: Iterable[Item]) -> None:
+        """Record each item's MOS and split as the manifest states them now."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?)",
+                [(dataset, i.id, i.mos, i.split, int(i.paired)) for i in items],
+            )
+
+    def items(self) -> pd.DataFrame:
+        """Every recorded item's labels: dataset, item_id, mos, split, paired."""
+        import pandas as pd
+
+        frame = pd.read_sql_query("SELECT * FROM items", self._db)
+        return frame.astype({"paired": bool})
 
     def finished_metrics(self, cell: CellKey) -> set[tuple[str, str]]:
         """(metric, metric_options) pairs that already have a value for this cell."""

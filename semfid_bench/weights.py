@@ -22,6 +22,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,53 @@ def hf_snapshot(
             option,
             f"download failed ({type(exc).__name__}: {exc})",
         ) from exc
+
+
+def local_weights(
+    local_path: str | Path | None,
+    *,
+    what: str,
+    source: str,
+    option: str,
+    expect: tuple[str, ...] = (),
+) -> Path:
+    """Path of weights published only outside any hub we can download from (Google Drive,
+    OneDrive): the user supplies them with ``option``. ``expect`` lists files (relative to
+    a folder) that must be there; the error names each missing one and where to get it.
+    """
+    if local_path is None:
+        raise _unavailable(what, source, None, option, "they must be downloaded by hand")
+    path = Path(local_path).expanduser()
+    if not path.exists():
+        raise _unavailable(what, source, None, option, f"{path} does not exist")
+    missing = [name for name in expect if not (path / name).exists()]
+    if missing:
+        raise _unavailable(what, source, None, option, f"{path} lacks {', '.join(missing)}")
+    return path
+
+
+def locate_all(lookups: dict[str, Callable[[], Path]]) -> dict[str, Path]:
+    """Run every weights lookup (``name → fetch_weights/hf_snapshot/local_weights call``).
+
+    A model that needs several files reports all the missing ones in one error, each with
+    where to get it and the option that takes a local copy, not one per attempt.
+    """
+    found: dict[str, Path] = {}
+    errors: list[WeightsUnavailableError] = []
+    for name, lookup in lookups.items():
+        try:
+            found[name] = lookup()
+        except WeightsUnavailableError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        lines = "\n".join(f"  - {exc.message} {exc.hint or ''}".rstrip() for exc in errors)
+        raise WeightsUnavailableError(
+            f"{len(errors)} weights are not available:\n{lines}",
+            hint="Each line says where to get the weights and which option takes a copy.",
+        )
+    return found
 
 
 def load_state_dict(path: str | Path) -> dict[str, Any]:

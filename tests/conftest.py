@@ -33,3 +33,18 @@ def make_registry():
         return build_registry(loaded)
 
     return make
+
+
+@pytest.fixture
+def crops_manifest(tmp_path: Path) -> Path:
+    """Two 96×64 crops of the sample photographs: a real dataset that runs fast on CPU."""
+    from PIL import Image
+
+    lines = ['{"format": "semfid-bench-manifest", "version": 1, "name": "crops"}']
+    for name in ("chelsea", "coffee"):
+        with Image.open(SAMPLE_MANIFEST.parent / f"{name}.png") as photo:
+            photo.convert("RGB").crop((100, 60, 196, 124)).save(tmp_path / f"{name}.png")
+        lines.append(f'{{"id": "{name}", "gt": "{name}.png"}}')
+    path = tmp_path / "crops.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -27,11 +27,11 @@ def test_run_then_leaderboard_then_resume(tmp_path):
         ],
     )
     assert first.exit_code == 0, first.output
-    assert "16 results computed, 0 already done and skipped, 0 errors" in first.output
+    assert "48 results computed, 0 already done and skipped, 0 errors" in first.output
     again = runner.invoke(
         app, ["run", "--models", "bicubic,nearest", "--metrics", "psnr,ssim", "--db", str(db)]
     )
-    assert "0 results computed, 16 already done and skipped" in again.output
+    assert "0 results computed, 48 already done and skipped" in again.output
     out = tmp_path / "lb.md"
     board = runner.invoke(
         app, ["leaderboard", "--db", str(db), "--rank-by", "ssim", "--out", str(out)]

@@ -80,19 +80,25 @@ def test_one_row_per_item_level_model_metric(make_registry, store):
 
 def test_rerun_resumes_and_new_metrics_only_compute_what_is_missing(make_registry, store):
     registry = make_registry()
-    config = RunConfig(models=["bicubic"], metrics=["psnr"])
+    config = RunConfig(models=["bicubic"], metrics=["psnr"], degradations=["bicubic"])
     first = run_benchmark(config, registry, store)
     again = run_benchmark(config, registry, store)
     assert (first.computed, first.skipped) == (4, 0)
     assert (again.computed, again.skipped) == (0, 4)
-    more = run_benchmark(RunConfig(models=["bicubic"], metrics=["psnr", "ssim"]), registry, store)
+    more = run_benchmark(
+        RunConfig(models=["bicubic"], metrics=["psnr", "ssim"], degradations=["bicubic"]),
+        registry,
+        store,
+    )
     assert (more.computed, more.skipped) == (4, 4)
     assert len(store.results()) == 8
 
 
 def test_failing_item_leaves_error_rows_and_keeps_everything_else(make_registry, store):
     registry = make_registry(FailsOn("coffee"))
-    config = RunConfig(models=["flaky", "bicubic"], metrics=["psnr", "ssim"])
+    config = RunConfig(
+        models=["flaky", "bicubic"], metrics=["psnr", "ssim"], degradations=["bicubic"]
+    )
     summary = run_benchmark(config, registry, store)
     everything = store.results(include_errors=True)
     errors = everything[everything["error"].notna()]
@@ -150,3 +156,10 @@ def test_selection_errors_are_caught_before_any_work(make_registry, store):
             RunConfig(models=["bicubic"], metrics=["psnr"], levels=[2.0]), registry, store
         )
     assert store.results(include_errors=True).empty
+
+
+def test_unknown_plugin_option_is_a_clear_error(make_registry, store):
+    config = RunConfig(models=["bicubic"], metrics=["psnr"], options={"bicubic": {"stpes": 3}})
+    with pytest.raises(SemfidError, match="sr model 'bicubic' cannot take these options") as caught:
+        run_benchmark(config, make_registry(), store)
+    assert "mode" in caught.value.hint and "stpes" in str(caught.value)

@@ -8,6 +8,19 @@ import torch.nn.functional as F
 from semfid_bench.interfaces import Degradation
 
 
+def lr_size(hr: torch.Tensor, scale: int) -> tuple[int, int]:
+    """(height, width) of the LR image for ``hr`` at ``scale``; the HR size must divide."""
+    height, width = hr.shape[-2:]
+    if height % scale or width % scale:
+        raise ValueError(f"image size {width}x{height} is not divisible by the scale {scale}")
+    return height // scale, width // scale
+
+
+def resize_bicubic(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Antialiased bicubic resize of a (3, H, W) image to ``size`` = (height, width)."""
+    return F.interpolate(image[None], size=size, mode="bicubic", antialias=True)[0]
+
+
 class BicubicDownscale(Degradation):
     """Antialiased bicubic downscaling by ``scale`` (like MATLAB's ``imresize``).
 
@@ -18,11 +31,4 @@ class BicubicDownscale(Degradation):
         self.scale = int(scale)
 
     def degrade(self, hr: torch.Tensor, *, level: float = 1.0, seed: int = 0) -> torch.Tensor:
-        height, width = hr.shape[-2:]
-        if height % self.scale or width % self.scale:
-            raise ValueError(
-                f"image size {width}x{height} is not divisible by the scale {self.scale}"
-            )
-        size = (height // self.scale, width // self.scale)
-        lr = F.interpolate(hr[None], size=size, mode="bicubic", antialias=True)
-        return lr[0].clamp(0.0, 1.0)
+        return resize_bicubic(hr, lr_size(hr, self.scale)).clamp(0.0, 1.0)

@@ -1,4 +1,4 @@
-"""The bundled sample photographs, the default dataset."""
+"""The bundled sample photographs (the default dataset) and the illustrative user study."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from semfid_bench.hookspecs import hookimpl
 from semfid_bench.registry import DatasetRegistrar
 from semfid_bench.specs import DatasetSpec
 
-SAMPLE_MANIFEST = Path(__file__).resolve().parent.parent / "data" / "sample" / "manifest.jsonl"
+DATA = Path(__file__).resolve().parent.parent / "data"
+SAMPLE_MANIFEST = DATA / "sample" / "manifest.jsonl"
+USER_STUDY_MANIFEST = DATA / "user_study_sample" / "manifest.jsonl"
 
 
 @hookimpl
@@ -19,4 +21,12 @@ def register_datasets(register: DatasetRegistrar) -> None:
             description="Four public-domain/CC0 photographs shipped with scikit-image.",
         ),
         lambda: SAMPLE_MANIFEST,
+    )
+    register.add(
+        DatasetSpec(
+            name="user-study-sample",
+            description="28 GT/SR pairs from the sample photographs with hand-made, "
+            "illustrative MOS (not real ratings).",
+        ),
+        lambda: USER_STUDY_MANIFEST,
     )

@@ -1,0 +1,54 @@
+"""``semfid-bench prefetch``: download the weights a run will need."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def prefetch(
+    models: Annotated[str, typer.Option(help="SR models, comma-separated, or 'all'.")] = "",
+    metrics: Annotated[str, typer.Option(help="Metrics, comma-separated, or 'all'.")] = "",
+    degradations: Annotated[
+        str, typer.Option(help="Degradations, comma-separated, or 'all'.")
+    ] = "",
+    scale: Annotated[int, typer.Option(help="Upscaling factor of the run.")] = 4,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Plugin option PLUGIN.KEY=VALUE, as for `run`."),
+    ] = None,
+) -> None:
+    """Download everything a run with the same selection and options will load."""
+    from rich.table import Table
+
+    from semfid_bench.cli import _parse_options, _selection, _warn_problems, console
+    from semfid_bench.errors import SemfidError
+    from semfid_bench.plugin_manager import build_registry
+    from semfid_bench.prefetch import prefetch_all
+
+    registry = build_registry()
+    _warn_problems(registry.problems)
+    selection = {
+        kind: _selection(text, kind, registry)
+        for kind, text in (
+            ("sr_model", models),
+            ("degradation", degradations),
+            ("metric", metrics),
+        )
+    }
+    if not any(selection.values()):
+        raise SemfidError(
+            "Nothing to prefetch.", hint="Select plugins with --models/--metrics/--degradations."
+        )
+    outcomes = prefetch_all(registry, selection, _parse_options(set_ or []), scale)
+    table = Table("kind", "name", "result", "files")
+    for outcome in outcomes:
+        result = "[red]failed[/]" if outcome.error else f"ok ({outcome.how})"
+        table.add_row(outcome.kind, outcome.name, result, "\n".join(map(str, outcome.paths)) or "-")
+    console.print(table)
+    failed = [o for o in outcomes if o.error]
+    for outcome in failed:
+        console.print(f"[red]error[/] {outcome.kind} {outcome.name}: {outcome.error}")
+    if failed:
+        raise typer.Exit(1)

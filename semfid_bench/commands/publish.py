@@ -1,0 +1,34 @@
+"""``semfid-bench publish``: a report folder with both leaderboards, plots and run config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from semfid_bench.commands import DEFAULT_DB
+from semfid_bench.errors import SemfidError
+
+
+def publish(
+    out: Annotated[Path, typer.Option(help="Report folder, e.g. leaderboards/NAME/.")],
+    db: Annotated[Path, typer.Option("--db", help="Results database (SQLite).")] = DEFAULT_DB,
+    title: Annotated[str, typer.Option(help="Page title.")] = "semfid-bench report",
+    note: Annotated[str, typer.Option(help="A paragraph shown under the title.")] = "",
+    rank_by: Annotated[str | None, typer.Option(help="Metric to rank models by.")] = None,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for CIs.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    logistic: Annotated[str, typer.Option(help="Logistic mapping: 4pl or 5pl.")] = "4pl",
+) -> None:
+    """Write index.md, a self-contained index.html, PNG plots and CSV tables into OUT."""
+    from semfid_bench.publish import PublishOptions
+    from semfid_bench.publish import publish as write_report
+
+    if resamples < 1:
+        raise SemfidError("--resamples must be at least 1.")
+    options = PublishOptions(
+        title=title, note=note, rank_by=rank_by, resamples=resamples, seed=seed, logistic=logistic
+    )
+    files = write_report(db, out, options)
+    typer.echo(f"Wrote {len(files)} files to {out} (open {out / 'index.html'})")

@@ -1,0 +1,188 @@
+"""The BSRGAN degradation model at an adjustable intensity.
+
+Zhang, Liang, Van Gool, Timofte, "Designing a Practical Degradation Model for Deep Blind
+Image Super-Resolution", ICCV 2021; ranges as in the authors' ``degradation_bsrgan_variant``
+(cszn/BSRGAN and cszn/KAIR ``utils/utils_blindsr.py``), written anew here with explicit
+generators. ``sf`` is the scale factor; ``U(a, b)`` uniform, ``{a..b}`` uniform integers.
+
+Published model (level 1.0):
+
+1. x4 only, probability 0.25: pre-downsample by 2 (half the time with a random OpenCV
+   interpolation, half with antialiased bicubic); ``sf`` becomes 2 for the steps below.
+2. Six steps in random order, except that downsample 2 always precedes downsample 3:
+
+   * blur (twice), each: p 0.5 anisotropic Gaussian, principal variances ``U(0, 4 + sf)``,
+     angle ``U(0, π)``; else isotropic Gaussian, σ ``U(0, 2 + 0.2·sf)``; kernel side
+     ``2·{2..11} + 3`` (7–25).
+   * downsample 2: p 0.75 resize by ``1 / U(1, 2·sf)`` with a random interpolation
+     (bilinear, bicubic, area); else blur with a 25×25 Gaussian of σ ``U(0.1, 0.6·sf)``
+     shifted by ``(sf - 1) / 2`` px and keep every ``sf``-th pixel (nearest).
+   * downsample 3: resize to exactly H/scale × W/scale with a random interpolation.
+   * Gaussian noise, level ``{2..25}/255``: p 0.4 independent per channel, p 0.4 grey
+     (one field for all channels), p 0.2 channel-correlated with covariance
+     ``(25/255)² Uᵀ D U``, D = diag(U(0, 1)³), U a random orthonormal basis.
+   * JPEG, p 0.9, quality ``{30..95}``.
+3. A final JPEG, quality ``{30..95}``.
+
+The processed camera-sensor (ISP) noise step is optional in the original and needs a camera
+pipeline model that is not published with it; it is omitted, as in the released code.
+
+Intensity mapping, level ``t`` in [0, 1] (1 = the published model, 0 = clean antialiased
+bicubic downsampling, exactly :class:`~semfid_bench.degradations.bicubic.BicubicDownscale`):
+
+* blur: every kernel's standard deviation × t (anisotropic variances × t²); kernel sizes
+  and angles as published.
+* resampling: with probability t the published random resampling (steps 1, downsample 2
+  with its published ranges, random interpolation in downsample 3); otherwise downsample 2
+  does nothing and downsample 3 is antialiased bicubic.
+* noise: σ × t (the correlated covariance × t²); the noise type probabilities as published.
+* JPEG: quality ``q_t = round(100 - t·(100 - q))`` for a published draw q, so its range is
+  [100 - 70t, 100 - 5t]; quality 100 means no JPEG step. The in-sequence JPEG's probability
+  is 0.9·t; the final JPEG always runs (unless q_t = 100).
+
+Random numbers come from one generator per step, spawned from the seed, and every
+probability is applied as ``u < p·t`` on a draw u that does not depend on t: with the same
+seed, a higher level applies the same steps, and more, with proportionally larger widths.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from semfid_bench.degradations import kernels, ops
+from semfid_bench.degradations.sampled import SampledDegradation, Step, quality_at
+
+_BLUR, _BLUR2, _DOWN2, _DOWN3, _NOISE, _JPEG = range(6)
+_STEPS = 6
+
+
+def shuffled_order(rng: np.random.Generator) -> list[int]:
+    """A random order of the six steps with downsample 2 moved before downsample 3."""
+    order = [int(i) for i in rng.permutation(_STEPS)]
+    first, second = order.index(_DOWN2), order.index(_DOWN3)
+    if first > second:
+        order[first], order[second] = order[second], order[first]
+    return order
+
+
+def _interpolation(rng: np.random.Generator) -> int:
+    return ops.INTERPOLATIONS[int(rng.integers(len(ops.INTERPOLATIONS)))]
+
+
+class BSRGANDegradation(SampledDegradation):
+    """BSRGAN's shuffled blur / resampling / noise / JPEG model, scaled by ``level``."""
+
+    def pipeline(self, image, size, level, rng, steps):
+        published_resampling = rng.random() < level
+        order = shuffled_order(rng)
+        streams = rng.spawn(_STEPS + 2)
+        sf = self.scale
+        if published_resampling and sf == 4:
+            image, sf = self._pre_downsample(image, streams[_STEPS], steps)
+        for index in order:
+            stream = streams[index]
+            if index in (_BLUR, _BLUR2):
+                image = self._blur(image, sf, level, stream, steps)
+            elif index == _DOWN2:
+                if published_resampling:
+                    image = self._downsample2(image, sf, stream, steps)
+            elif index == _DOWN3:
+                image = self._downsample3(image, size, published_resampling, stream, steps)
+            elif index == _NOISE:
+                image = self._noise(image, level, stream, steps)
+            else:
+                image = self._jpeg(image, level, 0.9 * level, stream, steps, "jpeg")
+        return self._jpeg(image, level, 1.0, streams[_STEPS + 1], steps, "final jpeg")
+
+    @staticmethod
+    def _pre_downsample(image, rng, steps) -> tuple[np.ndarray, int]:
+        if rng.random() >= 0.25:
+            return image, 4
+        half = (image.shape[0] // 2, image.shape[1] // 2)
+        if rng.random() < 0.5:
+            interpolation = _interpolation(rng)
+            image = ops.resize(image, half, interpolation)
+            steps.append(
+                Step("pre-downsample x2", {"mode": ops.INTERPOLATION_NAMES[interpolation]})
+            )
+        else:
+            image = ops.bicubic_resize(image, half)
+            steps.append(Step("pre-downsample x2", {"mode": "antialiased bicubic"}))
+        return np.clip(image, 0.0, 1.0), 2
+
+    @staticmethod
+    def _blur(image, sf, level, rng, steps) -> np.ndarray:
+        size = 2 * int(rng.integers(2, 12)) + 3
+        if rng.random() < 0.5:
+            theta = rng.random() * math.pi
+            var_x, var_y = ((4.0 + sf) * level**2 * rng.random(2)).tolist()
+            kernel = kernels.gaussian(size, var_x, var_y, theta)
+            params = {"size": size, "var_x": var_x, "var_y": var_y, "theta": theta}
+            name = "anisotropic gaussian blur"
+        else:
+            sigma = (2.0 + 0.2 * sf) * rng.random() * level
+            kernel = kernels.gaussian(size, sigma**2, sigma**2)
+            params = {"size": size, "sigma": sigma}
+            name = "isotropic gaussian blur"
+        if kernels.is_identity(kernel):
+            return image
+        steps.append(Step(name, params))
+        return ops.filter_image(image, kernel)
+
+    @staticmethod
+    def _downsample2(image, sf, rng, steps) -> np.ndarray:
+        if rng.random() < 0.75:
+            factor = rng.uniform(1.0, 2.0 * sf)
+            interpolation = _interpolation(rng)
+            size = (int(image.shape[0] / factor), int(image.shape[1] / factor))
+            image = ops.resize(image, size, interpolation)
+            name = ops.INTERPOLATION_NAMES[interpolation]
+            steps.append(Step("downsample 2", {"factor": float(factor), "mode": name}))
+        else:
+            sigma = rng.uniform(0.1, 0.6 * sf)
+            kernel = kernels.shifted_gaussian(25, sigma, (sf - 1) / 2)
+            image = ops.filter_image(image, kernel)[::sf, ::sf]
+            steps.append(
+                Step("downsample 2", {"sigma": float(sigma), "mode": f"blur+nearest x{sf}"})
+            )
+        return np.clip(image, 0.0, 1.0)
+
+    @staticmethod
+    def _downsample3(image, size, published, rng, steps) -> np.ndarray:
+        if published:
+            interpolation = _interpolation(rng)
+            image = ops.resize(image, size, interpolation)
+            steps.append(Step("downsample 3", {"mode": ops.INTERPOLATION_NAMES[interpolation]}))
+        else:
+            image = ops.bicubic_resize(image, size)
+            steps.append(Step("downsample 3", {"mode": "antialiased bicubic"}))
+        return np.clip(image, 0.0, 1.0)
+
+    @staticmethod
+    def _noise(image, level, rng, steps) -> np.ndarray:
+        sigma = int(rng.integers(2, 26)) / 255.0 * level
+        kind = rng.random()
+        if level == 0.0:
+            return image
+        if kind > 0.6:
+            steps.append(Step("gaussian noise", {"sigma": sigma * 255, "kind": "colour"}))
+            return ops.gaussian_noise(image, sigma, rng, grey=False)
+        if kind < 0.4:
+            steps.append(Step("gaussian noise", {"sigma": sigma * 255, "kind": "grey"}))
+            return ops.gaussian_noise(image, sigma, rng, grey=True)
+        basis = np.linalg.qr(rng.random((3, 3)))[0]
+        covariance = (25.0 / 255.0 * level) ** 2 * basis.T @ np.diag(rng.random(3)) @ basis
+        std = float(np.sqrt(np.trace(covariance) / 3) * 255)
+        steps.append(Step("gaussian noise", {"sigma": std, "kind": "correlated"}))
+        return ops.correlated_noise(image, covariance, rng)
+
+    @staticmethod
+    def _jpeg(image, level, probability, rng, steps, name) -> np.ndarray:
+        applies = rng.random() < probability
+        quality = quality_at(level, int(rng.integers(30, 96)))
+        if not applies or quality >= 100:
+            return image
+        steps.append(Step(name, {"quality": quality}))
+        return ops.jpeg(image, quality)

@@ -1,0 +1,88 @@
+"""Image operations shared by the randomised degradation models.
+
+Images here are (H, W, 3) float32 RGB numpy arrays in [0, 1] (values may leave the range
+between steps; every noise and JPEG step clamps). Randomness is never drawn here: callers
+pass the sampled parameters, or an explicit :class:`numpy.random.Generator` for noise.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# OpenCV interpolations the published models choose from at random.
+LINEAR, CUBIC, AREA = cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA
+INTERPOLATIONS: tuple[int, ...] = (LINEAR, CUBIC, AREA)
+INTERPOLATION_NAMES = {LINEAR: "bilinear", CUBIC: "bicubic", AREA: "area"}
+
+# BT.601 luma weights (what cv2.cvtColor and torchvision's rgb_to_grayscale use).
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def filter_image(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Correlate every channel with ``kernel``, mirroring the border (scipy's 'mirror')."""
+    return cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+
+
+def resize(image: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
+    """Resize to ``size`` = (height, width) with an OpenCV interpolation (no antialiasing)."""
+    height, width = max(1, size[0]), max(1, size[1])
+    if (height, width) == image.shape[:2]:
+        return image
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def bicubic_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Antialiased bicubic resize (MATLAB ``imresize``), exactly as ``BicubicDownscale``."""
+    import torch
+
+    from semfid_bench.degradations.bicubic import resize_bicubic
+
+    tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+    return resize_bicubic(tensor, size).numpy().transpose(1, 2, 0)
+
+
+def gaussian_noise(
+    image: np.ndarray, sigma: float, rng: np.random.Generator, *, grey: bool
+) -> np.ndarray:
+    """Add white Gaussian noise of std ``sigma``; ``grey`` uses one field for all channels."""
+    shape = (*image.shape[:2], 1) if grey else image.shape
+    noise = rng.standard_normal(shape, dtype=np.float32) * np.float32(sigma)
+    return np.clip(image + noise, 0.0, 1.0)
+
+
+def correlated_noise(
+    image: np.ndarray, covariance: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Add Gaussian noise whose three channels have the 3×3 ``covariance``."""
+    values, vectors = np.linalg.eigh(covariance)
+    mixing = (vectors * np.sqrt(np.clip(values, 0.0, None))).T.astype(np.float32)
+    white = rng.standard_normal((*image.shape[:2], 3), dtype=np.float32)
+    return np.clip(image + white @ mixing, 0.0, 1.0)
+
+
+def poisson_noise(
+    image: np.ndarray, scale: float, rng: np.random.Generator, *, grey: bool
+) -> np.ndarray:
+    """Real-ESRGAN's Poisson (shot) noise, multiplied by ``scale``.
+
+    As in basicsr, the photon count per unit intensity is the number of distinct values
+    in the (clamped) image rounded up to a power of two.
+    """
+    image = np.clip(image, 0.0, 1.0)
+    source = (image @ _LUMA)[..., None] if grey else image
+    levels = float(2 ** np.ceil(np.log2(max(len(np.unique(source)), 1))))
+    noise = rng.poisson(source * levels).astype(np.float32) / np.float32(levels) - source
+    return np.clip(image + noise * np.float32(scale), 0.0, 1.0)
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode and decode as JPEG at ``quality`` with OpenCV (libjpeg, 4:2:0 chroma)."""
+    pixels = np.clip(image * 255.0, 0, 255).round().astype(np.uint8)
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise RuntimeError(f"OpenCV could not JPEG-encode an image of shape {image.shape}")
+    decoded = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return decoded.astype(np.float32) / 255.0

@@ -1,0 +1,136 @@
+"""PNG plots for published reports (matplotlib, Agg backend: no display needed).
+
+Each function writes one figure per dataset (and metric, for scatter and level plots) and
+returns the paths written, so a report can link them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from semfid_bench.agreement import ALL_SPLITS
+from semfid_bench.leaderboard import model_label
+from semfid_bench.specs import MetricSpec
+from semfid_bench.stats import LOGISTICS, mean_ci
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def slug(*parts: object) -> str:
+    """A file-name-safe name from parts (e.g. dataset and metric)."""
+    text = "_".join(str(p) for p in parts)
+    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-")
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+    return path
+
+
+def scatter_plots(scores: pd.DataFrame, agreement: pd.DataFrame, out: Path) -> list[Path]:
+    """Metric score (x) against MOS (y) per dataset and metric, coloured by split, with the
+    logistic mapping fitted on all items and the all-items SRCC in the title."""
+    plt = _pyplot()
+    paths = []
+    fits = agreement[agreement["split"] == ALL_SPLITS].set_index(["dataset", "metric"])
+    data = scores[scores["mos"].notna() & np.isfinite(scores["value"].astype(float))]
+    for (dataset, metric), group in data.groupby(["dataset", "metric"], sort=True):
+        fig, ax = plt.subplots(figsize=(4.6, 3.6))
+        for split, part in group.groupby(group["split"].fillna("(none)"), sort=True):
+            ax.scatter(part["value"], part["mos"], s=22, alpha=0.8, label=str(split))
+        row = fits.loc[(dataset, metric)] if (dataset, metric) in fits.index else None
+        title = f"{metric} vs MOS"
+        if row is not None and row["srcc"] is not None and not pd.isna(row["srcc"]):
+            title += f"  (SRCC {row['srcc']:.3f}, n={row['n']})"
+        if row is not None and isinstance(row["fit_params"], list) and row["fit_params"]:
+            xs = np.linspace(group["value"].min(), group["value"].max(), 200)
+            ys = LOGISTICS[row["fit"]](xs, *row["fit_params"])
+            ax.plot(xs, ys, color="black", linewidth=1.2, label=f"{row['fit']} logistic fit")
+        ax.set_xlabel(f"{metric} score")
+        ax.set_ylabel("MOS")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        paths.append(_save(fig, out / f"scatter_{slug(dataset, metric)}.png"))
+    return paths
+
+
+def correlation_bars(agreement: pd.DataFrame, out: Path) -> list[Path]:
+    """Signed SRCC per metric with bootstrap CI whiskers, one bar per split."""
+    plt = _pyplot()
+    paths = []
+    for dataset, group in agreement.groupby("dataset", sort=True):
+        metrics = sorted(group["metric"].unique())
+        splits = [ALL_SPLITS, *sorted(s for s in group["split"].unique() if s != ALL_SPLITS)]
+        width = 0.8 / len(splits)
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(metrics) + 2), 3.6))
+        for k, split in enumerate(splits):
+            rows = group[group["split"] == split].set_index("metric").reindex(metrics)
+            value = pd.to_numeric(rows["srcc"], errors="coerce").to_numpy()
+            low = pd.to_numeric(rows["srcc_low"], errors="coerce").to_numpy()
+            high = pd.to_numeric(rows["srcc_high"], errors="coerce").to_numpy()
+            positions = np.arange(len(metrics)) + (k - (len(splits) - 1) / 2) * width
+            error = np.vstack([value - low, high - value])
+            ax.bar(positions, np.nan_to_num(value), width, label=split)
+            ax.errorbar(positions, value, yerr=error, fmt="none", ecolor="black", capsize=3)
+            for x, v in zip(positions, value, strict=True):
+                if np.isnan(v):
+                    ax.text(x, 0.02, "n/a", ha="center", fontsize=7, rotation=90)
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_xticks(np.arange(len(metrics)), metrics)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_ylabel("SRCC with MOS (95% CI)")
+        ax.set_title(f"{dataset}: agreement with MOS", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8, title="split", title_fontsize=8)
+        paths.append(_save(fig, out / f"correlations_{slug(dataset)}.png"))
+    return paths
+
+
+def level_plots(results: pd.DataFrame, specs: dict[str, MetricSpec], out: Path) -> list[Path]:
+    """Mean score (95% CI) against degradation level, one line per model × degradation
+    (shifted sideways a little so that series at the same level stay visible)."""
+    plt = _pyplot()
+    paths = []
+    pairs = zip(results["model"], results["model_options"], strict=True)
+    data = results.assign(label=[model_label(m, o) for m, o in pairs])
+    for (dataset, metric), group in data.groupby(["dataset", "metric"], sort=True):
+        fig, ax = plt.subplots(figsize=(4.6, 3.6))
+        lines = list(group.groupby(["label", "degradation"], sort=True))
+        for k, ((model, degradation), series) in enumerate(lines):
+            stats = [
+                (level, *mean_ci(part["value"].tolist()))
+                for level, part in series.groupby("level", sort=True)
+            ]
+            levels, means, lows, highs = np.array(stats, dtype=float).T
+            error = np.nan_to_num(np.vstack([means - lows, highs - means]))
+            dodge = (k - (len(lines) - 1) / 2) * 0.012  # keep overlapping series apart
+            ax.errorbar(
+                levels + dodge,
+                means,
+                yerr=error,
+                marker="o",
+                capsize=3,
+                label=f"{model} · {degradation}",
+            )
+        arrow = specs[metric].arrow if metric in specs else ""
+        ax.set_xlabel("degradation level")
+        ax.set_ylabel(f"{metric} {arrow}")
+        ax.set_title(f"{dataset}: {metric} by level", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        paths.append(_save(fig, out / f"levels_{slug(dataset, metric)}.png"))
+    return paths

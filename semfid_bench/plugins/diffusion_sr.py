@@ -1,0 +1,42 @@
+"""Diffusion-based SR models: the Stable Diffusion x4 upscaler, SeeSR, PASD, StableSR.
+
+Only specs and factory strings here; the models import diffusers when created. Which files
+each needs and the authors' defaults are in ``docs/diffusion-models.md``.
+"""
+
+from __future__ import annotations
+
+from semfid_bench.hookspecs import hookimpl
+from semfid_bench.registry import SRModelRegistrar
+from semfid_bench.specs import SRModelSpec
+
+
+@hookimpl
+def register_sr_models(register: SRModelRegistrar) -> None:
+    register.add(
+        SRModelSpec(
+            name="sd-x4-upscaler",
+            scales=(4,),
+            description="Stable Diffusion x4 upscaler (stabilityai/stable-diffusion-x4-upscaler, "
+            "diffusers pipeline).",
+        ),
+        "semfid_bench.sr_models.sd_x4_upscaler:SDx4Upscaler",
+    )
+    register.add(
+        SRModelSpec(
+            name="seesr",
+            scales=(4,),
+            description="SeeSR (CVPR 2024) on SD 2-base: LR ControlNet, DAPE tags and image "
+            "cross-attention; weights from the authors' Google Drive.",
+        ),
+        "semfid_bench.sr_models.seesr:SeeSR",
+    )
+    register.add(
+        SRModelSpec(
+            name="pasd",
+            scales=(2, 4),
+            description="PASD (ECCV 2024) on SD 1.5: pixel-aware cross-attention and "
+            "degradation removal; weights yangtao9009/PASD.",
+        ),
+        "semfid_bench.sr_models.pasd:PASD",
+    )

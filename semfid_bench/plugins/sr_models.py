@@ -1,0 +1,45 @@
+"""SR models beyond the baselines: published GAN / transformer checkpoints, and SR outputs
+produced elsewhere (precomputed)."""
+
+from __future__ import annotations
+
+from semfid_bench.hookspecs import hookimpl
+from semfid_bench.registry import SRModelRegistrar
+from semfid_bench.specs import SRModelSpec
+
+
+@hookimpl
+def register_sr_models(register: SRModelRegistrar) -> None:
+    register.add(
+        SRModelSpec(
+            name="bsrgan",
+            scales=(4,),
+            description="BSRGAN x4 (RRDBNet, cszn/KAIR release BSRGAN.pth).",
+        ),
+        "semfid_bench.sr_models.published:BSRGAN",
+    )
+    register.add(
+        SRModelSpec(
+            name="swinir",
+            scales=(4,),
+            description="SwinIR-L real-world x4 GAN; variant=classical for SwinIR-M x4.",
+        ),
+        "semfid_bench.sr_models.published:SwinIR",
+    )
+    register.add(
+        SRModelSpec(
+            name="realesrgan",
+            scales=(4,),
+            description="Real-ESRGAN x4plus (RRDBNet, xinntao/Real-ESRGAN release).",
+        ),
+        "semfid_bench.sr_models.published:RealESRGAN",
+    )
+    register.add(
+        SRModelSpec(
+            name="precomputed",
+            scales=(2, 3, 4, 8),
+            description="SR images made elsewhere: --set precomputed.dir=FOLDER "
+            "(FOLDER/<degradation>@<level>/<item id>.png); precomputed:NAME for several.",
+        ),
+        "semfid_bench.sr_models.precomputed:PrecomputedOutputs",
+    )

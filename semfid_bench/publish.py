@@ -1,0 +1,179 @@
+"""A published report: one folder with a markdown page, a self-contained HTML page (plots
+embedded), the PNG plots and the tables as CSV.
+
+    leaderboards/NAME/index.md, index.html, plots/*.png, data/{models,metrics,pairwise,runs}.csv
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from semfid_bench.agreement import metric_agreement, pairwise_comparisons, scores_with_mos
+from semfid_bench.api import open_store
+from semfid_bench.errors import SemfidError
+from semfid_bench.leaderboard import model_leaderboards, to_markdown
+from semfid_bench.plots import correlation_bars, level_plots, scatter_plots
+from semfid_bench.render import (
+    html_page,
+    html_table,
+    markdown_table,
+    metrics_html_body,
+    metrics_markdown,
+    models_frame,
+    models_html_body,
+)
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    """How agreement statistics are computed for the report (recorded on the page)."""
+
+    title: str = "semfid-bench report"
+    note: str = ""
+    rank_by: str | None = None
+    resamples: int = 1000
+    seed: int = 0
+    confidence: float = 0.95
+    logistic: str = "4pl"
+
+
+RUN_HEADER = ["run", "started", "status", "dataset", "models", "levels", "metrics", "seed"]
+RUN_HEADER += ["scale", "device", "versions"]
+
+
+def run_rows(runs: pd.DataFrame) -> list[list[str]]:
+    """The run configuration table: what was run, with which seeds, versions and device."""
+    rows = []
+    for run in runs.to_dict("records"):
+        config = json.loads(run["config"])
+        env = config.get("environment", {})
+        levels = "; ".join(
+            f"{name} {', '.join(f'{lv:g}' for lv in values)}"
+            for name, values in config.get("degradations", {}).items()
+        )
+        versions = ", ".join(
+            f"{key} {env[key]}"
+            for key in ("semfid_bench", "python", "torch", "numpy")
+            if key in env
+        )
+        rows.append(
+            [
+                f"`{run['run_id']}`",
+                run["started_at"],
+                run["status"],
+                config.get("dataset", ""),
+                ", ".join(config.get("models", [])),
+                levels,
+                ", ".join(config.get("metrics", [])),
+                str(config.get("seed", "")),
+                f"x{config.get('scale', '')}",
+                env.get("device", ""),
+                versions,
+            ]
+        )
+    return rows
+
+
+def publish(db: str | Path, out: str | Path, options: PublishOptions | None = None) -> list[Path]:
+    """Write the report for everything in ``db`` into folder ``out``; return the files."""
+    options = options or PublishOptions()
+    out = Path(out)
+    with open_store(db) as store:
+        results = store.results(include_errors=True)
+        items, specs, runs = store.items(), store.metric_specs(), store.runs()
+    scored = results[results["error"].isna()]
+    if scored.empty:
+        raise SemfidError(f"No results in {db} to publish.", hint="Run `semfid-bench run` first.")
+    tables = model_leaderboards(scored, specs, options.rank_by)
+    plots_dir = out / "plots"
+    plots = level_plots(scored, specs, plots_dir)
+    try:
+        scores = scores_with_mos(results, items)
+    except SemfidError as exc:
+        agreement = pairwise = None
+        agreement_note = exc.message
+    else:
+        stats_args = {"resamples": options.resamples, "seed": options.seed}
+        stats_args["confidence"] = options.confidence
+        agreement = metric_agreement(results, items, specs, logistic=options.logistic, **stats_args)
+        pairwise = pairwise_comparisons(results, items, **stats_args)
+        agreement_note = (
+            f"Bootstrap: {options.resamples} resamples, seed {options.seed}, "
+            f"{options.confidence:.0%} percentile intervals; {options.logistic} logistic mapping."
+        )
+        plots = (
+            correlation_bars(agreement, plots_dir)
+            + scatter_plots(scores, agreement, plots_dir)
+            + plots
+        )
+    data_dir = out / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    written = [*plots, *_write_data(data_dir, tables, agreement, pairwise, runs)]
+    markdown = _markdown(options, tables, specs, agreement, pairwise, agreement_note, runs, plots)
+    (out / "index.md").write_text(markdown, encoding="utf-8")
+    page = _html(options, tables, specs, agreement, pairwise, agreement_note, runs, plots)
+    (out / "index.html").write_text(page, encoding="utf-8")
+    return [out / "index.md", out / "index.html", *written]
+
+
+def _write_data(data_dir: Path, tables, agreement, pairwise, runs) -> list[Path]:
+    frames = {"models": models_frame(tables), "runs": runs}
+    if agreement is not None:
+        frames |= {"metrics": agreement, "pairwise": pairwise}
+    paths = []
+    for name, frame in frames.items():
+        path = data_dir / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def _markdown(options, tables, specs, agreement, pairwise, note, runs, plots) -> str:
+    base = plots[0].parent.parent if plots else Path(".")
+    lines = [f"# {options.title}", ""]
+    if options.note:
+        lines += [f"> {options.note}", ""]
+    lines += ["## Metrics: agreement with human MOS", ""]
+    if agreement is None:
+        lines.append(note)
+    else:
+        lines += [note, ""]
+        board = metrics_markdown(agreement, pairwise)
+        lines += board.split("\n", 2)[2].replace("\n## ", "\n### ").splitlines()
+        lines += [""] + [_image_md(p, base) for p in plots if not p.name.startswith("levels_")]
+    lines += ["", "## Models", ""]
+    lines += to_markdown(tables, specs).split("\n", 2)[2].replace("\n## ", "\n### ").splitlines()
+    lines += [""] + [_image_md(p, base) for p in plots if p.name.startswith("levels_")]
+    lines += ["", "## Run configuration", "", *markdown_table(RUN_HEADER, run_rows(runs))]
+    lines += ["", "Tables as CSV: `data/`. Generated by `semfid-bench publish`."]
+    return "\n".join(lines) + "\n"
+
+
+def _image_md(path: Path, base: Path) -> str:
+    return f"![{path.stem}]({path.relative_to(base).as_posix()})"
+
+
+def _image_html(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _html(options, tables, specs, agreement, pairwise, note, runs, plots) -> str:
+    parts = [f"<h1>{html.escape(options.title)}</h1>"]
+    if options.note:
+        parts.append(f"<blockquote>{html.escape(options.note)}</blockquote>")
+    parts.append("<h2>Metrics: agreement with human MOS</h2>")
+    parts.append(f"<p>{html.escape(note)}</p>")
+    if agreement is not None:
+        parts.append(metrics_html_body(agreement, pairwise))
+        parts += [_image_html(p) for p in plots if not p.name.startswith("levels_")]
+    parts += ["<h2>Models</h2>", models_html_body(tables, specs)]
+    parts += [_image_html(p) for p in plots if p.name.startswith("levels_")]
+    parts += ["<h2>Run configuration</h2>", html_table(RUN_HEADER, run_rows(runs))]
+    return html_page(options.title, "".join(parts))

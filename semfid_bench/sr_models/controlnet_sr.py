@@ -1,0 +1,97 @@
+"""What SeeSR and PASD share: SD components driven by a ControlNet on the upscaled LR image.
+
+Both run a text encoder, a VAE and a UNet + ControlNet pair in their own sampling loop;
+this base holds the parts that are identical (prompt encoding, VAE decoding with tiling
+for large latents, the per-image seeded loop, bicubic resizing).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+import torch.nn.functional as F
+
+from semfid_bench.interfaces import SRModel, UpscaleContext
+from semfid_bench.sr_models.sd_x4_upscaler import sampling_seed
+
+
+def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Bicubic resize in [0, 1] (antialiased when shrinking, as PIL's resize is)."""
+    shrink = height < image.shape[-2] or width < image.shape[-1]
+    out = F.interpolate(image, size=(height, width), mode="bicubic", antialias=shrink)
+    return out.clamp(0.0, 1.0)
+
+
+class ControlNetSR(SRModel):
+    """Base for ControlNet-conditioned SD restorers; subclasses set ``tokenizer``,
+    ``scheduler``, ``text_encoder``, ``vae``, ``unet``, ``controlnet``, ``device``,
+    ``dtype``, ``tile``, ``seed`` and implement :meth:`_upscale_one`."""
+
+    tokenizer: object
+    scheduler: object
+    text_encoder: torch.nn.Module
+    vae: torch.nn.Module
+    device: torch.device
+    dtype: torch.dtype
+    tile: int
+    seed: int
+
+    @torch.inference_mode()
+    def upscale(self, lr: torch.Tensor, context: UpscaleContext) -> torch.Tensor:
+        seed = sampling_seed(context.seed, self.seed)
+        outputs = [self._upscale_one(image[None].to(self.device), seed) for image in lr]
+        return torch.cat(outputs).to(lr.device, torch.float32)
+
+    def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _place(self, modules: dict[str, torch.nn.Module]) -> None:
+        """Set ``modules`` as attributes on the device in ``dtype``, except a VAE whose
+        config asks to stay in float32 (``force_upcast``: SD VAEs overflow in float16)."""
+        for name, module in modules.items():
+            upcast = name == "vae" and getattr(module.config, "force_upcast", False)
+            dtype = torch.float32 if upcast else self.dtype
+            if module.dtype != dtype:  # diffusers warns on every dtype cast, even a no-op
+                module = module.to(dtype)
+            setattr(self, name, module.to(self.device).eval())
+
+    def _encode_text(self, texts: list[str]) -> torch.Tensor:
+        tokens = self.tokenizer(
+            texts,
+            padding="max_length",
+            max_length=self.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids.to(self.device)
+        return self.text_encoder(tokens)[0]
+
+    def _encode_image(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Scaled VAE latent of ``image`` in [0, 1], sampled from the posterior."""
+        self._vae_tiling(image.shape[-2] // 8, image.shape[-1] // 8)
+        posterior = self.vae.encode((image * 2 - 1).to(self.vae.dtype)).latent_dist
+        eps = torch.randn(posterior.mean.shape, generator=generator)
+        sample = posterior.mean + posterior.std * eps.to(self.device, posterior.mean.dtype)
+        return sample.float() * self.vae.config.scaling_factor
+
+    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
+        self._vae_tiling(*latents.shape[-2:])
+        scaled = (latents / self.vae.config.scaling_factor).to(self.vae.dtype)
+        image = self.vae.decode(scaled, return_dict=False)[0]
+        return ((image.float() + 1) / 2).clamp(0.0, 1.0)
+
+    def _vae_tiling(self, height: int, width: int) -> None:
+        if max(height, width) > self.tile:
+            self.vae.enable_tiling()
+        else:
+            self.vae.disable_tiling()
+
+    def _step(self, noise_pred, t, latents, generator: torch.Generator) -> torch.Tensor:
+        """One scheduler step; stochastic schedulers (DDPM) draw from ``generator``."""
+        kwargs = {}
+        if "generator" in inspect.signature(self.scheduler.step).parameters:
+            kwargs["generator"] = generator
+        return self.scheduler.step(noise_pred.float(), t, latents, return_dict=False, **kwargs)[0]
+
+    def _noise(self, shape, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(shape, generator=generator).to(self.device)

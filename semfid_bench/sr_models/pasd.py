@@ -1,0 +1,249 @@
+"""PASD (Yang et al., ECCV 2024): pixel-aware Stable Diffusion for real-world SR, on SD 1.5.
+
+Our reimplementation of the authors' inference (yangxy/PASD ``test_pasd.py`` and
+``pasd/pipelines/pipeline_pasd.py``) on diffusers components: SD 1.5's VAE, CLIP text
+encoder, tokenizer and UniPC scheduler; PASD's UNet with pixel-aware cross-attention and its
+ControlNet with the degradation removal module (:mod:`pixel_aware_attention`), loaded from
+``yangtao9009/PASD`` (``pasd/checkpoint-100000``); a caption of the LR image as the prompt
+(the authors use open_clip's CoCa ViT-L/14); sampling starts from the upscaled LR latent
+noised to the first timestep and then again to ``added_noise_level``; wavelet colour fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from semfid_bench.sr_models.colour_fix import colour_fix
+from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
+from semfid_bench.sr_models.diffusers_loading import load_model_folder
+from semfid_bench.sr_models.latent_tiling import tiled_predict
+from semfid_bench.sr_models.pixel_aware_attention import (
+    DegradationRemovalModule,
+    add_pixel_aware_attention,
+    pixel_conditioning,
+)
+from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
+from semfid_bench.weights import hf_snapshot, locate_all
+
+PASD_REPO = "yangtao9009/PASD"
+BASE_REPO = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+BASE_PATTERNS = [
+    "model_index.json",
+    "scheduler/*",
+    "tokenizer/*",
+    "text_encoder/config.json",
+    "text_encoder/model.safetensors",
+    "vae/config.json",
+    "vae/diffusion_pytorch_model.safetensors",
+]
+_PASD_KEYS = ("return_rgbs", "use_rrdb", "use_pixelwise_attention")
+
+Captioner = Callable[[torch.Tensor], list[str]]
+
+
+def build_pasd_unet(config: dict) -> torch.nn.Module:
+    """PASD's UNet: diffusers' ``UNet2DConditionModel`` with pixel-aware attention."""
+    from diffusers import UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_config(
+        {k: v for k, v in config.items() if k not in _PASD_KEYS}
+    )
+    add_pixel_aware_attention(unet)
+    return unet
+
+
+def build_pasd_controlnet(config: dict) -> torch.nn.Module:
+    """PASD's ControlNet: diffusers' ``ControlNetModel`` whose conditioning embedding is the
+    degradation removal module."""
+    from diffusers import ControlNetModel
+
+    controlnet = ControlNetModel.from_config(
+        {k: v for k, v in config.items() if k not in _PASD_KEYS}
+    )
+    controlnet.controlnet_cond_embedding = DegradationRemovalModule(
+        controlnet.config.block_out_channels[0],
+        controlnet.config.conditioning_channels,
+        controlnet.config.conditioning_embedding_out_channels,
+        return_rgbs=config.get("return_rgbs", True),
+        use_rrdb=config.get("use_rrdb", False),
+    )
+    controlnet.register_to_config(
+        return_rgbs=config.get("return_rgbs", True), use_rrdb=config.get("use_rrdb", False)
+    )
+    return controlnet
+
+
+def process_input(lr: torch.Tensor, scale: int, process_size: int) -> torch.Tensor:
+    """The authors' input: upscale by ``scale``; if the short side is then below
+    ``process_size``, resize it to ``process_size`` (keeping the aspect ratio); snap to
+    multiples of 8."""
+    height, width = lr.shape[-2] * scale, lr.shape[-1] * scale
+    if min(height, width) < process_size:
+        factor = process_size / min(height, width)
+        height, width = round(height * factor), round(width * factor)
+    return resize(lr, height // 8 * 8, width // 8 * 8)
+
+
+class PASD(ControlNetSR):
+    """PASD with the authors' defaults (``test_pasd.py``, ``--upscale 4``): 20 UniPC steps,
+    guidance 9.0, added prompt "clean, high-resolution, 8k", their negative prompt, process
+    size 768, added noise level 900, wavelet colour fix, latent tiles of 320 (overlap 8).
+
+    :param weights: local copy of the ``yangtao9009/PASD`` repository (else the HF cache).
+    :param checkpoint: folder inside it holding ``unet/`` and ``controlnet/``.
+    :param base: local copy of SD 1.5 (``stable-diffusion-v1-5/stable-diffusion-v1-5``).
+    :param captioner: ``coca`` (open_clip CoCa ViT-L/14, the authors' default), ``none``
+        (no caption), or a callable mapping LR images to captions.
+    """
+
+    def __init__(
+        self,
+        scale: int = 4,
+        device: torch.device | str = "cpu",
+        *,
+        weights: str | None = None,
+        checkpoint: str = "pasd/checkpoint-100000",
+        base: str | None = None,
+        captioner: object = "coca",
+        coca: str | None = None,
+        steps: int = 20,
+        guidance: float = 9.0,
+        conditioning_scale: float = 1.0,
+        prompt: str = "",
+        added_prompt: str = "clean, high-resolution, 8k",
+        negative_prompt: str = "blurry, dotted, noise, raster lines, unclear, lowres, "
+        "over-smoothed",
+        process_size: int = 768,
+        added_noise_level: int = 900,
+        init_with_noise: bool = False,
+        colour_fix: str = "wavelet",
+        tile: int = 320,
+        tile_overlap: int = 8,
+        dtype: str = "auto",
+        seed: int = 0,
+    ) -> None:
+        from diffusers import AutoencoderKL, UniPCMultistepScheduler
+        from transformers import CLIPTextModel, CLIPTokenizer
+
+        if captioner not in ("coca", "none") and not callable(captioner):
+            raise ValueError(f"captioner must be coca, none or a callable, not {captioner!r}")
+        self.scale = int(scale)
+        self.device = torch.device(device)
+        self.dtype = torch_dtype(dtype, self.device)
+        self.steps, self.guidance = int(steps), float(guidance)
+        self.conditioning_scale = float(conditioning_scale)
+        self.prompt, self.added_prompt = str(prompt), str(added_prompt)
+        self.negative_prompt = str(negative_prompt)
+        self.process_size = int(process_size)
+        self.added_noise_level = int(added_noise_level)
+        self.init_with_noise = bool(init_with_noise)
+        self.colour_fix = colour_fix
+        self.tile, self.tile_overlap, self.seed = int(tile), int(tile_overlap), int(seed)
+        lookups = {
+            "pasd": lambda: hf_snapshot(
+                PASD_REPO,
+                weights,
+                option="--set pasd.weights=DIR",
+                allow_patterns=[f"{checkpoint}/unet/*", f"{checkpoint}/controlnet/*"],
+            ),
+            "base": lambda: hf_snapshot(
+                BASE_REPO, base, option="--set pasd.base=DIR", allow_patterns=BASE_PATTERNS
+            ),
+        }
+        if captioner == "coca":
+            from semfid_bench.sr_models.coca_captioner import coca_weights
+
+            lookups["coca"] = lambda: coca_weights(coca)
+        paths = locate_all(lookups)
+        self.captioner = _captioner(captioner, self.device, paths.get("coca"))
+        repo, base_dir = paths["pasd"], paths["base"]
+        self.scheduler = UniPCMultistepScheduler.from_pretrained(base_dir, subfolder="scheduler")
+        self.tokenizer = CLIPTokenizer.from_pretrained(base_dir, subfolder="tokenizer")
+        folder = repo / checkpoint
+        modules = {
+            "text_encoder": CLIPTextModel.from_pretrained(base_dir, subfolder="text_encoder"),
+            "vae": AutoencoderKL.from_pretrained(base_dir, subfolder="vae"),
+            "unet": load_model_folder(folder / "unet", build_pasd_unet, "PASD UNet"),
+            "controlnet": load_model_folder(
+                folder / "controlnet", build_pasd_controlnet, "PASD ControlNet"
+            ),
+        }
+        self._place(modules)
+        self.vae_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    def prompts(self, caption: str) -> tuple[str, str]:
+        """(prompt, negative prompt) as the authors build them from the caption."""
+        text = caption if self.prompt == "" else f"{caption} {self.prompt}"
+        return text + self.added_prompt, self.negative_prompt
+
+    def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
+        height, width = lr.shape[-2:]
+        prompt, negative = self.prompts(self.captioner(lr)[0])
+        cfg = self.guidance > 1.0
+        text = self._encode_text([negative, prompt] if cfg else [prompt])
+        image = process_input(lr, self.scale, self.process_size)
+        generator = torch.Generator("cpu").manual_seed(seed)
+        self.scheduler.set_timesteps(self.steps, device=self.device)
+        latents = self._initial_latents(image, generator)
+        cond = (torch.cat([image] * 2) if cfg else image).to(self.dtype)
+        for t in self.scheduler.timesteps:
+            model_input = torch.cat([latents] * 2) if cfg else latents
+            model_input = self.scheduler.scale_model_input(model_input, t)
+            noise_pred = tiled_predict(
+                self._predict_noise,
+                model_input.to(self.dtype),
+                tile=self.tile,
+                overlap=self.tile_overlap,
+                spatial={"cond": (cond, self.vae_factor)},
+                t=t,
+                text=text,
+            )
+            if cfg:
+                uncond, conditional = noise_pred.float().chunk(2)
+                noise_pred = uncond + self.guidance * (conditional - uncond)
+            latents = self._step(noise_pred, t, latents, generator)
+        sr = colour_fix(self._decode(latents), image, self.colour_fix)
+        return resize(sr, height * self.scale, width * self.scale)
+
+    def _predict_noise(self, sample, cond, *, t, text) -> torch.Tensor:
+        down, mid = self.controlnet(
+            sample,
+            t,
+            encoder_hidden_states=text,
+            controlnet_cond=cond,
+            conditioning_scale=self.conditioning_scale,
+            return_dict=False,
+        )
+        with pixel_conditioning(down, self.unet):
+            return self.unet(
+                sample,
+                t,
+                encoder_hidden_states=text,
+                down_block_additional_residuals=down,
+                mid_block_additional_residual=mid,
+                return_dict=False,
+            )[0]
+
+    def _initial_latents(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        shape = (1, 4, image.shape[-2] // self.vae_factor, image.shape[-1] // self.vae_factor)
+        if self.init_with_noise:
+            return self._noise(shape, generator) * self.scheduler.init_noise_sigma
+        latent = self._encode_image(image, generator)
+        first = self.scheduler.timesteps[:1].long()
+        latent = self.scheduler.add_noise(latent, self._noise(shape, generator), first)
+        added = torch.tensor([self.added_noise_level], device=self.device, dtype=torch.long)
+        latent = self.scheduler.add_noise(latent, self._noise(shape, generator), added)
+        return latent * self.scheduler.init_noise_sigma
+
+
+def _captioner(captioner: object, device: torch.device, coca: Path | None) -> Captioner:
+    if callable(captioner):
+        return captioner
+    if captioner == "none":
+        return lambda lr: [""] * lr.shape[0]
+    from semfid_bench.sr_models.coca_captioner import CocaCaptioner
+
+    return CocaCaptioner(coca, device=device)

@@ -1,0 +1,217 @@
+"""SeeSR: key layout against the authors' module tree, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from semfid_bench.errors import SemfidError, WeightsUnavailableError
+from semfid_bench.images import load_image
+from semfid_bench.interfaces import UpscaleContext
+from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
+
+from .tiny_diffusion import CROSS_DIM, tiny_text_encoder, tiny_tokenizer, tiny_unet, tiny_vae
+
+FIXTURE = json.loads(
+    (Path(__file__).parent / "fixtures" / "seesr_image_attention.json").read_text()
+)
+IMAGE_DIM = 16
+
+
+def _expected_shape(template: list[str], channels: int, embed: int) -> tuple[int, ...]:
+    sizes = {"C": channels, "4C": 4 * channels, "8C": 8 * channels, "E": embed}
+    return tuple(sizes[s] for s in template)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("component", ["unet", "controlnet"])
+def test_state_dict_keys_match_the_authors_layout(component):
+    """Our module tree for SD 2-base has diffusers' own keys plus exactly the authors'
+    ``image_attentions`` keys with the authors' shapes (built on the meta device)."""
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    from semfid_bench.sr_models.seesr import build_seesr_controlnet, build_seesr_unet
+
+    config = dict(FIXTURE["sd2_base_unet_config"])
+    if component == "controlnet":
+        for key in ("up_block_types", "out_channels", "sample_size"):
+            config.pop(key)
+        plain_class, build = ControlNetModel, build_seesr_controlnet
+    else:
+        plain_class, build = UNet2DConditionModel, build_seesr_unet
+    with torch.device("meta"):
+        ours = build(config)
+        plain = plain_class.from_config(
+            {k: v for k, v in config.items() if k != "use_image_cross_attention"}
+        )
+    ours_shapes = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
+    plain_shapes = {k: tuple(v.shape) for k, v in plain.state_dict().items()}
+    embed = FIXTURE["image_embedding_width"]
+    expected_extra = {
+        f"{path}.{suffix}": _expected_shape(template, channels, embed)
+        for path, channels in FIXTURE["image_attention_paths"][component].items()
+        for suffix, template in FIXTURE["image_attention_keys"].items()
+    }
+    assert {k: ours_shapes[k] for k in plain_shapes} == plain_shapes
+    assert {k: v for k, v in ours_shapes.items() if k not in plain_shapes} == expected_extra
+
+
+class PooledTagger:
+    """Test double for DAPE: fixed tags, image embeddings from pooled LR colours."""
+
+    def __init__(self) -> None:
+        torch.manual_seed(1)
+        self.proj = torch.nn.Linear(3, IMAGE_DIM)
+
+    def __call__(self, lr):
+        patches = F.adaptive_avg_pool2d(lr, 3).flatten(2).transpose(1, 2)
+        return ["cat, animal"] * lr.shape[0], self.proj(patches)
+
+
+@pytest.fixture(scope="module")
+def tiny_seesr(tmp_path_factory):
+    """SD 2-base-like components and SeeSR's UNet/ControlNet, tiny, in the authors' layout:
+    base/{vae,text_encoder,tokenizer,scheduler}, seesr/{unet,controlnet}."""
+    from diffusers import ControlNetModel, DDPMScheduler
+
+    from semfid_bench.sr_models.image_cross_attention import add_image_cross_attention
+
+    root = tmp_path_factory.mktemp("seesr")
+    tokenizer = tiny_tokenizer()
+    tokenizer.save_pretrained(root / "base" / "tokenizer")
+    tiny_text_encoder(len(tokenizer)).save_pretrained(root / "base" / "text_encoder")
+    tiny_vae(down_blocks=4).save_pretrained(root / "base" / "vae")
+    DDPMScheduler(beta_schedule="scaled_linear", steps_offset=1).save_pretrained(
+        root / "base" / "scheduler"
+    )
+    unet = tiny_unet()
+    torch.manual_seed(2)
+    controlnet = ControlNetModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        cross_attention_dim=CROSS_DIM,
+        attention_head_dim=8,
+        conditioning_embedding_out_channels=(16, 16, 32, 32),
+    )
+    for model in (unet, controlnet):
+        add_image_cross_attention(model, IMAGE_DIM)
+        for name, param in model.named_parameters():  # image attention must matter
+            if "image_attentions" in name and "to_out" in name:
+                torch.nn.init.normal_(param, std=0.2)
+    unet.save_pretrained(root / "seesr" / "unet")
+    controlnet.save_pretrained(root / "seesr" / "controlnet")
+    return root
+
+
+@pytest.fixture(scope="module")
+def lr():
+    image = load_image(SAMPLE_MANIFEST.parent / "chelsea.png")
+    return image[None, :, 108:124, 148:164].contiguous()
+
+
+def _context(seed: int) -> UpscaleContext:
+    return UpscaleContext(items=[], degradation="bicubic", level=1.0, seed=seed)
+
+
+def _model(root, **options):
+    from semfid_bench.sr_models.seesr import SeeSR
+
+    options = {"steps": 2, "process_size": 64, "tagger": PooledTagger(), **options}
+    return SeeSR(weights=str(root / "seesr"), base=str(root / "base"), **options)
+
+
+@pytest.mark.slow
+def test_upscales_four_times_finite_and_seeded(tiny_seesr, lr):
+    model = _model(tiny_seesr)
+    first = model.upscale(lr, _context(11))
+    again = model.upscale(lr, _context(11))
+    other = model.upscale(lr, _context(12))
+    assert first.shape == (1, 3, 64, 64)
+    assert torch.isfinite(first).all()
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+
+
+@pytest.mark.slow
+def test_image_embeddings_reach_the_unet(tiny_seesr, lr):
+    model = _model(tiny_seesr, guidance=1.0, colour_fix="none")
+    base = model.upscale(lr, _context(3))
+    tagger = PooledTagger()
+    with torch.no_grad():
+        tagger.proj.weight.mul_(-3)
+    model.tagger = tagger
+    assert not torch.equal(base, model.upscale(lr, _context(3)))
+
+
+def test_prompt_is_built_like_the_authors():
+    from semfid_bench.sr_models.seesr import SeeSR
+
+    model = SeeSR.__new__(SeeSR)
+    model.prompt, model.added_prompt, model.negative_prompt = "", "clean, high-resolution, 8k", "n"
+    assert model.prompts("cat, sofa") == ("cat, sofa, ,clean, high-resolution, 8k", "n")
+
+
+def test_mismatched_checkpoint_names_keys(tiny_seesr, tmp_path):
+    from diffusers import UNet2DConditionModel
+
+    from semfid_bench.sr_models.diffusers_loading import load_model_folder
+    from semfid_bench.sr_models.seesr import build_seesr_unet
+
+    config = json.loads((tiny_seesr / "seesr" / "unet" / "config.json").read_text())
+    config.pop("use_image_cross_attention")
+
+    UNet2DConditionModel.from_config(
+        {k: v for k, v in config.items() if k != "image_cross_attention_dim"}
+    ).save_pretrained(tmp_path / "unet")
+    with pytest.raises(WeightsUnavailableError, match="missing keys"):
+        load_model_folder(tmp_path / "unet", build_seesr_unet, "SeeSR UNet")
+
+
+def test_missing_weights_name_the_download_and_option(tmp_path):
+    from semfid_bench.sr_models.seesr import SeeSR
+
+    with pytest.raises(WeightsUnavailableError) as error:
+        SeeSR(tagger=PooledTagger(), weights=None, base=str(tmp_path))
+    assert "drive.google.com" in str(error.value)
+    assert "--set seesr.weights=DIR" in str(error.value)
+
+
+def test_offline_names_every_missing_file_at_once(tmp_path, monkeypatch):
+    from semfid_bench.sr_models.seesr import SeeSR
+
+    monkeypatch.setenv("SEMFID_BENCH_OFFLINE", "1")
+    monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf"))
+    with pytest.raises(WeightsUnavailableError) as error:
+        SeeSR()
+    text = str(error.value)
+    assert text.startswith("4 weights are not available")
+    for needed in (
+        "--set seesr.weights=DIR",
+        "stabilityai/stable-diffusion-2-base",
+        "--set seesr.base=DIR",
+        "ram_swin_large_14m.pth",
+        "--set seesr.ram=PATH",
+        "DAPE.pth",
+        "--set seesr.dape=PATH",
+    ):
+        assert needed in text
+
+
+def test_dape_tagger_says_it_is_not_ported(tmp_path):
+    from semfid_bench.sr_models.dape import load_dape_tagger
+
+    with pytest.raises(SemfidError, match="not implemented"):
+        load_dape_tagger(tmp_path / "ram.pth", tmp_path / "DAPE.pth", device="cpu")
+
+
+def test_unknown_tagger_is_refused():
+    from semfid_bench.sr_models.seesr import SeeSR
+
+    with pytest.raises(ValueError, match="tagger must be dape"):
+        SeeSR(tagger="blip")

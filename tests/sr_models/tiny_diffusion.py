@@ -1,0 +1,77 @@
+"""Tiny randomly initialised components of the real diffusers/transformers classes.
+
+Same architectures as the published checkpoints, shrunk (32-64 channels, one layer per
+block) so a few CPU denoising steps take a second. Built offline: the CLIP tokenizer gets a
+byte-level vocabulary without merges.
+"""
+
+from __future__ import annotations
+
+import torch
+from tokenizers.pre_tokenizers import ByteLevel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+CROSS_DIM = 32
+
+
+def tiny_tokenizer() -> CLIPTokenizer:
+    chars = sorted(ByteLevel.alphabet())
+    vocab = {c: i for i, c in enumerate(chars)}
+    for c in chars:
+        vocab[c + "</w>"] = len(vocab)
+    for special in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[special] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+
+
+def tiny_text_encoder(vocab_size: int) -> CLIPTextModel:
+    torch.manual_seed(0)
+    config = CLIPTextConfig(
+        vocab_size=vocab_size,
+        hidden_size=CROSS_DIM,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        max_position_embeddings=77,
+        projection_dim=CROSS_DIM,
+    )
+    return CLIPTextModel(config).eval()
+
+
+def tiny_vae(down_blocks: int, scaling_factor: float = 0.18215, sample_size: int = 32):
+    """AutoencoderKL with ``down_blocks`` blocks: downsamples by 2 ** (down_blocks - 1)."""
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(0)
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * down_blocks,
+        up_block_types=("UpDecoderBlock2D",) * down_blocks,
+        block_out_channels=(32,) * (down_blocks - 1) + (64,),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=32,
+        sample_size=sample_size,
+        scaling_factor=scaling_factor,
+    ).eval()
+
+
+def tiny_unet(**overrides):
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(0)
+    config = dict(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=CROSS_DIM,
+        attention_head_dim=8,
+        norm_num_groups=32,
+    )
+    config.update(overrides)
+    return UNet2DConditionModel(**config).eval()
