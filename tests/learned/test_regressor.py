@@ -106,6 +106,8 @@ def test_regressor_runs_inside_the_benchmark(checkpoint, make_registry, store, s
     config = RunConfig(
         models=["bicubic", "nearest"],
         metrics=["regressor"],
+        degradations=["bicubic"],
+        levels=[1.0],
         manifest=sample_manifest,
         device="cpu",
         options={"regressor": {"checkpoint": str(checkpoint.weights)}},
