@@ -20,6 +20,7 @@ from semfid_bench.commands.degrade import degrade
 from semfid_bench.commands.leaderboard import leaderboard
 from semfid_bench.commands.prefetch import prefetch
 from semfid_bench.commands.publish import publish
+from semfid_bench.commands.train import train_app
 from semfid_bench.errors import SemfidError
 
 app = typer.Typer(
@@ -236,6 +237,7 @@ app.command("leaderboard")(leaderboard)
 app.command("publish")(publish)
 app.command("degrade")(degrade)
 app.command("prefetch")(prefetch)
+app.add_typer(train_app, name="train")
 
 
 def main() -> None:

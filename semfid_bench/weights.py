@@ -233,3 +233,21 @@ def load_state_dict(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsUnavailableError(f"{path} does not hold a state dict of tensors.")
     return state
+
+
+def torchvision_state_dict(weights: Any, *, option: str) -> dict[str, Any]:
+    """The state dict of a torchvision weights enum member (e.g.
+    ``ResNet50_Weights.IMAGENET1K_V1``), through torchvision's own download and
+    ``$TORCH_HOME`` cache; offline or failed downloads raise an error naming the file."""
+    import torch.hub
+
+    filename = weights.url.rsplit("/", 1)[-1]
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
+    if not cached.is_file() and offline():
+        raise _unavailable(filename, weights.url, cached, option, "offline mode is on")
+    try:
+        return weights.get_state_dict(progress=True, check_hash=True)
+    except Exception as exc:
+        raise _unavailable(
+            filename, weights.url, cached, option, f"download failed ({type(exc).__name__}: {exc})"
+        ) from exc

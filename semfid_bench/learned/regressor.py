@@ -1,0 +1,67 @@
+"""The semantic-fidelity regressor (the thesis's CLIP-LPIPS regressor).
+
+Per used stage: squared GT−SR feature difference → 1×1 convolution to one channel →
+spatial mean; the stage values are averaged and passed through ReLU (the reference) or a
+sigmoid (bounded to [0, 1]). Higher = more semantic change. ``depth`` d uses the last
+d + 1 stages, as the reference code does (``range(3 - depth, 4)``; the thesis's Table 1
+speaks of 2 to 4 stages for depth 1–3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from semfid_bench.errors import SemfidError
+from semfid_bench.learned.backbones import BackboneConfig, StageBackbone, build_backbone
+from semfid_bench.learned.pair_model import PairModel
+
+ACTIVATIONS = ("relu", "sigmoid")
+
+
+@dataclass(frozen=True)
+class RegressorConfig:
+    """Architecture of a regressor; stored in its checkpoint."""
+
+    backbone: BackboneConfig
+    depth: int = 2
+    activation: str = "relu"
+    input_size: int = 224
+    finetune: bool = False
+    feature_norm: str = "unit"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.depth <= 3:
+            raise SemfidError(f"Regressor depth must be 1, 2 or 3, got {self.depth}.")
+        if self.activation not in ACTIVATIONS:
+            raise SemfidError(f"Activation must be one of {ACTIVATIONS}, got {self.activation!r}.")
+
+
+class SemanticRegressor(PairModel):
+    """GT and SR → one semantic-change score per pair, shape (B,)."""
+
+    def __init__(self, config: RegressorConfig, backbone: StageBackbone) -> None:
+        super().__init__(backbone, config.input_size, config.finetune, config.feature_norm)
+        self.config = config
+        channels = backbone.channels()
+        self.used = list(range(5 - (config.depth + 1), 5))
+        self.heads = nn.ModuleList(nn.Conv2d(channels[i], 1, kernel_size=1) for i in self.used)
+        for head in self.heads:
+            # Start as the plain channel mean of the squared differences (positive, like an
+            # LPIPS with unit weights), so the ReLU output is alive from the first step.
+            nn.init.constant_(head.weight, 1.0 / head.in_channels)
+            nn.init.zeros_(head.bias)
+
+    def forward(self, gt: torch.Tensor, sr: torch.Tensor) -> torch.Tensor:
+        diffs = self.differences(gt, sr)
+        pairs = zip(self.heads, self.used, strict=True)
+        stages = [head(diffs[i]).mean(dim=(1, 2, 3)) for head, i in pairs]
+        score = torch.stack(stages).mean(dim=0)
+        return torch.relu(score) if self.config.activation == "relu" else torch.sigmoid(score)
+
+
+def build_regressor(config: RegressorConfig, weights=None) -> SemanticRegressor:
+    """A regressor with its backbone's pretrained weights (or ``weights``) loaded."""
+    return SemanticRegressor(config, build_backbone(config.backbone, weights))

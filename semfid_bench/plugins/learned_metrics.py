@@ -1,0 +1,37 @@
+"""Learned semantic metrics: the trained regressor and CLU checkpoints."""
+
+from __future__ import annotations
+
+import math
+
+from semfid_bench.hookspecs import hookimpl
+from semfid_bench.registry import MetricRegistrar
+from semfid_bench.specs import MetricSpec
+
+_MODULE = "semfid_bench.learned.metrics"
+
+
+@hookimpl
+def register_metrics(register: MetricRegistrar) -> None:
+    register.add(
+        MetricSpec(
+            name="regressor",
+            higher_is_better=False,
+            value_range=(0.0, math.inf),
+            convention="ResNet-50 stage differences → learned score; needs "
+            "--set regressor.checkpoint=PATH (from `semfid-bench train regressor`)",
+            description="Learned semantic-change score (CLIP-LPIPS regressor).",
+        ),
+        f"{_MODULE}:make_regressor",
+    )
+    register.add(
+        MetricSpec(
+            name="clu",
+            higher_is_better=True,
+            value_range=(0.0, 1.0),
+            convention="mean of the CLU map (1 = kept, 0 = changed); needs "
+            "--set clu.checkpoint=PATH; clu.maps_dir=DIR saves heatmaps",
+            description="Learned local semantic-difference map (CLU), averaged.",
+        ),
+        f"{_MODULE}:make_clu",
+    )
