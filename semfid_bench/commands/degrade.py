@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from semfid_bench.commands.common import console
 from semfid_bench.errors import SemfidError
-
-console = Console()
 
 
 def degrade(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from semfid_bench.commands import DEFAULT_DB
+from semfid_bench.commands.common import DEFAULT_DB, DbOption
 from semfid_bench.errors import SemfidError
 
 KINDS = ("models", "metrics")
@@ -28,7 +28,7 @@ def leaderboard(
         str, typer.Option(help="models: SR models per slice; metrics: agreement with MOS.")
     ] = "models",
     fmt: Annotated[str, typer.Option("--format", help="markdown, csv, json or html.")] = "markdown",
-    db: Annotated[Path, typer.Option("--db", help="Results database (SQLite).")] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
     out: Annotated[Path | None, typer.Option(help="Write here instead of printing.")] = None,
     rank_by: Annotated[str | None, typer.Option(help="Metric to rank models by.")] = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for CIs.")] = 1000,

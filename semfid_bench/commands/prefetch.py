@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from semfid_bench.commands.common import console, parse_options, select, warn_problems
+
 
 def prefetch(
     models: Annotated[str, typer.Option(help="SR models, comma-separated, or 'all'.")] = "",
@@ -22,15 +24,14 @@ def prefetch(
     """Download everything a run with the same selection and options will load."""
     from rich.table import Table
 
-    from semfid_bench.cli import _parse_options, _selection, _warn_problems, console
     from semfid_bench.errors import SemfidError
     from semfid_bench.plugin_manager import build_registry
     from semfid_bench.prefetch import prefetch_all
 
     registry = build_registry()
-    _warn_problems(registry.problems)
+    warn_problems(registry.problems)
     selection = {
-        kind: _selection(text, kind, registry)
+        kind: select(text, kind, registry)
         for kind, text in (
             ("sr_model", models),
             ("degradation", degradations),
@@ -41,7 +42,7 @@ def prefetch(
         raise SemfidError(
             "Nothing to prefetch.", hint="Select plugins with --models/--metrics/--degradations."
         )
-    outcomes = prefetch_all(registry, selection, _parse_options(set_ or []), scale)
+    outcomes = prefetch_all(registry, selection, parse_options(set_ or []), scale)
     table = Table("kind", "name", "result", "files")
     for outcome in outcomes:
         result = "[red]failed[/]" if outcome.error else f"ok ({outcome.how})"

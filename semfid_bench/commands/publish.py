@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from semfid_bench.commands import DEFAULT_DB
+from semfid_bench.commands.common import DEFAULT_DB, DbOption
 from semfid_bench.errors import SemfidError
 
 
 def publish(
     out: Annotated[Path, typer.Option(help="Report folder, e.g. leaderboards/NAME/.")],
-    db: Annotated[Path, typer.Option("--db", help="Results database (SQLite).")] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
     title: Annotated[str, typer.Option(help="Page title.")] = "semfid-bench report",
     note: Annotated[str, typer.Option(help="A paragraph shown under the title.")] = "",
     rank_by: Annotated[str | None, typer.Option(help="Metric to rank models by.")] = None,

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from semfid_bench.commands.common import console
 
 train_app = typer.Typer(
     help="Train learned semantic metrics on paired GT/SR manifests.", no_args_is_help=True
 )
-console = Console()
 
 ManifestOption = Annotated[
     Path,

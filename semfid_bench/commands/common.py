@@ -1,0 +1,54 @@
+"""What the command modules share: consoles, the --db option, selections and --set options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from semfid_bench.errors import SemfidError
+
+if TYPE_CHECKING:
+    from semfid_bench.registry import Registry
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_DB = Path("results.db")
+DbOption = Annotated[Path, typer.Option("--db", help="Results database (SQLite).")]
+
+
+def split_list(text: str) -> list[str]:
+    """Comma-separated text as a list of non-empty, stripped parts."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_options(pairs: list[str]) -> dict[str, dict[str, object]]:
+    """``NAME.KEY=VALUE`` pairs into per-plugin option dicts (values parsed as JSON)."""
+    options: dict[str, dict[str, object]] = {}
+    for pair in pairs:
+        target, sep, raw = pair.partition("=")
+        name, dot, key = target.rpartition(".")
+        if not sep or not dot or not name or not key:
+            raise SemfidError(f"Bad --set {pair!r}: expected PLUGIN.KEY=VALUE.")
+        try:
+            value: object = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        options.setdefault(name, {})[key] = value
+    return options
+
+
+def select(text: str, kind: str, registry: Registry) -> list[str]:
+    """Plugin names from a comma-separated selection; ``all`` means every registered one."""
+    names = split_list(text)
+    return registry.names(kind) if names == ["all"] else names
+
+
+def warn_problems(problems: list[str]) -> None:
+    """Show plugin load problems without stopping the command."""
+    for problem in problems:
+        err_console.print(f"[yellow]plugin problem:[/] {problem}")

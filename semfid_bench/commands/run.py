@@ -1,0 +1,136 @@
+"""``semfid-bench run``: degrade, upscale, score and store, resuming finished work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from semfid_bench.commands.common import (
+    DEFAULT_DB,
+    DbOption,
+    console,
+    err_console,
+    parse_options,
+    select,
+    split_list,
+    warn_problems,
+)
+
+
+def run(
+    models: Annotated[str, typer.Option(help="SR models, comma-separated, or 'all'.")] = "bicubic",
+    metrics: Annotated[
+        str, typer.Option(help="Metrics, comma-separated, or 'all'.")
+    ] = "psnr,ssim,psnr-y,ssim-y",
+    degradations: Annotated[
+        str, typer.Option(help="Degradations, comma-separated, or 'all'.")
+    ] = "bsrgan",
+    levels: Annotated[
+        str | None,
+        typer.Option(help="Intensity levels, e.g. 0.3,0.7,1.0 (default: each degradation's)."),
+    ] = None,
+    dataset: Annotated[str, typer.Option(help="Registered dataset name.")] = "sample",
+    manifest: Annotated[
+        Path | None, typer.Option(help="Manifest file (overrides --dataset).")
+    ] = None,
+    scale: Annotated[int, typer.Option(help="Upscaling factor.")] = 4,
+    seed: Annotated[int, typer.Option(help="Base seed for degradations and models.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    db: DbOption = DEFAULT_DB,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Plugin option PLUGIN.KEY=VALUE (repeatable)."),
+    ] = None,
+    save_images: Annotated[
+        Path | None, typer.Option(help="Folder to keep LR and SR images in.")
+    ] = None,
+) -> None:
+    """Run SR models on degraded images and score them; resumes finished work."""
+    from semfid_bench.plugin_manager import build_registry
+    from semfid_bench.runner import RunConfig, run_benchmark
+    from semfid_bench.store import ResultsStore
+
+    registry = build_registry()
+    warn_problems(registry.problems)
+    config = RunConfig(
+        models=select(models, "sr_model", registry),
+        metrics=select(metrics, "metric", registry),
+        degradations=select(degradations, "degradation", registry),
+        levels=[float(x) for x in split_list(levels)] if levels else None,
+        dataset=dataset,
+        manifest=manifest,
+        scale=scale,
+        seed=seed,
+        device=device,
+        options=parse_options(set_ or []),
+        save_images=save_images,
+    )
+    with ResultsStore(db) as store, _RichProgress() as progress:
+        summary = run_benchmark(config, registry, store, progress)
+    console.print(
+        f"Run [bold]{summary.run_id}[/] on {summary.dataset} ({summary.items} items): "
+        f"{summary.computed} results computed, {summary.skipped} already done and skipped, "
+        f"{len(summary.errors)} errors, {summary.seconds:.1f} s. Database: {db}"
+    )
+    with ResultsStore(db) as store:
+        _print_summary(store, config.metrics)
+    if summary.errors:
+        for message in summary.errors[:10]:
+            err_console.print(f"[red]error[/] {message}")
+        if len(summary.errors) > 10:
+            err_console.print(f"... and {len(summary.errors) - 10} more (see the database).")
+        raise typer.Exit(1)
+
+
+def _print_summary(store, metrics: list[str]) -> None:
+    from semfid_bench.leaderboard import model_leaderboards
+
+    results = store.results()
+    results = results[results["metric"].isin(metrics)]
+    if results.empty:
+        return
+    metrics = [m for m in metrics if m in set(results["metric"])]  # all-error metrics have none
+    specs = store.metric_specs()
+    for board in model_leaderboards(results, specs):
+        table = Table(
+            "rank", "model", "n", *[f"{m} {specs[m].arrow}" for m in metrics], title=board.title
+        )
+        for row in board.frame.to_dict("records"):
+            table.add_row(
+                str(int(row["rank"])),
+                row["model"],
+                str(row["n"]),
+                *[f"{row[m]:.4g}" for m in metrics],
+            )
+        console.print(table)
+
+
+class _RichProgress:
+    """A rich progress bar fed by the runner."""
+
+    def __enter__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self._progress = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        )
+        self._progress.__enter__()
+        self._task = None
+        return self
+
+    def __exit__(self, *exc):
+        return self._progress.__exit__(*exc)
+
+    def start(self, total: int) -> None:
+        self._task = self._progress.add_task("running", total=total)
+
+    def advance(self, description: str) -> None:
+        self._progress.update(self._task, advance=1, description=description)
