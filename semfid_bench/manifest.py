@@ -17,6 +17,9 @@ optional labels ``model``, ``degradation`` (strings) and ``level`` (in [0, 1]) s
 SR image was made, so that several SR models per GT group properly in leaderboards; they
 are only allowed with ``sr``. These fields were added to version 1 without a bump: every
 earlier version-1 file still reads the same.
+
+``labels`` (an object of finite numbers, e.g. ``{"c2c": 0.81, "fraction": 0.2}``) carries
+any other per-item numbers: pseudo-labels or synthetic targets for training learned metrics.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ FORMAT = "semfid-bench-manifest"
 VERSION = 1
 PATH_FIELDS = ("gt", "lr", "sr", "mask")
 PAIR_LABELS = ("model", "degradation", "level")
-ITEM_FIELDS = ("id", *PATH_FIELDS, "caption", "mos", "split", *PAIR_LABELS)
+ITEM_FIELDS = ("id", *PATH_FIELDS, "caption", "mos", "split", *PAIR_LABELS, "labels")
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,17 @@ class Item:
     gt_hash: str | None = None
     """Content hash of the GT file, set by the runner when it reads it (keys feature caches)."""
     sr: Path | None = None
+    labels: tuple[tuple[str, float], ...] = ()
+    """Extra per-item numbers as (name, value) pairs; read them with :meth:`label`."""
     model: str | None = None
     degradation: str | None = None
     level: float | None = None
+
+    def label(self, name: str) -> float | None:
+        """A number from ``labels`` (``mos`` also answers to its name), or None."""
+        if name == "mos":
+            return self.mos
+        return dict(self.labels).get(name)
 
     @property
     def paired(self) -> bool:
@@ -136,6 +147,7 @@ def _check_item(row: dict, where: str, root: Path, problems: list[str]) -> Item 
     ):
         problems.append(f"{where}: 'level' must be a number in [0, 1], got {level!r}")
     _check_pair(row, where, paths, problems)
+    labels = _check_labels(row.get("labels"), where, problems)
     if len(problems) > start:
         return None
     return Item(
@@ -150,7 +162,24 @@ def _check_item(row: dict, where: str, root: Path, problems: list[str]) -> Item 
         model=row.get("model"),
         degradation=row.get("degradation"),
         level=None if level is None else float(level),
+        labels=labels,
     )
+
+
+def _finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_labels(value: object, where: str, problems: list[str]) -> tuple[tuple[str, float], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        problems.append(f"{where}: 'labels' must be an object of numbers, got {value!r}")
+        return ()
+    bad = {k: v for k, v in value.items() if not _finite_number(v)}
+    for key, number in bad.items():
+        problems.append(f"{where}: label {key!r} must be a finite number, got {number!r}")
+    return tuple(sorted((k, float(v)) for k, v in value.items() if k not in bad))
 
 
 def _check_pair(row: dict, where: str, paths: dict, problems: list[str]) -> None:

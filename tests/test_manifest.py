@@ -112,3 +112,23 @@ def test_optional_fields_are_parsed(images):
     (item,) = load_manifest(path).items
     assert item.id == "7" and item.mos == 1.0 and item.split == "train"
     assert item.lr == images / "coffee.png" and item.caption == "cat"
+
+
+def test_labels_are_numbers_read_by_name(images):
+    path = _write(
+        images / "m.jsonl",
+        [
+            {"id": "a", "gt": "chelsea.png", "mos": 0.5, "labels": {"c2c": 0.8, "fraction": 1}},
+            {"id": "b", "gt": "coffee.png", "labels": {"c2c": "high"}},
+            {"id": "c", "gt": "coffee.png", "labels": [0.1]},
+        ],
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    assert caught.value.problems == [
+        "line 3 (id 'b'): label 'c2c' must be a finite number, got 'high'",
+        "line 4 (id 'c'): 'labels' must be an object of numbers, got [0.1]",
+    ]
+    _write(path, [{"id": "a", "gt": "chelsea.png", "mos": 0.5, "labels": {"c2c": 0.8}}])
+    (item,) = load_manifest(path).items
+    assert (item.label("c2c"), item.label("mos"), item.label("nope")) == (0.8, 0.5, None)

@@ -17,8 +17,8 @@ train_app = typer.Typer(
 ManifestOption = Annotated[
     Path,
     typer.Option(
-        help="Pair manifest: items with gt, sr and split, plus the target column "
-        "(regressor) or mask (clu)."
+        help="Pair manifest: items with gt, sr and split, plus the target (mos or a "
+        "label; regressor) or a mask (clu)."
     ),
 ]
 BackboneOption = Annotated[
@@ -63,8 +63,8 @@ def train_regressor(
     target: Annotated[
         str,
         typer.Option(
-            help="mos, c2c or c2i (columns of similarities; the target is 1 − value) or any "
-            "numeric column."
+            help="mos, c2c or c2i (labels holding similarities; the target is 1 − value) or "
+            "any other label name."
         ),
     ] = "mos",
     backbone: BackboneOption = "imagenet",

@@ -43,7 +43,7 @@ def make_pairs(
 ) -> Path:
     """Write ``count`` pairs (gt/, sr/, mask/ PNGs) and a manifest; return its path.
 
-    Rows carry ``fraction`` (the label), ``mask`` and a ``split``: the first
+    Rows carry ``labels.fraction`` (the target), ``mask`` and a ``split``: the first
     ``splits[0]`` of the pairs train, the next ``splits[1]`` validate, the rest test.
     """
     rng = np.random.default_rng(seed)
@@ -83,7 +83,7 @@ def make_pairs(
                 "gt": f"gt/{name}",
                 "sr": f"sr/{name}",
                 "mask": f"mask/{name}",
-                "fraction": h * w / (96 * 96),
+                "labels": {"fraction": h * w / (96 * 96)},
                 "split": split,
             }
         )

@@ -36,7 +36,7 @@ def test_pairs_load_with_absolute_paths_targets_and_splits(small_pairs):
 def test_similarity_targets_become_one_minus_similarity(pairs_copy):
     def add(rows):
         for row in rows:
-            row["c2c"] = 0.25
+            row["labels"]["c2c"] = 0.25
 
     _rewrite(pairs_copy, add)
     assert {p.target for p in load_pairs(pairs_copy, target="c2c")} == {0.75}
@@ -45,7 +45,7 @@ def test_similarity_targets_become_one_minus_similarity(pairs_copy):
 def test_every_bad_row_is_reported_with_line_and_path(pairs_copy):
     def spoil(rows):
         rows[0]["sr"] = "sr/missing.png"
-        rows[1]["fraction"] = "high"
+        rows[1]["labels"]["fraction"] = "high"
         del rows[2]["gt"]
         rows[3]["mask"] = "nowhere.png"
 
