@@ -45,6 +45,12 @@ def scores_with_mos(results: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
             "manifest whose items give the SR image that was rated.",
             hint="Run `semfid-bench run --dataset user-study-sample` for an example.",
         )
+    if labelled["mos"].isna().all():
+        raise SemfidError(
+            "No paired item has a MOS: agreement with human judgement needs the manifest's "
+            "'mos' values.",
+            hint="Add 'mos' to the items of the paired manifest and run it again.",
+        )
     pairs = zip(results["metric"], results["metric_options"], strict=True)
     data = results.assign(metric=[model_label(m, o) for m, o in pairs])
     data = data.merge(labelled, on=["dataset", "item_id"], how="inner")
@@ -102,7 +108,7 @@ def metric_agreement(
                     )
                 )
     frame = pd.DataFrame(rows)
-    magnitude = frame["srcc"].abs()
+    magnitude = frame["srcc"].astype(float).abs()  # None (no usable pairs) → NaN
     frame["rank"] = magnitude.groupby([frame["dataset"], frame["split"]]).rank(
         method="min", ascending=False
     )

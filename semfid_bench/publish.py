@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,8 +43,13 @@ class PublishOptions:
     seed: int = 0
     confidence: float = 0.95
     logistic: str = "4pl"
+    clu_maps: int = 4
 
 
+MAPS_NOTE = (
+    "Local semantic-difference maps of the pairs CLU scores lowest (blue kept, red changed), "
+    "drawn over the SR image."
+)
 RUN_HEADER = ["run", "started", "status", "dataset", "models", "levels", "metrics", "seed"]
 RUN_HEADER += ["scale", "device", "versions"]
 
@@ -112,14 +119,52 @@ def publish(db: str | Path, out: str | Path, options: PublishOptions | None = No
             + scatter_plots(scores, agreement, plots_dir)
             + plots
         )
+    maps = clu_maps(scored, plots_dir, options.clu_maps)
     data_dir = out / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    written = [*plots, *_write_data(data_dir, tables, agreement, pairwise, runs)]
+    written = [
+        *plots,
+        *(p for p, _ in maps),
+        *_write_data(data_dir, tables, agreement, pairwise, runs),
+    ]
     markdown = _markdown(options, tables, specs, agreement, pairwise, agreement_note, runs, plots)
-    (out / "index.md").write_text(markdown, encoding="utf-8")
-    page = _html(options, tables, specs, agreement, pairwise, agreement_note, runs, plots)
+    (out / "index.md").write_text(markdown + _maps_markdown(maps, out), encoding="utf-8")
+    page = _html(options, tables, specs, agreement, pairwise, agreement_note, runs, plots, maps)
     (out / "index.html").write_text(page, encoding="utf-8")
     return [out / "index.md", out / "index.html", *written]
+
+
+def clu_maps(scored: pd.DataFrame, plots_dir: Path, limit: int) -> list[tuple[Path, str]]:
+    """Copy the CLU heatmaps of the ``limit`` pairs it finds most changed into the report.
+
+    Heatmaps exist when ``clu`` ran with ``maps_dir``; their paths are in the results'
+    details. Returns (copied file, caption) pairs.
+    """
+    rows = scored[(scored["metric"] == "clu") & scored["details"].notna()]
+    maps: list[tuple[Path, str]] = []
+    for row in rows.sort_values(["value", "item_id"]).to_dict("records"):
+        source = Path(json.loads(row["details"]).get("map", ""))
+        if len(maps) == limit or not source.is_file():
+            continue
+        safe_id = re.sub(r"[^\w.-]", "_", row["item_id"])
+        target = plots_dir / f"clu_{len(maps)}_{safe_id}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        caption = (
+            f"{row['item_id']} · {row['model']} · {row['degradation']}@{row['level']:g} · "
+            f"clu {row['value']:.3f}"
+        )
+        maps.append((target, caption))
+    return maps
+
+
+def _maps_markdown(maps: list[tuple[Path, str]], out: Path) -> str:
+    if not maps:
+        return ""
+    lines = ["", "## Where the meaning changed (CLU maps)", "", MAPS_NOTE, ""]
+    for path, caption in maps:
+        lines += [f"![{caption}]({path.relative_to(out).as_posix()})", f"*{caption}*", ""]
+    return "\n".join(lines)
 
 
 def _write_data(data_dir: Path, tables, agreement, pairwise, runs) -> list[Path]:
@@ -164,7 +209,7 @@ def _image_html(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
-def _html(options, tables, specs, agreement, pairwise, note, runs, plots) -> str:
+def _html(options, tables, specs, agreement, pairwise, note, runs, plots, maps) -> str:
     parts = [f"<h1>{html.escape(options.title)}</h1>"]
     if options.note:
         parts.append(f"<blockquote>{html.escape(options.note)}</blockquote>")
@@ -175,5 +220,11 @@ def _html(options, tables, specs, agreement, pairwise, note, runs, plots) -> str
         parts += [_image_html(p) for p in plots if not p.name.startswith("levels_")]
     parts += ["<h2>Models</h2>", models_html_body(tables, specs)]
     parts += [_image_html(p) for p in plots if p.name.startswith("levels_")]
+    if maps:
+        parts += ["<h2>Where the meaning changed (CLU maps)</h2>", f"<p>{MAPS_NOTE}</p>"]
+        parts += [
+            f"<figure>{_image_html(p)}<figcaption>{html.escape(c)}</figcaption></figure>"
+            for p, c in maps
+        ]
     parts += ["<h2>Run configuration</h2>", html_table(RUN_HEADER, run_rows(runs))]
     return html_page(options.title, "".join(parts))

@@ -154,3 +154,10 @@ def test_pairwise_comparison_table():
     assert len(overall) == 1  # sim vs dist; the constant metric cannot be compared
     assert set(overall[["metric_a", "metric_b"]].iloc[0]) == {"sim", "dist"}
     assert 0.0 <= overall["p_value"].iloc[0] <= 1.0
+
+
+def test_no_mos_at_all_is_a_clear_error():
+    results, items = frames()
+    items["mos"] = np.nan
+    with pytest.raises(SemfidError, match="No paired item has a MOS"):
+        metric_agreement(results, items, SPECS, resamples=10)

@@ -85,13 +85,21 @@ class CLUMetric(_Learned):
         return F.interpolate(maps, size=sr.shape[-2:], mode="bilinear", align_corners=False)
 
     def score(self, sr: torch.Tensor, reference) -> torch.Tensor:
+        return self.score_with_details(sr, reference)[0]
+
+    def score_with_details(self, sr: torch.Tensor, reference) -> tuple[torch.Tensor, list | None]:
+        """Map means; with ``maps_dir``, each map's heatmap path as ``{"map": PATH}``."""
         gt, ids = reference
         maps = self.maps(gt, sr)
+        details = None
         if self.maps_dir is not None:
+            details = []
             for item_id, kept, image in zip(ids, maps, sr, strict=True):
                 digest = hashlib.sha256(image.detach().cpu().numpy().tobytes()).hexdigest()
-                save_heatmap(self.maps_dir / f"{item_id}-{digest[:12]}.png", kept[0], image)
-        return maps.mean(dim=(1, 2, 3)).float()
+                path = self.maps_dir / f"{item_id}-{digest[:12]}.png"
+                save_heatmap(path, kept[0], image)
+                details.append({"map": str(path.resolve())})
+        return maps.mean(dim=(1, 2, 3)).float(), details
 
 
 def make_regressor(

@@ -85,3 +85,37 @@ def test_clu_metric_scores_map_means_and_writes_readable_heatmaps(
     mask = np.asarray(Image.open(folder / "mask" / "p150.png")) < 128
     red_minus_blue = heatmap[..., 0].astype(int) - heatmap[..., 2].astype(int)
     assert red_minus_blue[mask].mean() > red_minus_blue[~mask].mean() + 50
+
+
+@pytest.mark.slow
+def test_published_report_shows_the_most_changed_clu_maps(
+    trained_clu, make_registry, store, tmp_path
+):
+    from semfid_bench.manifest import write_manifest
+    from semfid_bench.publish import PublishOptions, publish
+    from semfid_bench.runner import RunConfig, run_benchmark
+
+    data = trained_clu.config_path.parent / "data"
+    manifest = tmp_path / "pairs.jsonl"
+    ids = ["p150", "p151", "p152"]
+    rows = [
+        {"id": i, "gt": str(data / "gt" / f"{i}.png"), "sr": str(data / "sr" / f"{i}.png")}
+        for i in ids
+    ]
+    write_manifest(manifest, "pairs", rows)
+    options = {
+        "clu": {"checkpoint": str(trained_clu.config_path), "maps_dir": str(tmp_path / "maps")}
+    }
+    config = RunConfig(models=[], metrics=["clu"], manifest=manifest, options=options, device="cpu")
+    assert run_benchmark(config, make_registry(), store).errors == []
+    publish(store.path, tmp_path / "report", PublishOptions(clu_maps=2))
+
+    scores = store.results().set_index("item_id")["value"]
+    most_changed = sorted(ids, key=lambda i: scores[i])[:2]
+    page = (tmp_path / "report" / "index.md").read_text()
+    assert "## Where the meaning changed (CLU maps)" in page
+    for rank, item_id in enumerate(most_changed):
+        copied = tmp_path / "report" / "plots" / f"clu_{rank}_{item_id}.png"
+        assert f"plots/{copied.name}" in page
+        assert np.asarray(Image.open(copied).convert("RGB")).shape == (48, 48, 3)
+    assert "<figcaption>" in (tmp_path / "report" / "index.html").read_text()
