@@ -127,11 +127,11 @@ def test_bad_tiling_is_refused():
         Tiling(tile=16, overlap=8)
 
 
-@pytest.mark.parametrize("tile", [8, 13, 24])
-@pytest.mark.parametrize("overlap", [0, 1, 3, 5])
+@pytest.mark.parametrize(
+    ("tile", "overlap"),
+    [(t, o) for t in (8, 13, 24) for o in (0, 1, 3, 5) if 2 * o < t],  # Tiling's own limit
+)
 def test_every_output_pixel_gets_weight_for_any_geometry(tile, overlap):
-    if overlap * 2 >= tile:
-        pytest.skip("overlap must be under half the tile")
     lr = torch.rand(1, 3, 37, 50, generator=torch.Generator().manual_seed(tile + overlap))
 
     def nearest(x):  # pixel-local: tiling must reproduce it exactly
