@@ -12,6 +12,8 @@ from rich.console import Console
 from semfid_bench.errors import SemfidError
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from semfid_bench.registry import Registry
 
 console = Console()
@@ -52,3 +54,17 @@ def warn_problems(problems: list[str]) -> None:
     """Show plugin load problems without stopping the command."""
     for problem in problems:
         err_console.print(f"[yellow]plugin problem:[/] {problem}")
+
+
+def progress_bar(output: Console, *, transient: bool = False) -> Progress:
+    """The progress bar long commands show: description, bar, done/total, time left."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=output,
+        transient=transient,
+    )

@@ -14,6 +14,7 @@ from semfid_bench.commands.common import (
     console,
     err_console,
     parse_options,
+    progress_bar,
     select,
     split_list,
     warn_problems,
@@ -112,16 +113,7 @@ class _RichProgress:
     """A rich progress bar fed by the runner."""
 
     def __enter__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        self._progress = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        )
+        self._progress = progress_bar(err_console, transient=True)
         self._progress.__enter__()
         self._task = None
         return self

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from semfid_bench.commands.common import console
+from semfid_bench.commands.common import console, progress_bar
 
 train_app = typer.Typer(
     help="Train learned semantic metrics on paired GT/SR manifests.", no_args_is_help=True
@@ -177,15 +177,7 @@ class _RichTrainingProgress:
         self.columns = columns
 
     def __enter__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        self._progress = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-        )
+        self._progress = progress_bar(console)
         self._progress.__enter__()
         self._task = None
         return self
