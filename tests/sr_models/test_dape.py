@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -175,3 +176,16 @@ def test_a_foreign_ram_checkpoint_names_missing_keys(tiny_files, tmp_path):
     torch.save({"model": {"fc.weight": torch.ones(1, 24)}}, tmp_path / "ram.pth")
     with pytest.raises(WeightsUnavailableError, match="missing keys"):
         _tagger(tiny_files | {"ram.pth": tmp_path / "ram.pth"})
+
+
+def test_ram_config_file_round_trips_and_refuses_unknown_fields(tmp_path):
+    from semfid_bench.errors import SemfidError
+    from semfid_bench.sr_models.dape import read_ram_config
+
+    assert read_ram_config(None) == RAMConfig()
+    path = tmp_path / "ram.json"
+    path.write_text(json.dumps(TINY_RAM.to_dict()))
+    assert read_ram_config(path) == TINY_RAM
+    path.write_text(json.dumps({"swin_depth": [2, 2]}))
+    with pytest.raises(SemfidError, match="swin_depth"):
+        read_ram_config(path)
