@@ -16,13 +16,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 import torch.nn.functional as F
 
 from semfid_bench.errors import SemfidError, WeightsUnavailableError
 from semfid_bench.weights import WeightFile, fetch_weights, load_state_dict, local_weights
+
+if TYPE_CHECKING:
+    from semfid_bench.sr_models.ram import RAMConfig
 
 RAM_WEIGHTS = WeightFile(
     "ram_swin_large_14m.pth",
@@ -87,7 +90,7 @@ def _read_lines(path: Path, count: int, what: str) -> list[str]:
     return lines
 
 
-def read_ram_config(path: str | Path | None):
+def read_ram_config(path: str | Path | None) -> RAMConfig:
     """RAM's architecture: Swin-L at 384 px, or the fields of a JSON file (other RAM sizes)."""
     from semfid_bench.sr_models.ram import RAMConfig
 
@@ -131,7 +134,7 @@ def load_dape_tagger(
     tag_thresholds: Path,
     *,
     device: torch.device | str,
-    config=None,
+    config: RAMConfig | None = None,
 ) -> DAPETagger:
     """The DAPE tagger on ``device`` from RAM's checkpoint, DAPE's LoRA factors and RAM's tag
     list and thresholds; ``config`` (:class:`~semfid_bench.sr_models.ram.RAMConfig`) defaults
