@@ -93,6 +93,10 @@ class SeeSR(ControlNetSR):
     :param base: local copy of ``stabilityai/stable-diffusion-2-base`` (else the HF cache).
     :param tagger: ``dape`` (RAM + DAPE, see :mod:`~semfid_bench.sr_models.dape`) or an
         object mapping LR images to (tags, image embeddings).
+    :param ram, dape, tag_list, tag_thresholds: local copies of RAM's checkpoint, DAPE.pth
+        and RAM's tag list and thresholds (else RAM's files are downloaded into the cache).
+    :param ram_config: JSON file of :class:`~semfid_bench.sr_models.ram.RAMConfig` fields
+        (default: RAM Swin-L at 384 px, the DAPE that SeeSR released).
     """
 
     def __init__(
@@ -105,6 +109,9 @@ class SeeSR(ControlNetSR):
         tagger: object = "dape",
         ram: str | None = None,
         dape: str | None = None,
+        tag_list: str | None = None,
+        tag_thresholds: str | None = None,
+        ram_config: str | None = None,
         steps: int = 50,
         guidance: float = 5.5,
         conditioning_scale: float = 1.0,
@@ -153,12 +160,24 @@ class SeeSR(ControlNetSR):
             ),
         }
         if tagger == "dape":
-            from semfid_bench.sr_models.dape import dape_weight_lookups, load_dape_tagger
+            from semfid_bench.sr_models.dape import (
+                dape_weight_lookups,
+                load_dape_tagger,
+                read_ram_config,
+            )
 
-            lookups |= dape_weight_lookups(ram, dape)
+            dape_config = read_ram_config(ram_config)
+            lookups |= dape_weight_lookups(ram, dape, tag_list, tag_thresholds)
         paths = locate_all(lookups)
         if tagger == "dape":
-            tagger = load_dape_tagger(paths["ram"], paths["dape"], device=self.device)
+            tagger = load_dape_tagger(
+                paths["ram"],
+                paths["dape"],
+                paths["tag_list"],
+                paths["tag_thresholds"],
+                device=self.device,
+                config=dape_config,
+            )
         self.tagger = tagger
         folder, base_dir = paths["seesr"], paths["base"]
         self.scheduler = DDPMScheduler.from_pretrained(base_dir, subfolder="scheduler")

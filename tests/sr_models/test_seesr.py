@@ -9,12 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.errors import SemfidError, WeightsUnavailableError
+from semfid_bench.errors import WeightsUnavailableError
 from semfid_bench.images import load_image
 from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
-from .tiny_diffusion import CROSS_DIM, tiny_text_encoder, tiny_tokenizer, tiny_unet, tiny_vae
+from .tiny_diffusion import write_tiny_seesr
 
 FIXTURE = json.loads(
     (Path(__file__).parent / "fixtures" / "seesr_image_attention.json").read_text()
@@ -74,38 +74,7 @@ class PooledTagger:
 
 @pytest.fixture(scope="module")
 def tiny_seesr(tmp_path_factory):
-    """SD 2-base-like components and SeeSR's UNet/ControlNet, tiny, in the authors' layout:
-    base/{vae,text_encoder,tokenizer,scheduler}, seesr/{unet,controlnet}."""
-    from diffusers import ControlNetModel, DDPMScheduler
-
-    from semfid_bench.sr_models.image_cross_attention import add_image_cross_attention
-
-    root = tmp_path_factory.mktemp("seesr")
-    tokenizer = tiny_tokenizer()
-    tokenizer.save_pretrained(root / "base" / "tokenizer")
-    tiny_text_encoder(len(tokenizer)).save_pretrained(root / "base" / "text_encoder")
-    tiny_vae(down_blocks=4).save_pretrained(root / "base" / "vae")
-    DDPMScheduler(beta_schedule="scaled_linear", steps_offset=1).save_pretrained(
-        root / "base" / "scheduler"
-    )
-    unet = tiny_unet()
-    torch.manual_seed(2)
-    controlnet = ControlNetModel(
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        cross_attention_dim=CROSS_DIM,
-        attention_head_dim=8,
-        conditioning_embedding_out_channels=(16, 16, 32, 32),
-    )
-    for model in (unet, controlnet):
-        add_image_cross_attention(model, IMAGE_DIM)
-        for name, param in model.named_parameters():  # image attention must matter
-            if "image_attentions" in name and "to_out" in name:
-                torch.nn.init.normal_(param, std=0.2)
-    unet.save_pretrained(root / "seesr" / "unet")
-    controlnet.save_pretrained(root / "seesr" / "controlnet")
-    return root
+    return write_tiny_seesr(tmp_path_factory.mktemp("seesr"), IMAGE_DIM)
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +159,7 @@ def test_offline_names_every_missing_file_at_once(tmp_path, monkeypatch):
     with pytest.raises(WeightsUnavailableError) as error:
         SeeSR()
     text = str(error.value)
-    assert text.startswith("4 weights are not available")
+    assert text.startswith("6 weights are not available")
     for needed in (
         "--set seesr.weights=DIR",
         "stabilityai/stable-diffusion-2-base",
@@ -199,15 +168,12 @@ def test_offline_names_every_missing_file_at_once(tmp_path, monkeypatch):
         "--set seesr.ram=PATH",
         "DAPE.pth",
         "--set seesr.dape=PATH",
+        "ram_tag_list.txt",
+        "--set seesr.tag_list=PATH",
+        "ram_tag_list_threshold.txt",
+        "--set seesr.tag_thresholds=PATH",
     ):
         assert needed in text
-
-
-def test_dape_tagger_says_it_is_not_ported(tmp_path):
-    from semfid_bench.sr_models.dape import load_dape_tagger
-
-    with pytest.raises(SemfidError, match="not implemented"):
-        load_dape_tagger(tmp_path / "ram.pth", tmp_path / "DAPE.pth", device="cpu")
 
 
 def test_unknown_tagger_is_refused():

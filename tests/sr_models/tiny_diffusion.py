@@ -7,6 +7,8 @@ byte-level vocabulary without merges.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
@@ -75,3 +77,38 @@ def tiny_unet(**overrides):
     )
     config.update(overrides)
     return UNet2DConditionModel(**config).eval()
+
+
+def write_tiny_seesr(root: Path, image_dim: int) -> Path:
+    """SD 2-base-like components and SeeSR's UNet/ControlNet (image attention ``image_dim``
+    wide), tiny, in the authors' layout: base/{vae,text_encoder,tokenizer,scheduler},
+    seesr/{unet,controlnet}."""
+    from diffusers import ControlNetModel, DDPMScheduler
+
+    from semfid_bench.sr_models.image_cross_attention import add_image_cross_attention
+
+    tokenizer = tiny_tokenizer()
+    tokenizer.save_pretrained(root / "base" / "tokenizer")
+    tiny_text_encoder(len(tokenizer)).save_pretrained(root / "base" / "text_encoder")
+    tiny_vae(down_blocks=4).save_pretrained(root / "base" / "vae")
+    DDPMScheduler(beta_schedule="scaled_linear", steps_offset=1).save_pretrained(
+        root / "base" / "scheduler"
+    )
+    unet = tiny_unet()
+    torch.manual_seed(2)
+    controlnet = ControlNetModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        cross_attention_dim=CROSS_DIM,
+        attention_head_dim=8,
+        conditioning_embedding_out_channels=(16, 16, 32, 32),
+    )
+    for model in (unet, controlnet):
+        add_image_cross_attention(model, image_dim)
+        for name, param in model.named_parameters():  # image attention must matter
+            if "image_attentions" in name and "to_out" in name:
+                torch.nn.init.normal_(param, std=0.2)
+    unet.save_pretrained(root / "seesr" / "unet")
+    controlnet.save_pretrained(root / "seesr" / "controlnet")
+    return root
