@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from semfid_bench.interfaces import SRModel, UpscaleContext
+from semfid_bench.sr_models.latent_tiling import tiled_predict
 from semfid_bench.sr_models.sd_x4_upscaler import sampling_seed
 
 
@@ -26,7 +27,8 @@ def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 class ControlNetSR(SRModel):
     """Base for ControlNet-conditioned SD restorers; subclasses set ``tokenizer``,
     ``scheduler``, ``text_encoder``, ``vae``, ``unet``, ``controlnet``, ``device``,
-    ``dtype``, ``tile``, ``seed`` and implement :meth:`_upscale_one`."""
+    ``dtype``, ``tile``, ``tile_overlap``, ``vae_factor``, ``guidance``, ``seed`` and
+    implement :meth:`_upscale_one` and :meth:`_predict_noise`."""
 
     tokenizer: object
     scheduler: object
@@ -85,6 +87,43 @@ class ControlNetSR(SRModel):
             self.vae.enable_tiling()
         else:
             self.vae.disable_tiling()
+
+    def _predict_noise(self, sample, cond, *, t, text) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _sample(
+        self,
+        latents: torch.Tensor,
+        image: torch.Tensor,
+        text: torch.Tensor,
+        generator: torch.Generator,
+        *,
+        last_step: int | None = None,
+    ) -> torch.Tensor:
+        """The sampling loop: tiled noise predictions conditioned on ``image``, with
+        classifier-free guidance when ``text`` holds (negative, positive) prompts.
+        Timesteps above ``last_step`` are skipped (SeeSR starts from a noised LR latent)."""
+        cfg = text.shape[0] == 2 * latents.shape[0]
+        cond = (torch.cat([image] * 2) if cfg else image).to(self.dtype)
+        for t in self.scheduler.timesteps:
+            if last_step is not None and t > last_step:
+                continue
+            model_input = torch.cat([latents] * 2) if cfg else latents
+            model_input = self.scheduler.scale_model_input(model_input, t)
+            noise_pred = tiled_predict(
+                self._predict_noise,
+                model_input.to(self.dtype),
+                tile=self.tile,
+                overlap=self.tile_overlap,
+                spatial={"cond": (cond, self.vae_factor)},
+                t=t,
+                text=text,
+            )
+            if cfg:
+                uncond, conditional = noise_pred.float().chunk(2)
+                noise_pred = uncond + self.guidance * (conditional - uncond)
+            latents = self._step(noise_pred, t, latents, generator)
+        return latents
 
     def _step(self, noise_pred, t, latents, generator: torch.Generator) -> torch.Tensor:
         """One scheduler step; stochastic schedulers (DDPM) draw from ``generator``."""

@@ -19,7 +19,6 @@ import torch
 from semfid_bench.sr_models.colour_fix import colour_fix
 from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
 from semfid_bench.sr_models.diffusers_loading import load_model_folder
-from semfid_bench.sr_models.latent_tiling import tiled_predict
 from semfid_bench.sr_models.pixel_aware_attention import (
     DegradationRemovalModule,
     add_pixel_aware_attention,
@@ -188,23 +187,7 @@ class PASD(ControlNetSR):
         generator = torch.Generator("cpu").manual_seed(seed)
         self.scheduler.set_timesteps(self.steps, device=self.device)
         latents = self._initial_latents(image, generator)
-        cond = (torch.cat([image] * 2) if cfg else image).to(self.dtype)
-        for t in self.scheduler.timesteps:
-            model_input = torch.cat([latents] * 2) if cfg else latents
-            model_input = self.scheduler.scale_model_input(model_input, t)
-            noise_pred = tiled_predict(
-                self._predict_noise,
-                model_input.to(self.dtype),
-                tile=self.tile,
-                overlap=self.tile_overlap,
-                spatial={"cond": (cond, self.vae_factor)},
-                t=t,
-                text=text,
-            )
-            if cfg:
-                uncond, conditional = noise_pred.float().chunk(2)
-                noise_pred = uncond + self.guidance * (conditional - uncond)
-            latents = self._step(noise_pred, t, latents, generator)
+        latents = self._sample(latents, image, text, generator)
         sr = colour_fix(self._decode(latents), image, self.colour_fix)
         return resize(sr, height * self.scale, width * self.scale)
 

@@ -27,7 +27,6 @@ from semfid_bench.sr_models.image_cross_attention import (
     add_image_cross_attention,
     image_conditioning,
 )
-from semfid_bench.sr_models.latent_tiling import tiled_predict
 from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
 from semfid_bench.weights import hf_snapshot, local_weights, locate_all
 
@@ -210,27 +209,9 @@ class SeeSR(ControlNetSR):
         image = process_input(lr, self.scale, self.process_size)
         generator = torch.Generator("cpu").manual_seed(seed)
         latents = self._initial_latents(image, generator)
-        cond = (torch.cat([image] * 2) if cfg else image).to(self.dtype)
         self.scheduler.set_timesteps(self.steps, device=self.device)
-        for t in self.scheduler.timesteps:
-            if t > self.start_step:
-                continue
-            model_input = torch.cat([latents] * 2) if cfg else latents
-            model_input = self.scheduler.scale_model_input(model_input, t)
-            with image_conditioning(image_embeds, self.unet, self.controlnet):
-                noise_pred = tiled_predict(
-                    self._predict_noise,
-                    model_input.to(self.dtype),
-                    tile=self.tile,
-                    overlap=self.tile_overlap,
-                    spatial={"cond": (cond, self.vae_factor)},
-                    t=t,
-                    text=text,
-                )
-            if cfg:
-                uncond, conditional = noise_pred.float().chunk(2)
-                noise_pred = uncond + self.guidance * (conditional - uncond)
-            latents = self._step(noise_pred, t, latents, generator)
+        with image_conditioning(image_embeds, self.unet, self.controlnet):
+            latents = self._sample(latents, image, text, generator, last_step=self.start_step)
         sr = self._decode(latents)
         sr = colour_fix(sr, image, self.colour_fix)
         return resize(sr, height * self.scale, width * self.scale)
