@@ -114,7 +114,7 @@ def test_conversion_moves_every_tensor_to_its_module():
         "input_blocks.1.0.spade.mlp_beta.weight": "down_blocks.0.resnets.0.spade.mlp_beta.weight",
         "input_blocks.3.0.spade.mlp_beta.bias": "down_blocks.1.resnets.0.spade.mlp_beta.bias",
         "middle_block.2.spade.mlp_shared.0.weight": "mid_block.resnets.1.spade.mlp_shared.0.weight",
-        "output_blocks.0.0.spade.param_free_norm.bias": "up_blocks.0.resnets.0.spade.param_free_norm.bias",
+        "output_blocks.0.0.spade.mlp_beta.bias": "up_blocks.0.resnets.0.spade.mlp_beta.bias",
         "output_blocks.3.0.spade.mlp_gamma.bias": "up_blocks.1.resnets.1.spade.mlp_gamma.bias",
         "output_blocks.3.0.out_layers.3.weight": "up_blocks.1.resnets.1.conv2.weight",
         "input_blocks.1.1.proj_in.weight": "down_blocks.0.attentions.0.proj_in.weight",
