@@ -124,6 +124,23 @@ def test_conversion_moves_every_tensor_to_its_module():
     assert len(converted) == len(state)
 
 
+def test_every_spade_follows_its_resblock():
+    """With two ResBlocks per level and three levels, each ResBlock's SPADE lands in the
+    diffusers ResNet that received that ResBlock's first norm (diffusers' own mapping)."""
+    from semfid_bench.sr_models import stablesr_convert as convert
+
+    config = {**TINY_UNET, "channel_mult": (1, 2, 2), "num_res_blocks": 2}
+    state = _random(layout.unet_shapes(**config), convert.UNET)
+    _, converted = convert.convert_unet(state)
+    where = {id(v): k for k, v in converted.items()}
+    resblocks = [k[: -len(".spade.mlp_gamma.weight")] for k in state if "spade.mlp_gamma.w" in k]
+    assert len(resblocks) == 3 * 2 + 2 + 3 * 3
+    for block in resblocks:
+        resnet = where[id(state[f"{block}.in_layers.0.weight"])].removesuffix(".norm1.weight")
+        for suffix in ("mlp_shared.0.weight", "mlp_gamma.bias", "param_free_norm.weight"):
+            assert where[id(state[f"{block}.spade.{suffix}"])] == f"{resnet}.spade.{suffix}"
+
+
 def test_missing_keys_are_named(tmp_path):
     from semfid_bench.sr_models.stablesr import load_cfw_vae
 
