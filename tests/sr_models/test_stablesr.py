@@ -223,11 +223,12 @@ def test_spade_and_cfw_take_part(tiny_checkpoints, lr):
 
 
 @pytest.mark.slow
-def test_tiled_latents_and_non_multiple_sizes(tiny_checkpoints):
-    """A 20×12 input at input size 96: padded to 64-pixel multiples, latent tiles of 8."""
-    model = _model(tiny_checkpoints, input_size=96, tile=8, tile_overlap=4)
-    out = model.upscale(torch.rand(1, 3, 20, 12), _context(0))
-    assert out.shape == (1, 3, 80, 48)
+def test_tiled_latents_padding_and_downscaling(tiny_checkpoints):
+    """An 8×8 input at input size 48 is upscaled 6×, padded to 64 pixels, denoised in
+    latent tiles of 4, cropped and resized to exactly 4×."""
+    model = _model(tiny_checkpoints, input_size=48, tile=4, tile_overlap=2)
+    out = model.upscale(torch.rand(1, 3, 8, 8), _context(0))
+    assert out.shape == (1, 3, 32, 32)
     assert torch.isfinite(out).all()
 
 
