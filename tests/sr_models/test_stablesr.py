@@ -103,6 +103,21 @@ def test_released_encoder_and_cfw_layouts_load_into_our_modules():
     assert {k: tuple(v.shape) for k, v in converted.items()} == _shapes(vae)
 
 
+def test_released_text_tower_loads_into_clip_text_model_without_its_last_layer():
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from semfid_bench.sr_models import stablesr_convert as convert
+
+    state = _meta(layout.open_clip_text_shapes(), convert.TEXT)
+    config = convert.text_config(state)
+    assert (config["num_hidden_layers"], config["num_attention_heads"]) == (23, 16)
+    converted = convert.convert_text(state, config)
+    with torch.device("meta"):
+        text = CLIPTextModel(CLIPTextConfig(**config, bos_token_id=49406, eos_token_id=49407))
+    expected = {f"text_model.{k}": v for k, v in _shapes(text).items()}
+    assert {k: tuple(v.shape) for k, v in converted.items()} == expected
+
+
 def test_conversion_moves_every_tensor_to_its_module():
     """On a small synthetic CompVis checkpoint, each converted tensor is the one stored
     under the matching CompVis name (SPADE follows its ResBlock; the rest is renamed)."""
