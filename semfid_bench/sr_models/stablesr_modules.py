@@ -17,6 +17,8 @@ StableSR (IceClear/StableSR, CompVis latent-diffusion code) adds to SD 2.1-base:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 
 import torch
@@ -86,17 +88,14 @@ def add_spade(unet: nn.Module, cond_channels: int) -> None:
     unet.register_to_config(stablesr_spade_channels=cond_channels)
 
 
-class structure_conditioning:
+@contextmanager
+def structure_conditioning(features: dict[str, torch.Tensor], unet: nn.Module) -> Iterator[None]:
     """Within the block, ``unet``'s SPADE layers read ``features`` (width → tensor)."""
-
-    def __init__(self, features: dict[str, torch.Tensor], unet: nn.Module) -> None:
-        self.features, self.unet = features, unet
-
-    def __enter__(self) -> None:
-        self.unet._stablesr_structure.value = self.features
-
-    def __exit__(self, *exc) -> None:
-        self.unet._stablesr_structure.value = None
+    unet._stablesr_structure.value = features
+    try:
+        yield
+    finally:
+        unet._stablesr_structure.value = None
 
 
 class TimestepResBlock(nn.Module):
