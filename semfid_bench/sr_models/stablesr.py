@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from semfid_bench.sr_models import stablesr_convert as convert
 from semfid_bench.sr_models.colour_fix import colour_fix
 from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
+from semfid_bench.sr_models.diffusers_loading import load_strict
 from semfid_bench.sr_models.latent_tiling import tiled_predict
 from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
 from semfid_bench.sr_models.stablesr_modules import (
@@ -164,20 +165,20 @@ def load_stablesr(path) -> dict[str, torch.nn.Module]:
 
     state = load_state_dict(path)
     source = str(path)
-    struct_state = convert._require(state, convert.STRUCT, "the time-aware encoder", source)
+    struct_state = convert.require_part(state, convert.STRUCT, "the time-aware encoder", source)
     encoder_config = convert.encoder_config(struct_state)
     structcond = TimeAwareEncoder(**encoder_config)
-    convert.load_strict(structcond, struct_state, "time-aware encoder", source)
+    load_strict(structcond, struct_state, "time-aware encoder", source)
 
     unet_config, unet_state = convert.convert_unet(state, source)
     unet = UNet2DConditionModel.from_config(unet_config)
     add_spade(unet, encoder_config["out_channels"])
-    convert.load_strict(unet, unet_state, "StableSR UNet", source)
+    load_strict(unet, unet_state, "StableSR UNet", source)
 
     vae_config, vae_state = convert.convert_vae(
-        convert._require(state, convert.VAE, "the VAE", source)
+        convert.require_part(state, convert.VAE, "the VAE", source)
     )
-    vae = convert.load_strict(AutoencoderKL.from_config(vae_config), vae_state, "VAE", source)
+    vae = load_strict(AutoencoderKL.from_config(vae_config), vae_state, "VAE", source)
 
     text_config = convert.text_config(state)
     vocab = text_config["vocab_size"]
@@ -187,7 +188,7 @@ def load_stablesr(path) -> dict[str, torch.nn.Module]:
     text_state = convert.convert_text(state, text_config, source)
     if not any(k.startswith("text_model.") for k in text.state_dict()):
         text_state = {k.removeprefix("text_model."): v for k, v in text_state.items()}
-    convert.load_strict(text, text_state, "OpenCLIP text encoder", source)
+    load_strict(text, text_state, "OpenCLIP text encoder", source)
     return {"unet": unet, "vae": vae, "structcond": structcond, "text_encoder": text}
 
 
@@ -199,4 +200,4 @@ def load_cfw_vae(path, weight: float) -> torch.nn.Module:
     config, converted = convert.convert_vae(state)
     vae = AutoencoderKL.from_config(config)
     add_cfw(vae, weight)
-    return convert.load_strict(vae, converted, "CFW autoencoder", str(path))
+    return load_strict(vae, converted, "CFW autoencoder", str(path))

@@ -15,8 +15,6 @@ from __future__ import annotations
 import re
 from types import SimpleNamespace
 
-import torch
-
 from semfid_bench.errors import WeightsUnavailableError
 
 UNET = "model.diffusion_model."
@@ -35,7 +33,7 @@ def _strip(state: dict, prefix: str) -> dict:
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def _require(state: dict, prefix: str, what: str, source: str) -> dict:
+def require_part(state: dict, prefix: str, what: str, source: str) -> dict:
     part = _strip(state, prefix)
     if not part:
         raise WeightsUnavailableError(
@@ -114,7 +112,7 @@ def convert_unet(state: dict, source: str = "checkpoint") -> tuple[dict, dict]:
     """(diffusers config, converted state dict) of the SPADE UNet in ``state``."""
     from diffusers.loaders.single_file_utils import convert_ldm_unet_checkpoint
 
-    unet_state = _require(state, UNET, "the UNet", source)
+    unet_state = require_part(state, UNET, "the UNet", source)
     config = unet_config(unet_state)
     plain = {UNET + k: v for k, v in unet_state.items() if ".spade." not in k}
     converted = convert_ldm_unet_checkpoint(plain, config)
@@ -179,7 +177,7 @@ def convert_text(state: dict, config: dict, source: str = "checkpoint") -> dict:
     """OpenCLIP text weights as ``CLIPTextModel`` keys, without the unused last layer."""
     from diffusers.loaders.single_file_utils import convert_open_clip_checkpoint
 
-    _require(state, TEXT, "the OpenCLIP text encoder", source)
+    require_part(state, TEXT, "the OpenCLIP text encoder", source)
     last = f"{TEXT}transformer.resblocks.{config['num_hidden_layers']}."
     kept = {
         k: v
@@ -206,19 +204,3 @@ def encoder_config(struct_state: dict) -> dict:
         "channel_mult": tuple(c // model_channels for c, _, _ in levels),
         "num_heads": ENCODER_HEADS,
     }
-
-
-def load_strict(model: torch.nn.Module, state: dict, what: str, source: str) -> torch.nn.Module:
-    """Load ``state`` into ``model``; every key must fit, else an error names the file."""
-    try:
-        result = model.load_state_dict(state, strict=False)
-    except RuntimeError as exc:
-        raise WeightsUnavailableError(f"{source} does not fit the {what}: {exc}") from exc
-    if result.missing_keys or result.unexpected_keys:
-        raise WeightsUnavailableError(
-            f"{source} does not fit the {what}: {len(result.missing_keys)} missing keys "
-            f"{result.missing_keys[:3]}, {len(result.unexpected_keys)} unexpected keys "
-            f"{result.unexpected_keys[:3]}.",
-            hint="Check that the file is the authors' release for this model.",
-        )
-    return model.eval()
