@@ -9,7 +9,7 @@ import sys
 def test_models_are_listed(make_registry):
     registry = make_registry()
     names = registry.names("sr_model")
-    assert {"sd-x4-upscaler", "seesr", "pasd"} <= set(names)
+    assert {"sd-x4-upscaler", "seesr", "pasd", "stablesr"} <= set(names)
     assert registry.get("sr_model", "seesr").spec.scales == (4,)
 
 

@@ -40,3 +40,12 @@ def register_sr_models(register: SRModelRegistrar) -> None:
         ),
         "semfid_bench.sr_models.pasd:PASD",
     )
+    register.add(
+        SRModelSpec(
+            name="stablesr",
+            scales=(4,),
+            description="StableSR (IJCV 2024) on SD 2.1-base: SPADE from a time-aware LR "
+            "encoder, CFW decoder fusion; CompVis checkpoints from Iceclear/StableSR.",
+        ),
+        "semfid_bench.sr_models.stablesr:StableSR",
+    )

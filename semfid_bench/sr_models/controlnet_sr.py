@@ -49,12 +49,12 @@ class ControlNetSR(SRModel):
         raise NotImplementedError
 
     def _place(self, modules: dict[str, torch.nn.Module]) -> None:
-        """Set ``modules`` as attributes on the device in ``dtype``, except a VAE whose
-        config asks to stay in float32 (``force_upcast``: SD VAEs overflow in float16)."""
+        """Set ``modules`` as attributes on the device in ``dtype``, except a model (a VAE)
+        whose config asks to stay in float32 (``force_upcast``: SD VAEs overflow in float16)."""
         for name, module in modules.items():
-            upcast = name == "vae" and getattr(module.config, "force_upcast", False)
+            upcast = getattr(getattr(module, "config", None), "force_upcast", False)
             dtype = torch.float32 if upcast else self.dtype
-            if module.dtype != dtype:  # diffusers warns on every dtype cast, even a no-op
+            if next(module.parameters()).dtype != dtype:  # diffusers warns on every cast
                 module = module.to(dtype)
             setattr(self, name, module.to(self.device).eval())
 

@@ -41,15 +41,20 @@ def load_model_folder(
         raise WeightsUnavailableError(
             f"{folder} holds no {' or '.join(WEIGHT_NAMES)} for the {what}."
         )
+    return load_strict(model, load_state_dict(weights), what, str(weights))
+
+
+def load_strict(model: torch.nn.Module, state: dict, what: str, source: str) -> torch.nn.Module:
+    """Load ``state`` into ``model``; every key must fit, else an error names ``source``."""
     try:
-        result = model.load_state_dict(load_state_dict(weights), strict=False)
+        result = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches
-        raise WeightsUnavailableError(f"{weights} does not fit the {what}: {exc}") from exc
+        raise WeightsUnavailableError(f"{source} does not fit the {what}: {exc}") from exc
     if result.missing_keys or result.unexpected_keys:
         raise WeightsUnavailableError(
-            f"{weights} does not fit the {what}: {len(result.missing_keys)} missing keys "
+            f"{source} does not fit the {what}: {len(result.missing_keys)} missing keys "
             f"{result.missing_keys[:3]}, {len(result.unexpected_keys)} unexpected keys "
             f"{result.unexpected_keys[:3]}.",
-            hint="Check that the folder is the authors' release for this model.",
+            hint="Check that the file is the authors' release for this model.",
         )
     return model.eval()
