@@ -46,17 +46,11 @@ def config_key(config: dict[str, Any]) -> str:
 
 @dataclass
 class FeatureCache:
-    """Features of one kind (``namespace``) made by one configuration.
-
-    ``computed`` and ``reused`` count features, so callers and tests can see that GT-side
-    work really ran once.
-    """
+    """Features of one kind (``namespace``) made by one configuration."""
 
     namespace: str
     config: dict[str, Any]
     root: Path | None = None
-    computed: int = 0
-    reused: int = 0
     _memory: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def _path(self, content_hash: str) -> Path:
@@ -111,14 +105,12 @@ class FeatureCache:
                 missing.append(index)
             else:
                 values[index] = cached
-                self.reused += 1
         if missing:
             fresh = list(compute(missing))
             if len(fresh) != len(missing):
                 raise RuntimeError(f"{self.namespace}: computed {len(fresh)} of {len(missing)}")
             for index, value in zip(missing, fresh, strict=True):
                 values[index] = value
-                self.computed += 1
                 if hashes[index] is not None:
                     self._store(hashes[index], value)
         return values
