@@ -8,6 +8,7 @@ for large latents, the per-image seeded loop, bicubic resizing).
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -57,6 +58,28 @@ class ControlNetSR(SRModel):
             if next(module.parameters()).dtype != dtype:  # diffusers warns on every cast
                 module = module.to(dtype)
             setattr(self, name, module.to(self.device).eval())
+
+    def _load_components(
+        self, base_dir, folder, build_unet: Callable, build_controlnet: Callable, label: str
+    ) -> None:
+        """Tokenizer, text encoder and VAE from the base SD folder; the authors' UNet and
+        ControlNet from ``folder/unet`` and ``folder/controlnet``; all placed on the device."""
+        from diffusers import AutoencoderKL
+        from transformers import CLIPTextModel, CLIPTokenizer
+
+        from semfid_bench.sr_models.diffusers_loading import load_model_folder
+
+        self.tokenizer = CLIPTokenizer.from_pretrained(base_dir, subfolder="tokenizer")
+        modules = {
+            "text_encoder": CLIPTextModel.from_pretrained(base_dir, subfolder="text_encoder"),
+            "vae": AutoencoderKL.from_pretrained(base_dir, subfolder="vae"),
+            "unet": load_model_folder(folder / "unet", build_unet, f"{label} UNet"),
+            "controlnet": load_model_folder(
+                folder / "controlnet", build_controlnet, f"{label} ControlNet"
+            ),
+        }
+        self._place(modules)
+        self.vae_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
 
     def _encode_text(self, texts: list[str]) -> torch.Tensor:
         tokens = self.tokenizer(

@@ -18,7 +18,6 @@ import torch
 
 from semfid_bench.sr_models.colour_fix import colour_fix
 from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
-from semfid_bench.sr_models.diffusers_loading import load_model_folder
 from semfid_bench.sr_models.pixel_aware_attention import (
     DegradationRemovalModule,
     add_pixel_aware_attention,
@@ -124,8 +123,7 @@ class PASD(ControlNetSR):
         dtype: str = "auto",
         seed: int = 0,
     ) -> None:
-        from diffusers import AutoencoderKL, UniPCMultistepScheduler
-        from transformers import CLIPTextModel, CLIPTokenizer
+        from diffusers import UniPCMultistepScheduler
 
         if captioner not in ("coca", "none") and not callable(captioner):
             raise ValueError(f"captioner must be coca, none or a callable, not {captioner!r}")
@@ -160,18 +158,9 @@ class PASD(ControlNetSR):
         self.captioner = _captioner(captioner, self.device, paths.get("coca"))
         repo, base_dir = paths["pasd"], paths["base"]
         self.scheduler = UniPCMultistepScheduler.from_pretrained(base_dir, subfolder="scheduler")
-        self.tokenizer = CLIPTokenizer.from_pretrained(base_dir, subfolder="tokenizer")
-        folder = repo / checkpoint
-        modules = {
-            "text_encoder": CLIPTextModel.from_pretrained(base_dir, subfolder="text_encoder"),
-            "vae": AutoencoderKL.from_pretrained(base_dir, subfolder="vae"),
-            "unet": load_model_folder(folder / "unet", build_pasd_unet, "PASD UNet"),
-            "controlnet": load_model_folder(
-                folder / "controlnet", build_pasd_controlnet, "PASD ControlNet"
-            ),
-        }
-        self._place(modules)
-        self.vae_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        self._load_components(
+            base_dir, repo / checkpoint, build_pasd_unet, build_pasd_controlnet, "PASD"
+        )
 
     def prompts(self, caption: str) -> tuple[str, str]:
         """(prompt, negative prompt) as the authors build them from the caption."""

@@ -21,7 +21,6 @@ import torch
 
 from semfid_bench.sr_models.colour_fix import colour_fix
 from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
-from semfid_bench.sr_models.diffusers_loading import load_model_folder
 from semfid_bench.sr_models.image_cross_attention import (
     RAM_EMBED_DIM,
     add_image_cross_attention,
@@ -132,8 +131,7 @@ class SeeSR(ControlNetSR):
             raise ValueError(f"start_point must be lr or noise, not {start_point!r}")
         if tagger != "dape" and not callable(tagger):
             raise ValueError(f"tagger must be dape or a callable, not {tagger!r}")
-        from diffusers import AutoencoderKL, DDPMScheduler
-        from transformers import CLIPTextModel, CLIPTokenizer
+        from diffusers import DDPMScheduler
 
         self.scale = 4
         self.device = torch.device(device)
@@ -180,17 +178,7 @@ class SeeSR(ControlNetSR):
         self.tagger = tagger
         folder, base_dir = paths["seesr"], paths["base"]
         self.scheduler = DDPMScheduler.from_pretrained(base_dir, subfolder="scheduler")
-        self.tokenizer = CLIPTokenizer.from_pretrained(base_dir, subfolder="tokenizer")
-        modules = {
-            "text_encoder": CLIPTextModel.from_pretrained(base_dir, subfolder="text_encoder"),
-            "vae": AutoencoderKL.from_pretrained(base_dir, subfolder="vae"),
-            "unet": load_model_folder(folder / "unet", build_seesr_unet, "SeeSR UNet"),
-            "controlnet": load_model_folder(
-                folder / "controlnet", build_seesr_controlnet, "SeeSR ControlNet"
-            ),
-        }
-        self._place(modules)
-        self.vae_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        self._load_components(base_dir, folder, build_seesr_unet, build_seesr_controlnet, "SeeSR")
 
     def prompts(self, tags: str) -> tuple[str, str]:
         """(prompt, negative prompt) as the authors build them from the DAPE tags."""
