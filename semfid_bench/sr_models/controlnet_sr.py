@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -28,8 +29,8 @@ def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 class ControlNetSR(SRModel):
     """Base for ControlNet-conditioned SD restorers; subclasses set ``tokenizer``,
     ``scheduler``, ``text_encoder``, ``vae``, ``unet``, ``controlnet``, ``device``,
-    ``dtype``, ``tile``, ``tile_overlap``, ``vae_factor``, ``guidance``, ``seed`` and
-    implement :meth:`_upscale_one` and :meth:`_predict_noise`."""
+    ``dtype``, ``tile``, ``tile_overlap``, ``vae_factor``, ``guidance``,
+    ``conditioning_scale``, ``seed`` and implement :meth:`_upscale_one`."""
 
     tokenizer: object
     scheduler: object
@@ -112,7 +113,28 @@ class ControlNetSR(SRModel):
             self.vae.disable_tiling()
 
     def _predict_noise(self, sample, cond, *, t, text) -> torch.Tensor:
-        raise NotImplementedError
+        """ControlNet on the LR condition, then the UNet with its residuals."""
+        down, mid = self.controlnet(
+            sample,
+            t,
+            encoder_hidden_states=text,
+            controlnet_cond=cond,
+            conditioning_scale=self.conditioning_scale,
+            return_dict=False,
+        )
+        with self._unet_conditioning(down):
+            return self.unet(
+                sample,
+                t,
+                encoder_hidden_states=text,
+                down_block_additional_residuals=down,
+                mid_block_additional_residual=mid,
+                return_dict=False,
+            )[0]
+
+    def _unet_conditioning(self, down: tuple[torch.Tensor, ...]) -> AbstractContextManager:
+        """Extra conditioning active during the UNet call; none by default."""
+        return nullcontext()
 
     def _sample(
         self,

@@ -180,24 +180,9 @@ class PASD(ControlNetSR):
         sr = colour_fix(self._decode(latents), image, self.colour_fix)
         return resize(sr, height * self.scale, width * self.scale)
 
-    def _predict_noise(self, sample, cond, *, t, text) -> torch.Tensor:
-        down, mid = self.controlnet(
-            sample,
-            t,
-            encoder_hidden_states=text,
-            controlnet_cond=cond,
-            conditioning_scale=self.conditioning_scale,
-            return_dict=False,
-        )
-        with pixel_conditioning(down, self.unet):
-            return self.unet(
-                sample,
-                t,
-                encoder_hidden_states=text,
-                down_block_additional_residuals=down,
-                mid_block_additional_residual=mid,
-                return_dict=False,
-            )[0]
+    def _unet_conditioning(self, down: tuple[torch.Tensor, ...]):
+        """PASD's pixel-aware cross-attention reads the ControlNet's features."""
+        return pixel_conditioning(down, self.unet)
 
     def _initial_latents(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         shape = (1, 4, image.shape[-2] // self.vae_factor, image.shape[-1] // self.vae_factor)

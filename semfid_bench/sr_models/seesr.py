@@ -204,24 +204,6 @@ class SeeSR(ControlNetSR):
         sr = colour_fix(sr, image, self.colour_fix)
         return resize(sr, height * self.scale, width * self.scale)
 
-    def _predict_noise(self, sample, cond, *, t, text) -> torch.Tensor:
-        down, mid = self.controlnet(
-            sample,
-            t,
-            encoder_hidden_states=text,
-            controlnet_cond=cond,
-            conditioning_scale=self.conditioning_scale,
-            return_dict=False,
-        )
-        return self.unet(
-            sample,
-            t,
-            encoder_hidden_states=text,
-            down_block_additional_residuals=down,
-            mid_block_additional_residual=mid,
-            return_dict=False,
-        )[0]
-
     def _initial_latents(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         shape = (1, 4, image.shape[-2] // self.vae_factor, image.shape[-1] // self.vae_factor)
         noise = self._noise(shape, generator)
