@@ -46,7 +46,7 @@ def prefetch_plugin(
             outcome.how, outcome.paths = "instantiate", [Path(factory())]
         else:
             outcome.how = "instantiate"
-            factory(device=_cpu(), **kwargs)
+            registry.create(kind, name, device=_cpu(), **kwargs)
     except SemfidError as exc:
         outcome.error = f"{exc.message}\n{exc.hint}" if exc.hint else exc.message
     except Exception as exc:  # one broken plugin must not stop the other downloads
