@@ -188,8 +188,7 @@ def _check_options(factory: Callable[..., Any], kind: str, name: str, kwargs: di
         accepted = [
             p.name
             for p in signature.parameters.values()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-            and p.name not in ("device", "context")
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "device"
         ]
         raise PluginError(
             f"{kind.replace('_', ' ')} {name!r} cannot take these options: {exc}.",
