@@ -86,8 +86,8 @@ def build_registry(loaded: LoadedPlugins | None = None, *, strict: bool | None =
     Each plugin's implementation is called on its own (``pm.subset_hook_caller`` without the
     other plugins' implementations), with a registrar that attributes what it adds to that
     plugin; wrappers (``wrapper=True`` / ``hookwrapper=True``) wrap every plugin's call (what
-    a wrapper adds is attributed to the plugin whose call it wraps). One
-    implementation that raises is listed in ``Registry.problems`` and the others still run.
+    a wrapper adds is attributed to the plugin whose call it wraps). One implementation that
+    raises is listed in ``Registry.problems`` and the others still run.
     Order: ``tryfirst`` implementations, then the others in registration order (built-ins
     first), then ``trylast`` ones. The first registration of a name is kept, so installing
     a plugin never silently replaces a built-in: its duplicate is listed as a problem
