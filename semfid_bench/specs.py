@@ -53,10 +53,11 @@ def _check_bool(spec: Any, field_name: str) -> None:
 
 
 def _check_text(spec: Any, *field_names: str) -> None:
+    """One printable line: text fields are shown in terminals, markdown and HTML."""
     for field_name in field_names:
         value = getattr(spec, field_name)
-        if not isinstance(value, str):
-            raise _fail(spec, field_name, "a string", value)
+        if not isinstance(value, str) or not value.isprintable():
+            raise _fail(spec, field_name, "one line of printable text", value)
 
 
 def _number(value: Any) -> bool:

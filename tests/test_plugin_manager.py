@@ -251,3 +251,34 @@ def test_hooks_are_called_through_pluggy_with_only_declared_arguments(make_regis
 
     make_registry(NoArguments())
     assert called == [True]
+
+
+def test_plugin_text_is_not_read_as_terminal_markup(monkeypatch):
+    """Problems and descriptions come from plugins: rich markup in them is shown as text,
+    never styled or allowed to crash the listing."""
+    from typer.testing import CliRunner
+
+    import semfid_bench.plugin_manager as plugin_manager
+    from semfid_bench.cli import app
+
+    class Hostile:
+        @hookimpl
+        def register_metrics(self, register):
+            spec = MetricSpec(name="tag", higher_is_better=True, description="[/red]x")
+            register.add(spec, "x:y")
+
+        @hookimpl
+        def register_sr_models(self, register):
+            raise RuntimeError("[bold]boom[/bold] [/]")
+
+    real = plugin_manager.make_plugin_manager
+
+    def with_hostile(**kwargs):
+        loaded = real(load_entry_points=False)
+        loaded.pm.register(Hostile(), name="hostile")
+        return loaded
+
+    monkeypatch.setattr(plugin_manager, "make_plugin_manager", with_hostile)
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["plugins"])
+    assert result.exit_code == 0, result.output
+    assert "[/red]x" in result.output and "[bold]boom[/bold] [/]" in result.output

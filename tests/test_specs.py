@@ -93,12 +93,13 @@ def test_value_range_may_be_unbounded():
     assert spec.value_range == (0, math.inf)
 
 
+@pytest.mark.parametrize("value", [None, 3, "two\nlines", "\x1b[31mred", "bell\a"])
 @pytest.mark.parametrize("field", ["convention", "description"])
-def test_text_fields_must_be_strings(field):
-    with pytest.raises(SpecError, match=f"MetricSpec 'm': {field} must be a string"):
-        MetricSpec(name="m", higher_is_better=True, **{field: None})
-    with pytest.raises(SpecError, match="description must be a string"):
-        CaptionerSpec(name="c", description=3)
+def test_text_fields_must_be_one_printable_line(field, value):
+    with pytest.raises(SpecError, match=f"MetricSpec 'm': {field} must be one line of printable"):
+        MetricSpec(name="m", higher_is_better=True, **{field: value})
+    with pytest.raises(SpecError, match="description must be one line of printable text"):
+        CaptionerSpec(name="c", description=value)
 
 
 def test_spec_errors_are_value_errors_and_plugin_errors():
