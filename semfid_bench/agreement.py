@@ -91,8 +91,9 @@ def metric_agreement(
     logistic: str = "4pl",
 ) -> pd.DataFrame:
     """The metric leaderboard: agreement statistics per dataset × split × metric, ranked by
-    |SRCC| within each (dataset, split). Bootstrap resamples are seeded per (dataset, split,
-    n), so every metric scored on the same items sees the same resamples."""
+    |SRCC| within each (dataset, split). Bootstrap resamples are seeded per (dataset, split)
+    and index the items sorted by id, so every metric scored on the same items sees the same
+    resampled items, whatever order its rows were stored in."""
     if logistic not in LOGISTICS:
         raise SemfidError(f"Unknown logistic {logistic!r}; choose {' or '.join(LOGISTICS)}.")
     if resamples < 1:
@@ -128,6 +129,7 @@ def _agreement_row(dataset, split, metric, group, specs, resamples, seed, confid
         "direction": spec.arrow if spec else "?",
     }
     usable, notes = _usable(group)
+    usable = usable.sort_values("item_id", kind="stable")  # resample index k = the same item
     row["n"] = len(usable)
     if spec is None:
         notes.append("no spec recorded for this metric: direction and range unknown")

@@ -13,35 +13,53 @@ if TYPE_CHECKING:
 
     from semfid_bench.interfaces import Captioner
     from semfid_bench.manifest import Item
+    from semfid_bench.registry import PluginContext, Registry
 
 DEFAULT_CAPTIONER = "qwen2.5-vl"
 
 
-def create_captioner(name: str, device: Any, options: dict[str, Any] | None = None) -> Captioner:
-    """Instantiate a registered captioner plugin (built-in or third-party)."""
-    from semfid_bench.plugin_manager import build_registry
+def create_captioner(
+    name: str, device: Any, options: dict[str, Any] | None = None, registry: Registry | None = None
+) -> Captioner:
+    """Instantiate a registered captioner plugin (built-in or third-party) from ``registry``;
+    without one (a metric constructed directly, not by a registry), from all installed
+    plugins."""
+    if registry is None:
+        from semfid_bench.plugin_manager import build_registry
 
-    return build_registry().create("captioner", name, device=device, **(options or {}))
+        registry = build_registry()
+    return registry.create("captioner", name, device=device, **(options or {}))
 
 
 class CaptionSource:
     """GT and SR captions for a metric, created lazily and cached on disk.
 
-    :param name: captioner plugin name; :param options: its factory options.
+    :param name: captioner plugin name; :param options: its factory options;
+    :param context: the metric's factory context: the captioner comes from its registry,
+        the cache lives under its cache root.
     """
 
-    def __init__(self, name: str, options: dict[str, Any] | None, device: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        options: dict[str, Any] | None,
+        device: Any,
+        context: PluginContext | None = None,
+    ) -> None:
         self.name = name
         self.options = dict(options or {})
         self.device = device
+        self.context = context
         self._captioner: Captioner | None = None
         self._cache: FeatureCache | None = None
 
     def _ensure(self) -> tuple[Captioner, FeatureCache]:
         if self._captioner is None:
-            self._captioner = create_captioner(self.name, self.device, self.options)
+            registry = self.context.registry if self.context else None
+            self._captioner = create_captioner(self.name, self.device, self.options, registry)
             config = {"captioner": self.name, **self._captioner.config}
-            self._cache = FeatureCache("captions", config)
+            root = self.context.cache_root / "features" if self.context else None
+            self._cache = FeatureCache("captions", config, root)
         return self._captioner, self._cache
 
     @property

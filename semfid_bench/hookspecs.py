@@ -8,8 +8,11 @@ group ``semfid_bench``::
     [project.entry-points.semfid_bench]
     my_sr = "my_package.plugin"
 
-pluggy passes only the arguments an implementation names, so hooks can gain parameters
-later without breaking existing plugins.
+Hooks are called through pluggy (one plugin at a time, so a failing one is listed as a
+problem without taking the others down): pluggy passes only the arguments an implementation
+names, so hooks can gain parameters later without breaking existing plugins, and
+``hookimpl(tryfirst=True)``, ``trylast`` and wrappers work. An implementation named like no
+hook below (a typo) is reported as a plugin problem.
 """
 
 from __future__ import annotations

@@ -1,14 +1,17 @@
 """The runtime interfaces plugin factories return.
 
 Images cross every interface as float32 RGB tensors in [0, 1], shaped (B, 3, H, W), on the
-run's device. Plugins may subclass these bases or just provide the same methods.
+run's device. Plugins may subclass these bases or just provide the same methods. The
+optional methods a plugin may add are the Protocols at the end (``isinstance`` works on
+them): :class:`ExplainsScores`, :class:`TracesSteps`, :class:`Prefetches`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
@@ -53,9 +56,11 @@ class Metric:
 
     ``reference`` holds the GT-side work (features, captions, decompositions): the runner
     calls it once per item and reuses the result for every SR model and degradation level.
+    A no-reference metric (``MetricSpec(full_reference=False)``) gets ``gt=None``: its
+    ``reference`` may still use ``items`` (ids, manifest fields), never the GT pixels.
     """
 
-    def reference(self, gt: torch.Tensor, items: Sequence[Item]) -> Any:
+    def reference(self, gt: torch.Tensor | None, items: Sequence[Item]) -> Any:
         """GT-side features for ``items``; the default keeps the GT images themselves."""
         return gt
 
@@ -86,3 +91,39 @@ class Captioner:
     def caption(self, images: torch.Tensor) -> list[str]:
         """(B, 3, H, W) in [0, 1] → B captions."""
         raise NotImplementedError
+
+
+# --- Optional plugin methods ---------------------------------------------------------------
+
+
+@runtime_checkable
+class ExplainsScores(Protocol):
+    """A metric that explains its scores: the runner calls ``score_with_details`` instead of
+    ``score`` when present and stores each image's dict with its result."""
+
+    def score_with_details(
+        self, sr: torch.Tensor, reference: Any
+    ) -> tuple[torch.Tensor, list[dict[str, Any]] | None]:
+        """(B,) scores and B JSON-able dicts (or None)."""
+        ...
+
+
+@runtime_checkable
+class TracesSteps(Protocol):
+    """A degradation that can say what it did: ``semfid-bench degrade`` prints the steps."""
+
+    def trace(self, hr: torch.Tensor, *, level: float, seed: int) -> tuple[torch.Tensor, list]:
+        """The same LR image as ``degrade``, and the applied steps (printable objects)."""
+        ...
+
+
+@runtime_checkable
+class Prefetches(Protocol):
+    """A plugin factory (class or function) that declares its downloads: ``semfid-bench
+    prefetch`` calls it instead of instantiating the plugin."""
+
+    def prefetch(self, **options: Any) -> list[Path] | None:
+        """Download what the plugin needs with these options (``--set`` options, plus
+        ``scale`` for SR models and degradations; never ``device``); the paths made
+        available."""
+        ...

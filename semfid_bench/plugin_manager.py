@@ -3,7 +3,8 @@
 Built-in plugins are registered exactly like third-party ones. Each entry point and each
 hook implementation runs inside its own error boundary: a broken plugin is listed in
 ``Registry.problems`` (and by ``semfid-bench plugins``) instead of taking the others down,
-unless strict mode turns problems into errors.
+unless strict mode turns problems into errors. An implementation named like no hook (a
+misspelled ``register_sr_modelz``) is such a problem too.
 
 Environment variables:
 
@@ -14,6 +15,7 @@ Environment variables:
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 from dataclasses import dataclass, field
@@ -79,18 +81,70 @@ def make_plugin_manager(
 
 
 def build_registry(loaded: LoadedPlugins | None = None, *, strict: bool | None = None) -> Registry:
-    """Call every ``register_*`` hook implementation, each in its own error boundary."""
+    """Call every ``register_*`` hook through pluggy, each plugin in its own error boundary.
+
+    Each plugin's implementation is called on its own (``pm.subset_hook_caller`` without the
+    other plugins' implementations), with a registrar that attributes what it adds to that
+    plugin; wrappers (``wrapper=True`` / ``hookwrapper=True``) wrap every plugin's call (what
+    a wrapper adds is attributed to the plugin whose call it wraps). One implementation that
+    raises is listed in ``Registry.problems`` and the others still run.
+    Order: ``tryfirst`` implementations, then the others in registration order (built-ins
+    first), then ``trylast`` ones. The first registration of a name is kept, so installing
+    a plugin never silently replaces a built-in: its duplicate is listed as a problem
+    unless it claims the name with ``tryfirst``.
+    """
     strict = _strict_from_env() if strict is None else strict
     loaded = make_plugin_manager(strict=strict) if loaded is None else loaded
     registry = Registry(problems=list(loaded.problems), strict=strict)
+    for message in unknown_hook_problems(loaded):
+        if strict:
+            raise PluginError(message)
+        registry.problems.append(message)
     for hook_name, registrar_cls in REGISTRARS.items():
-        for impl in getattr(loaded.pm.hook, hook_name).get_hookimpls():
+        impls = getattr(loaded.pm.hook, hook_name).get_hookimpls()
+        plain = [impl for impl in impls if not (impl.wrapper or impl.hookwrapper)]
+        for impl in _call_order(plain):
+            others = [other.plugin for other in plain if other is not impl]
+            call = loaded.pm.subset_hook_caller(hook_name, remove_plugins=others)
             source = loaded.sources.get(impl.plugin_name, impl.plugin_name)
             try:
-                impl.function(register=registrar_cls(registry, source))
+                call(register=registrar_cls(registry, source))
             except Exception as exc:
                 message = f"{source} ({impl.plugin_name}): {hook_name} failed: {exc}"
                 if strict:
                     raise PluginError(message) from exc
                 registry.problems.append(message)
     return registry
+
+
+def _call_order(impls: list[pluggy.HookImpl]) -> list[pluggy.HookImpl]:
+    """``tryfirst`` (as pluggy orders them), the rest first-registered first, ``trylast``."""
+    first = [impl for impl in reversed(impls) if impl.tryfirst]
+    last = [impl for impl in reversed(impls) if impl.trylast]
+    return [*first, *(i for i in impls if not (i.tryfirst or i.trylast)), *last]
+
+
+def unknown_hook_problems(loaded: LoadedPlugins) -> list[str]:
+    """One message per hook implementation whose name is not a semfid-bench hook (a typo
+    such as ``register_sr_modelz`` would otherwise be silently ignored)."""
+    try:
+        loaded.pm.check_pending()
+    except pluggy.PluginValidationError:
+        pass
+    else:
+        return []
+    problems = []
+    for name, caller in vars(loaded.pm.hook).items():
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            source = loaded.sources.get(impl.plugin_name, impl.plugin_name)
+            close = difflib.get_close_matches(name, REGISTRARS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(
+                f"{source} ({impl.plugin_name}): unknown hook {name!r}{hint}; "
+                f"semfid-bench hooks are {', '.join(REGISTRARS)}."
+            )
+    return problems

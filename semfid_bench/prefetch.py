@@ -1,9 +1,10 @@
 """Download everything a run will need, on a machine that has a network.
 
 A plugin declares its downloads with an optional ``prefetch`` attribute on its factory
-(a classmethod when the factory is a class), called with the factory's keyword arguments
-except ``device`` and returning the paths it made available. Plugins without one are
-instantiated once on the CPU, which fetches whatever they load.
+(a classmethod when the factory is a class; :class:`~semfid_bench.interfaces.Prefetches`),
+called with the factory's keyword arguments except ``device`` and returning the paths it
+made available. Plugins without one are instantiated once on the CPU, which fetches
+whatever they load.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from semfid_bench.errors import SemfidError
+from semfid_bench.interfaces import Prefetches
 from semfid_bench.registry import Registry, resolve_factory
 
 SCALED_KINDS = ("sr_model", "degradation")
@@ -39,14 +41,13 @@ def prefetch_plugin(
         kwargs["scale"] = scale
     try:
         factory = resolve_factory(registry.get(kind, name).factory)
-        hook = getattr(factory, "prefetch", None)
-        if hook is not None:
-            outcome.paths = [Path(p) for p in hook(**kwargs) or []]
+        if isinstance(factory, Prefetches):
+            outcome.paths = [Path(p) for p in factory.prefetch(**kwargs) or []]
         elif kind == "dataset":
             outcome.how, outcome.paths = "instantiate", [Path(factory())]
         else:
             outcome.how = "instantiate"
-            factory(device=_cpu(), **kwargs)
+            registry.create(kind, name, device=_cpu(), **kwargs)
     except SemfidError as exc:
         outcome.error = f"{exc.message}\n{exc.hint}" if exc.hint else exc.message
     except Exception as exc:  # one broken plugin must not stop the other downloads

@@ -6,6 +6,7 @@ import importlib
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from semfid_bench.errors import PluginError
@@ -18,6 +19,7 @@ from semfid_bench.specs import (
     Registration,
     SRModelSpec,
 )
+from semfid_bench.weights import cache_root
 
 Factory = Callable[..., Any] | str
 
@@ -39,6 +41,26 @@ def resolve_factory(factory: Factory) -> Callable[..., Any]:
         return getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise PluginError(f"Cannot import plugin factory {factory!r}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class PluginContext:
+    """What a factory may need besides its options: the registry it was created from (to
+    create the plugins it uses, e.g. a metric's captioner, respecting the run's plugins and
+    allowlist), the run's device and semfid-bench's cache root. Passed as ``context=`` to
+    factories that declare a ``context`` parameter."""
+
+    registry: Registry
+    device: Any = None
+    cache_root: Path = field(default_factory=cache_root)
+
+
+def accepts_context(factory: Callable[..., Any]) -> bool:
+    """Whether a factory declares a ``context`` parameter (older factories do not)."""
+    try:
+        return "context" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass
@@ -125,12 +147,32 @@ class Registry:
         for table in self.entries.values():
             yield from table.values()
 
-    def create(self, kind: str, name: str, **kwargs: Any) -> Any:
+    def create(
+        self,
+        kind: str,
+        name: str,
+        *,
+        device: Any = None,
+        scale: int | None = None,
+        **options: Any,
+    ) -> Any:
         """Instantiate a registered plugin object, importing its code only now.
 
-        Options the factory does not accept are refused with the ones it does accept.
+        The factory gets ``scale`` and ``device`` where given, ``context`` (a
+        :class:`PluginContext` on this registry) if it declares that parameter, and
+        ``options``. Options the factory does not accept are refused with the ones it does.
         """
         factory = resolve_factory(self.get(kind, name).factory)
+        if "context" in options:
+            raise PluginError(
+                f"{kind.replace('_', ' ')} {name!r}: 'context' is not an option; "
+                "semfid-bench passes it to factories that declare it."
+            )
+        given = (("scale", scale), ("device", device))
+        kwargs = {key: value for key, value in given if value is not None}
+        kwargs |= options
+        if accepts_context(factory):
+            kwargs["context"] = PluginContext(self, device)
         _check_options(factory, kind, name, kwargs)
         return factory(**kwargs)
 

@@ -6,7 +6,12 @@ import hashlib
 
 
 def derive_seed(seed: int, *parts: object) -> int:
-    """A 63-bit seed that depends only on ``seed`` and ``parts`` (e.g. item id, level)."""
+    """A 63-bit seed that depends only on ``seed`` and ``parts`` (e.g. item id, level).
+
+    The formula, stable across versions and platforms (stored results depend on it): the
+    SHA-256 of ``str(seed)`` and ``repr(part)`` for each part, joined by U+001F and encoded
+    as UTF-8; its first 8 bytes as a big-endian integer, shifted right by one bit so the
+    seed fits a signed 64-bit integer (``torch.Generator.manual_seed``, numpy)."""
     text = "\x1f".join([str(seed), *(repr(p) for p in parts)])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
 

@@ -1,13 +1,82 @@
 """Declared facts about plugins: what each one is, independent of loading it.
 
 Specs are frozen and cheap; the leaderboard, the CLI and the runner read them without
-importing any model code.
+importing any model code. Each validates its fields on construction, so a mistake in a
+plugin (``scales=4`` for ``scales=(4,)``) is reported at registration, naming the spec and
+the field, instead of failing later in a run.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any
+
+from semfid_bench.errors import PluginError
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+NAME_MAX_LENGTH = 64
+
+
+class SpecError(PluginError, ValueError):
+    """A spec field has a wrong type or value."""
+
+
+def _fail(spec: Any, field_name: str, what: str, value: Any) -> SpecError:
+    label = getattr(spec, "name", None) if field_name not in ("name", "prefix") else None
+    which = f"{type(spec).__name__} {label!r}" if isinstance(label, str) else type(spec).__name__
+    return SpecError(f"{which}: {field_name} must be {what}, got {value!r}.")
+
+
+def _check_name(spec: Any, field_name: str, value: Any, *, namespaced: bool = False) -> None:
+    """Names end up in file names, terminals, markdown and HTML: a conservative alphabet."""
+    parts = value.split(":") if isinstance(value, str) else []
+    ok = (
+        isinstance(value, str)
+        and len(value) <= NAME_MAX_LENGTH
+        and len(parts) <= (2 if namespaced else 1)
+        and all(NAME_PATTERN.fullmatch(part) for part in parts)
+    )
+    if not ok:
+        allowed = "letters, digits and . _ + - (starting with a letter or digit)"
+        colon = ", optionally PREFIX:NAME" if namespaced else ""
+        raise _fail(spec, field_name, f"a non-empty string of {allowed}{colon}, at most "
+                    f"{NAME_MAX_LENGTH} characters", value)  # fmt: skip
+
+
+def _check_bool(spec: Any, field_name: str) -> None:
+    value = getattr(spec, field_name)
+    if not isinstance(value, bool):
+        raise _fail(spec, field_name, "True or False", value)
+
+
+def _check_text(spec: Any, *field_names: str) -> None:
+    """One printable line: text fields are shown in terminals, markdown and HTML."""
+    for field_name in field_names:
+        value = getattr(spec, field_name)
+        if not isinstance(value, str) or not value.isprintable():
+            raise _fail(spec, field_name, "one line of printable text", value)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _as_tuple(spec: Any, field_name: str, what: str, check) -> None:
+    """Normalise a list/tuple field to a tuple after checking every element."""
+    value = getattr(spec, field_name)
+    if not isinstance(value, tuple | list) or not value or not all(map(check, value)):
+        raise _fail(spec, field_name, what, value)
+    object.__setattr__(spec, field_name, tuple(value))
+
+
+def _check_scales(spec: Any) -> None:
+    def positive_int(s: Any) -> bool:
+        return isinstance(s, int) and not isinstance(s, bool) and s >= 1
+
+    _as_tuple(spec, "scales", "a non-empty tuple of positive integers, e.g. (4,)", positive_int)
 
 
 @dataclass(frozen=True)
@@ -30,6 +99,18 @@ class MetricSpec:
     convention: str = ""
     description: str = ""
 
+    def __post_init__(self) -> None:
+        _check_name(self, "name", self.name, namespaced=True)
+        _check_bool(self, "higher_is_better")
+        _check_bool(self, "full_reference")
+        _check_text(self, "convention", "description")
+        _as_tuple(
+            self, "value_range", "a (low, high) pair of numbers, math.inf where unbounded",
+            lambda v: _number(v) and not math.isnan(v),
+        )  # fmt: skip
+        if len(self.value_range) != 2 or not self.value_range[0] < self.value_range[1]:
+            raise _fail(self, "value_range", "a (low, high) pair with low < high", self.value_range)
+
     @property
     def arrow(self) -> str:
         return "↑" if self.higher_is_better else "↓"
@@ -42,6 +123,11 @@ class SRModelSpec:
     name: str
     scales: tuple[int, ...] = (4,)
     description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self, "name", self.name)
+        _check_scales(self)
+        _check_text(self, "description")
 
 
 @dataclass(frozen=True)
@@ -57,6 +143,16 @@ class DegradationSpec:
     levels: tuple[float, ...] = (1.0,)
     description: str = ""
 
+    def __post_init__(self) -> None:
+        _check_name(self, "name", self.name)
+        _check_scales(self)
+        _as_tuple(
+            self, "levels", "a non-empty tuple of numbers in [0, 1], e.g. (0.3, 0.6, 1.0)",
+            lambda level: _number(level) and 0.0 <= level <= 1.0,
+        )  # fmt: skip
+        object.__setattr__(self, "levels", tuple(float(level) for level in self.levels))
+        _check_text(self, "description")
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -65,6 +161,10 @@ class DatasetSpec:
     name: str
     description: str = ""
 
+    def __post_init__(self) -> None:
+        _check_name(self, "name", self.name)
+        _check_text(self, "description")
+
 
 @dataclass(frozen=True)
 class CaptionerSpec:
@@ -72,6 +172,10 @@ class CaptionerSpec:
 
     name: str
     description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self, "name", self.name)
+        _check_text(self, "description")
 
 
 @dataclass(frozen=True)
@@ -84,6 +188,10 @@ class NamespaceSpec:
 
     prefix: str
     description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self, "prefix", self.prefix)
+        _check_text(self, "description")
 
     @property
     def name(self) -> str:

@@ -161,3 +161,42 @@ def test_no_mos_at_all_is_a_clear_error():
     items["mos"] = np.nan
     with pytest.raises(SemfidError, match="No paired item has a MOS"):
         metric_agreement(results, items, SPECS, resamples=10)
+
+
+def test_rank_one_is_the_largest_absolute_srcc():
+    """The strongest metric anti-correlates: ranking by signed SRCC would put it last."""
+    results, items = frames(n=40, seed=3)
+    board = metric_agreement(results, items, SPECS, resamples=50)
+    for _, group in board.groupby(["dataset", "split"]):
+        usable = group[group["srcc"].notna()]
+        best = usable.loc[usable["srcc"].astype(float).abs().idxmax()]
+        assert best["rank"] == 1 and best["srcc"] < 0
+        assert (usable.loc[usable.index != best.name, "rank"] > 1).all()
+        assert group.iloc[0]["metric"] == best["metric"]  # listed first too
+
+
+def test_metrics_share_their_bootstrap_resamples_whatever_the_row_order():
+    """Two metrics on the same items see the same resampled items: their CIs are the
+    percentiles of SRCC on resamples of the items sorted by id, recomputed here with scipy,
+    even when one metric's rows were stored in another order."""
+    from scipy import stats
+
+    from semfid_bench.seeding import derive_seed
+
+    results, items = frames(n=20, seed=4)
+    results = results[results["metric"] != "flat"]
+    sim = results["metric"] == "sim"
+    later = results[sim].iloc[::-1].assign(created_at="2026-01-02T00:00:00")
+    shuffled = pd.concat([results[~sim], later])  # sim stored in reverse item order
+    board = metric_agreement(shuffled, items, SPECS, resamples=300, seed=9)
+    overall = board[board["split"] == "all"].set_index("metric")
+    by_id = items.set_index("item_id").sort_index()
+    rng = np.random.default_rng(derive_seed(9, "study", "all"))
+    indices = rng.integers(0, 20, size=(300, 20))
+    for metric in ("sim", "dist"):
+        values = results[results["metric"] == metric].set_index("item_id")["value"]
+        x, y = values.loc[by_id.index].to_numpy(), by_id["mos"].to_numpy()
+        resampled = [stats.spearmanr(x[rows], y[rows]).statistic for rows in indices]
+        low, high = np.percentile(resampled, [2.5, 97.5])
+        assert overall.loc[metric, "srcc_low"] == pytest.approx(low, abs=1e-12)
+        assert overall.loc[metric, "srcc_high"] == pytest.approx(high, abs=1e-12)

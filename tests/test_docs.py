@@ -42,3 +42,47 @@ def test_every_hook_is_documented_with_its_signature(name, function):
 )
 def test_guide_shows_the_example_package_verbatim(path):
     assert (EXAMPLE / path).read_text(encoding="utf-8").rstrip() in GUIDE
+
+
+def _spec_rows():
+    import dataclasses
+
+    from semfid_bench import specs
+
+    classes = (
+        specs.MetricSpec,
+        specs.SRModelSpec,
+        specs.DegradationSpec,
+        specs.DatasetSpec,
+        specs.CaptionerSpec,
+        specs.NamespaceSpec,
+    )
+    for cls in classes:
+        for field in dataclasses.fields(cls):
+            default = (
+                "required"
+                if field.default is dataclasses.MISSING
+                else repr(field.default).replace("inf", "math.inf")
+            )
+            yield f"| `{cls.__name__}` | `{field.name}` | `{field.type}` | {default} |"
+
+
+@pytest.mark.parametrize("row", list(_spec_rows()))
+def test_every_spec_field_is_documented_with_type_and_default(row):
+    assert row in GUIDE
+
+
+@pytest.mark.parametrize("name", ["ExplainsScores", "TracesSteps", "Prefetches"])
+def test_optional_method_protocols_are_shown_verbatim(name):
+    from semfid_bench import interfaces
+
+    assert inspect.getsource(getattr(interfaces, name)).rstrip() in GUIDE
+
+
+def test_factory_context_fields_are_documented():
+    import dataclasses
+
+    from semfid_bench.registry import PluginContext
+
+    for field in dataclasses.fields(PluginContext):
+        assert f"| `{field.name}` | `{field.type}` |" in GUIDE

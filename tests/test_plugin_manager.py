@@ -149,3 +149,136 @@ def test_factory_must_be_callable_or_module_string(make_registry):
 
     registry = make_registry(Bad())
     assert any("must be a callable or a 'module:attribute'" in p for p in registry.problems)
+
+
+class _Misspelled:
+    """A plugin whose hook name has a typo: pluggy would silently never call it."""
+
+    @hookimpl
+    def register_sr_modelz(self, register):
+        register.add(SRModelSpec(name="never"), "x:y")
+
+    @hookimpl
+    def register_metrics(self, register):
+        register.add(MetricSpec(name="still-registered", higher_is_better=True), "x:y")
+
+
+def test_misspelled_hook_is_a_listed_problem(make_registry):
+    registry = make_registry(_Misspelled())
+    [problem] = registry.problems
+    assert "test-plugin-0" in problem and "unknown hook 'register_sr_modelz'" in problem
+    assert "did you mean 'register_sr_models'" in problem
+    assert "never" not in registry.names("sr_model")
+    assert "still-registered" in registry.names("metric")  # its valid hooks still count
+
+
+def test_misspelled_hook_is_fatal_in_strict_mode(monkeypatch):
+    monkeypatch.setenv("SEMFID_BENCH_STRICT_PLUGINS", "1")
+    loaded = make_plugin_manager(load_entry_points=False)
+    loaded.pm.register(_Misspelled(), name="typo")
+    with pytest.raises(PluginError, match=r"typo.*unknown hook 'register_sr_modelz'"):
+        build_registry(loaded)
+
+
+def test_misspelled_hook_is_listed_by_the_plugins_command(monkeypatch):
+    from typer.testing import CliRunner
+
+    import semfid_bench.plugin_manager as plugin_manager
+    from semfid_bench.cli import app
+
+    real = plugin_manager.make_plugin_manager
+
+    def with_typo(**kwargs):
+        loaded = real(load_entry_points=False)
+        loaded.pm.register(_Misspelled(), name="typo")
+        return loaded
+
+    monkeypatch.setattr(plugin_manager, "make_plugin_manager", with_typo)
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["plugins"])
+    assert "unknown hook 'register_sr_modelz'" in result.output
+
+
+class _Override:
+    """Registers a metric named like a built-in; ``tryfirst`` makes pluggy call it first."""
+
+    def __init__(self, tryfirst: bool):
+        marker = hookimpl(tryfirst=tryfirst)
+
+        def register_metrics(register):
+            register.add(MetricSpec(name="psnr", higher_is_better=True, description="mine"), "x:y")
+
+        self.register_metrics = marker(register_metrics)
+
+
+@pytest.mark.parametrize("tryfirst", [True, False])
+def test_tryfirst_is_honoured(make_registry, tryfirst):
+    registry = make_registry(_Override(tryfirst))
+    psnr = registry.get("metric", "psnr")
+    # The first registration of a name is kept, so call order decides which psnr wins.
+    assert (psnr.source == "test-plugin-0") is tryfirst
+    assert (psnr.spec.description == "mine") is tryfirst
+    loser = BUILTIN_SOURCE if tryfirst else "test-plugin-0"
+    assert any(p.startswith("metric 'psnr' from " + loser) for p in registry.problems)
+
+
+class _Wrapper:
+    """A new-style hook wrapper around every plugin's ``register_datasets`` call."""
+
+    calls = 0
+
+    @hookimpl(wrapper=True)
+    def register_datasets(self, register):
+        _Wrapper.calls += 1
+        return (yield)
+
+
+def test_wrappers_wrap_each_plugins_call(make_registry):
+    _Wrapper.calls = 0
+    registry = make_registry(_Wrapper())
+    assert "sample" in registry.names("dataset") and registry.problems == []
+    assert _Wrapper.calls == 1  # one built-in plugin registers datasets
+
+
+def test_hooks_are_called_through_pluggy_with_only_declared_arguments(make_registry):
+    """An implementation that names no argument still gets called (pluggy passes only
+    what it declares), which a direct ``impl.function(register=...)`` call would not."""
+    called = []
+
+    class NoArguments:
+        @hookimpl
+        def register_captioners(self):
+            called.append(True)
+
+    make_registry(NoArguments())
+    assert called == [True]
+
+
+def test_plugin_text_is_not_read_as_terminal_markup(monkeypatch):
+    """Problems and descriptions come from plugins: rich markup in them is shown as text,
+    never styled or allowed to crash the listing."""
+    from typer.testing import CliRunner
+
+    import semfid_bench.plugin_manager as plugin_manager
+    from semfid_bench.cli import app
+
+    class Hostile:
+        @hookimpl
+        def register_metrics(self, register):
+            spec = MetricSpec(name="tag", higher_is_better=True, description="[/red]x")
+            register.add(spec, "x:y")
+
+        @hookimpl
+        def register_sr_models(self, register):
+            raise RuntimeError("[bold]boom[/bold] [/]")
+
+    real = plugin_manager.make_plugin_manager
+
+    def with_hostile(**kwargs):
+        loaded = real(load_entry_points=False)
+        loaded.pm.register(Hostile(), name="hostile")
+        return loaded
+
+    monkeypatch.setattr(plugin_manager, "make_plugin_manager", with_hostile)
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["plugins"])
+    assert result.exit_code == 0, result.output
+    assert "[/red]x" in result.output and "[bold]boom[/bold] [/]" in result.output

@@ -1,9 +1,13 @@
-"""Registry lookups: plugin instances named BASE:LABEL."""
+"""Registry lookups (plugin instances named BASE:LABEL) and factory contexts."""
+
+from dataclasses import replace
 
 import pytest
 
 from semfid_bench.errors import PluginError
+from semfid_bench.registry import PluginContext
 from semfid_bench.runner import RunConfig, run_benchmark
+from semfid_bench.specs import MetricSpec, Registration
 
 
 def test_an_instance_resolves_to_its_base_plugin(make_registry):
@@ -28,3 +32,41 @@ def test_instances_run_with_their_own_options_and_names(make_registry, store, cr
     means = store.results().groupby("model")["value"].mean()
     assert set(means.index) == {"bicubic", "bicubic:nearest"}
     assert means["bicubic"] > means["bicubic:nearest"]  # nearest is the worse upscaler
+
+
+def test_factories_that_declare_it_get_a_context(make_registry):
+    registry = make_registry()
+    seen = {}
+
+    def factory(device=None, context=None):
+        seen["context"] = context
+        return object()
+
+    def legacy(device=None, **options):  # a third-party factory written before contexts
+        seen["legacy"] = options
+        return object()
+
+    spec = MetricSpec(name="any", higher_is_better=True)
+    for name, made in (("new", factory), ("old", legacy)):
+        registry.add(Registration("metric", replace(spec, name=name), made, "test"))
+    registry.create("metric", "new", device="cpu")
+    registry.create("metric", "old", device="cpu", gain=2)
+    context = seen["context"]
+    assert isinstance(context, PluginContext)
+    assert context.registry is registry and context.device == "cpu"
+    assert seen["legacy"] == {"gain": 2}  # no context= for factories that do not declare it
+    with pytest.raises(PluginError, match="'context' is not an option"):
+        registry.create("metric", "new", device="cpu", context="x")
+
+
+def test_optional_methods_are_recognised_by_their_protocols():
+    from semfid_bench.degradations.sampled import SampledDegradation
+    from semfid_bench.interfaces import Degradation, ExplainsScores, Prefetches, TracesSteps
+    from semfid_bench.metrics.c2c import CaptionToCaption
+    from semfid_bench.sr_models.checkpoint import CheckpointSRModel
+
+    assert isinstance(SampledDegradation(), TracesSteps)
+    assert not isinstance(Degradation(), TracesSteps)
+    assert isinstance(CheckpointSRModel, Prefetches)
+    assert not isinstance(CaptionToCaption, Prefetches)
+    assert issubclass(CaptionToCaption, ExplainsScores)

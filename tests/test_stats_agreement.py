@@ -210,3 +210,60 @@ def test_non_convergence_is_reported_in_the_row(monkeypatch):
     row = agreement(scores, mos, resamples=50)
     assert row["plcc_fit"] is None and row["rmse_fit"] is None
     assert "no 4pl logistic fit" in row["notes"] and np.isfinite(row["srcc"])
+
+
+def test_bootstrap_ci_is_the_percentile_of_the_resampled_correlations():
+    """Recomputed here with scipy on every resample of the shared indices."""
+    scores, mos = monotone_with_noise(25, 0.8, seed=21)
+    indices = np.random.default_rng(5).integers(0, 25, size=(400, 25))
+    row = agreement(scores, mos, indices=indices, confidence=0.9)
+    for name, correlation in (
+        ("srcc", stats.spearmanr),
+        ("krcc", stats.kendalltau),
+        ("plcc", stats.pearsonr),
+    ):
+        resampled = [correlation(scores[rows], mos[rows]).statistic for rows in indices]
+        low, high = np.percentile(resampled, [5.0, 95.0])
+        assert row[f"{name}_low"] == pytest.approx(low, abs=1e-12)
+        assert row[f"{name}_high"] == pytest.approx(high, abs=1e-12)
+
+
+def test_paired_bootstrap_p_value_holds_its_size_under_the_null():
+    """Two equally good metrics (same noise on the same MOS): the test rejects at about
+    its nominal rate. 300 seeded trials; binomial 99% bounds around the nominal rates."""
+    rng = np.random.default_rng(31)
+    p_values = []
+    for trial in range(300):
+        mos = rng.normal(size=40)
+        a, b = mos + rng.normal(size=40), -(mos + rng.normal(size=40))  # b a distance
+        p_values.append(compare_agreement(a, b, mos, bootstrap_indices(40, 300, trial))["p_value"])
+    p_values = np.array(p_values)
+    assert 0.01 <= np.mean(p_values < 0.05) <= 0.09
+    assert 0.13 <= np.mean(p_values < 0.20) <= 0.27
+
+
+@pytest.mark.parametrize("logistic", ["4pl", "5pl"])
+@pytest.mark.parametrize("k", [0.01, 7.0, 1000.0])
+def test_rmse_fit_is_in_mos_units(logistic, k):
+    """MOS × k → RMSE × k (the fit maps scores onto the MOS's own scale). The data follow a
+    logistic with both asymptotes in range, so the fit is unique (an exponential-looking
+    relation leaves a flat valley in which any optimiser stops at a slightly different
+    point)."""
+    rng = np.random.default_rng(41)
+    scores = rng.uniform(10.0, 40.0, size=80)
+    mos = logistic4(scores, 0.9, 0.1, 25.0, 3.0) + 0.05 * rng.normal(size=80)
+    base = agreement(scores, mos, resamples=10, logistic=logistic)
+    scaled = agreement(scores, mos * k, resamples=10, logistic=logistic)
+    assert scaled["rmse_fit"] == pytest.approx(k * base["rmse_fit"], rel=1e-6)
+    assert scaled["plcc_fit"] == pytest.approx(base["plcc_fit"], rel=1e-6)
+
+
+def test_williams_test_matches_the_published_worked_example():
+    """Silver, Hittner & May (2006), "A FORTRAN 77 program for comparing dependent
+    correlations", Applied Psychological Measurement 30:152-153: r_jk = .3, r_jh = .4,
+    r_kh = .5, n = 100 gives Williams' t = -1.0767, p = .2843 (two-sided, df = 97). The
+    same example is the williams1959 case of the cocor R package's test suite
+    (github.com/cran/cocor, tests/testthat/tests.r)."""
+    t, p = williams_test(0.3, 0.4, 0.5, 100)
+    assert round(t, 4) == -1.0767
+    assert round(p, 4) == 0.2843

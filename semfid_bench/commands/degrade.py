@@ -29,6 +29,7 @@ def degrade(
     """
     from semfid_bench.contact_sheet import contact_sheet, upscale_nearest
     from semfid_bench.images import load_image, quantize
+    from semfid_bench.interfaces import TracesSteps
     from semfid_bench.plugin_manager import build_registry
     from semfid_bench.seeding import degradation_seed
 
@@ -55,7 +56,7 @@ def degrade(
     tiles = [(f"GT {hr.shape[2]}x{hr.shape[1]}", hr)]
     for level in chosen:
         level_seed = degradation_seed(seed, image.stem, degradation)
-        if hasattr(model, "trace"):
+        if isinstance(model, TracesSteps):
             lr, steps = model.trace(hr, level=level, seed=level_seed)
         else:
             lr, steps = model.degrade(hr, level=level, seed=level_seed), []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from semfid_bench.commands.common import console
@@ -17,15 +18,15 @@ def plugins() -> None:
     for registration in sorted(rows, key=lambda r: (r.kind, r.name)):
         table.add_row(
             registration.kind,
-            registration.name,
-            registration.source,
-            _describe(registration.spec),
+            escape(registration.name),
+            escape(registration.source),
+            escape(_describe(registration.spec)),
         )
     console.print(table)
     if registry.problems:
         console.print("[red]Plugins that failed to load or register:[/]")
         for problem in registry.problems:
-            console.print(f"  [red]•[/] {problem}")
+            console.print(f"  [red]•[/] {escape(problem)}")
 
 
 def _describe(spec) -> str:

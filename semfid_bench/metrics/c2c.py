@@ -17,6 +17,7 @@ from semfid_bench.captioning import DEFAULT_CAPTIONER, CaptionSource
 from semfid_bench.interfaces import Metric
 from semfid_bench.manifest import Item
 from semfid_bench.metrics.sentence_embedding import shared_sentence_encoder
+from semfid_bench.registry import PluginContext
 
 
 class CaptionToCaption(Metric):
@@ -28,8 +29,9 @@ class CaptionToCaption(Metric):
         captioner: str = DEFAULT_CAPTIONER,
         captioner_options: dict[str, Any] | None = None,
         sentence_model: str | None = None,
+        context: PluginContext | None = None,
     ) -> None:
-        self.captions = CaptionSource(captioner, captioner_options, device)
+        self.captions = CaptionSource(captioner, captioner_options, device, context)
         self.encoder = shared_sentence_encoder(sentence_model, str(device or "cpu"))
 
     def reference(self, gt: torch.Tensor, items: Sequence[Item]) -> dict[str, Any]:

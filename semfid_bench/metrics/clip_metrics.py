@@ -25,6 +25,7 @@ from semfid_bench.metrics.clip_model import (
     ClipModel,
     shared_clip_model,
 )
+from semfid_bench.registry import PluginContext
 
 # One cache object per CLIP configuration in a process, so its counters cover every metric
 # (clip, c2i, splice-*) that embeds GT images with that model.
@@ -79,9 +80,10 @@ class CaptionToImage(Metric):
         pretrained: str | None = DEFAULT_PRETRAINED,
         captioner: str = DEFAULT_CAPTIONER,
         captioner_options: dict[str, Any] | None = None,
+        context: PluginContext | None = None,
     ) -> None:
         self.clip = _clip(device, model, pretrained, "c2i")
-        self.captions = CaptionSource(captioner, captioner_options, device)
+        self.captions = CaptionSource(captioner, captioner_options, device, context)
 
     def reference(self, gt: torch.Tensor, items: Sequence[Item]) -> dict[str, Any]:
         captions = self.captions.caption_gt(gt, items)

@@ -62,7 +62,9 @@ class MeanColourCaptioner(Captioner):
 
 def test_c2c_end_to_end_with_captioner_and_caption_cache(encoder, monkeypatch, sample_images):
     monkeypatch.setattr(
-        captioning, "create_captioner", lambda name, device, options: MeanColourCaptioner(**options)
+        captioning,
+        "create_captioner",
+        lambda name, device, options, registry=None: MeanColourCaptioner(**options),
     )
     MeanColourCaptioner.calls = 0
     gt = torch.zeros(2, 3, 16, 16)
