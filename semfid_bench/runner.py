@@ -48,6 +48,8 @@ class RunConfig:
     device: str = "auto"
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     save_images: Path | None = None
+    allow_outside_paths: bool = False
+    """Accept manifest paths that are absolute or outside the manifest's folder."""
 
 
 @dataclass
@@ -94,10 +96,10 @@ class _Run:
 
 def resolve_manifest(config: RunConfig, registry: Registry) -> Manifest:
     """The manifest a run uses: ``--manifest`` if given, else the named dataset's."""
-    if config.manifest is not None:
-        return load_manifest(config.manifest)
-    path = registry.create("dataset", config.dataset or "sample")
-    return load_manifest(path)
+    path = config.manifest
+    if path is None:
+        path = registry.create("dataset", config.dataset or "sample")
+    return load_manifest(path, allow_outside_paths=config.allow_outside_paths)
 
 
 def _levels(config: RunConfig, registry: Registry, name: str) -> list[float]:

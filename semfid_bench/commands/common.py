@@ -21,6 +21,13 @@ err_console = Console(stderr=True)
 
 DEFAULT_DB = Path("results.db")
 DbOption = Annotated[Path, typer.Option("--db", help="Results database (SQLite).")]
+AllowOutsideOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-paths",
+        help="Accept manifest paths that are absolute or outside the manifest's folder.",
+    ),
+]
 
 
 def split_list(text: str) -> list[str]:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from semfid_bench.commands.common import (
     DEFAULT_DB,
+    AllowOutsideOption,
     DbOption,
     console,
     err_console,
@@ -48,6 +49,7 @@ def run(
     save_images: Annotated[
         Path | None, typer.Option(help="Folder to keep LR and SR images in.")
     ] = None,
+    allow_outside_paths: AllowOutsideOption = False,
 ) -> None:
     """Run SR models on degraded images and score them; resumes finished work."""
     from semfid_bench.plugin_manager import build_registry
@@ -68,6 +70,7 @@ def run(
         device=device,
         options=parse_options(set_ or []),
         save_images=save_images,
+        allow_outside_paths=allow_outside_paths,
     )
     with ResultsStore(db) as store, _RichProgress() as progress:
         summary = run_benchmark(config, registry, store, progress)
