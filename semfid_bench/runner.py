@@ -21,7 +21,7 @@ from typing import Any
 
 from semfid_bench import __version__
 from semfid_bench.errors import SemfidError, WeightsUnavailableError
-from semfid_bench.images import decode_rgb, load_image, quantize, save_image, to_tensor
+from semfid_bench.images import DEFAULT_MAX_PIXELS, decode_image, quantize, save_image, to_tensor
 from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.manifest import Item, Manifest, load_manifest
 from semfid_bench.registry import Registry
@@ -50,6 +50,8 @@ class RunConfig:
     save_images: Path | None = None
     allow_outside_paths: bool = False
     """Accept manifest paths that are absolute or outside the manifest's folder."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """Input images larger than this are refused (error rows for that item)."""
 
 
 @dataclass
@@ -61,6 +63,8 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     items: int = 0
+    notes: list[str] = field(default_factory=list)
+    """What decoding changed about input images (alpha flattened, 16-bit scaled, ...)."""
 
 
 class Progress:
@@ -181,10 +185,18 @@ def environment_record(device) -> dict[str, str]:
     }
 
 
-def _read_gt(item: Item, device) -> tuple[Any, str]:
+def _decode_input(data: bytes, path: Path, role: str, run: _Run, notes: list[str]):
+    """An input image as a (3, H, W) tensor on the run's device, decoded by the policy of
+    :mod:`semfid_bench.images` (pixel cap included); its notes go to ``notes``."""
+    decoded = decode_image(data, path, run.config.max_pixels)
+    notes.extend(f"{role}: {note}" for note in decoded.notes)
+    return to_tensor(decoded.array).to(run.device)
+
+
+def _read_gt(item: Item, run: _Run, notes: list[str]) -> tuple[Any, str]:
     data = item.gt.read_bytes()
     digest = hashlib.sha256(data).hexdigest()[:16]
-    return to_tensor(decode_rgb(data, item.gt)).to(device), digest
+    return _decode_input(data, item.gt, "GT", run, notes), digest
 
 
 def _error_message(exc: BaseException) -> str:
@@ -287,8 +299,9 @@ def _run_item(run: _Run, item: Item) -> None:
     A paired item has a single cell: its SR image, keyed by its labels, and a content hash
     that covers GT and SR (so a replaced SR file is scored again)."""
     gt, gt_hash, gt_error = None, "unreadable", ""
+    notes: list[str] = []
     try:
-        gt, gt_hash = _read_gt(item, run.device)
+        gt, gt_hash = _read_gt(item, run, notes)
         item = dataclasses.replace(item, gt_hash=gt_hash)
         if item.paired:
             gt_hash += "+" + hashlib.sha256(item.sr.read_bytes()).hexdigest()[:16]
@@ -326,10 +339,10 @@ def _run_item(run: _Run, item: Item) -> None:
                 if gt is None:
                     raise RuntimeError(gt_error)
                 if item.paired:
-                    sr = _load_sr(item, gt)
+                    sr = _load_sr(run, item, gt, notes)
                 else:
                     if lr is None:
-                        lr = _make_lr(run, item, gt, degradation, level)
+                        lr = _make_lr(run, item, gt, degradation, level, notes)
                     context = UpscaleContext(
                         items=[item],
                         degradation=degradation,
@@ -337,19 +350,20 @@ def _run_item(run: _Run, item: Item) -> None:
                         seed=model_seed(run.config.seed, item.id, model_name),
                     )
                     sr = _upscale(model, lr, gt, context)
+                _save(run, item, degradation, level, model_name, lr, sr)
             except Exception as exc:
                 message = f"item {item.id!r} ({item.gt}): {_error_message(exc)}"
                 rows = [ResultRow(cell, m, run.metric_options[m], None, message) for m in todo]
                 run.summary.errors.append(f"{degradation}@{level:g} {model_name}: {message}")
             else:
-                _save(run, item, degradation, level, model_name, lr, sr)
-                rows = [_score(run, name, sr, gt, item, references, cell) for name in todo]
+                rows = [_score(run, name, sr, gt, item, references, cell, notes) for name in todo]
             run.store.add(rows, run.summary.run_id)
             run.summary.computed += sum(r.error is None for r in rows)
+    run.summary.notes += [f"item {item.id!r}: {note}" for note in dict.fromkeys(notes)]
 
 
-def _load_sr(item: Item, gt):
-    sr = quantize(load_image(item.sr).to(gt.device))[None]
+def _load_sr(run: _Run, item: Item, gt, notes: list[str]):
+    sr = quantize(_decode_input(item.sr.read_bytes(), item.sr, "SR", run, notes))[None]
     if tuple(sr.shape[-2:]) != tuple(gt.shape[-2:]):
         raise ValueError(
             f"SR {item.sr} is {tuple(sr.shape[-2:])} (H, W), GT is {tuple(gt.shape[-2:])}"
@@ -357,9 +371,9 @@ def _load_sr(item: Item, gt):
     return sr
 
 
-def _make_lr(run: _Run, item: Item, gt, degradation: str, level: float):
+def _make_lr(run: _Run, item: Item, gt, degradation: str, level: float, notes: list[str]):
     if degradation == GIVEN_LR:
-        return quantize(load_image(item.lr).to(run.device))
+        return quantize(_decode_input(item.lr.read_bytes(), item.lr, "LR", run, notes))
     seed = degradation_seed(run.config.seed, item.id, degradation)
     return quantize(run.plugins.degradations[degradation].degrade(gt, level=level, seed=seed))
 
@@ -372,7 +386,9 @@ def _upscale(model, lr, gt, context: UpscaleContext):
     return sr
 
 
-def _score(run: _Run, name: str, sr, gt, item: Item, references: dict, cell) -> ResultRow:
+def _score(
+    run: _Run, name: str, sr, gt, item: Item, references: dict, cell, notes: list[str]
+) -> ResultRow:
     options = run.metric_options[name]
     metric = run.plugins.metrics[name]
     try:
@@ -380,7 +396,10 @@ def _score(run: _Run, name: str, sr, gt, item: Item, references: dict, cell) -> 
             references[name] = metric.reference(gt[None], [item])
         scores, details = _score_with_details(metric, sr, references[name])
         value = float(scores.reshape(-1)[0])
-        return ResultRow(cell, name, options, value, details=details[0] if details else None)
+        row_details = details[0] if details else None
+        if notes:
+            row_details = {**(row_details or {}), "input_notes": list(dict.fromkeys(notes))}
+        return ResultRow(cell, name, options, value, details=row_details)
     except Exception as exc:
         message = f"item {item.id!r}: metric {name}: {_error_message(exc)}"
         run.summary.errors.append(f"{cell.degradation}@{cell.level:g} {cell.model}: {message}")

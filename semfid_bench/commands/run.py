@@ -20,6 +20,7 @@ from semfid_bench.commands.common import (
     split_list,
     warn_problems,
 )
+from semfid_bench.images import DEFAULT_MAX_PIXELS
 
 
 def run(
@@ -50,6 +51,10 @@ def run(
         Path | None, typer.Option(help="Folder to keep LR and SR images in.")
     ] = None,
     allow_outside_paths: AllowOutsideOption = False,
+    max_megapixels: Annotated[
+        float,
+        typer.Option(min=0.000001, help="Refuse input images over this size (error rows)."),
+    ] = DEFAULT_MAX_PIXELS / 1e6,
 ) -> None:
     """Run SR models on degraded images and score them; resumes finished work."""
     from semfid_bench.plugin_manager import build_registry
@@ -71,6 +76,7 @@ def run(
         options=parse_options(set_ or []),
         save_images=save_images,
         allow_outside_paths=allow_outside_paths,
+        max_pixels=int(max_megapixels * 1e6),
     )
     with ResultsStore(db) as store, _RichProgress() as progress:
         summary = run_benchmark(config, registry, store, progress)
@@ -81,6 +87,10 @@ def run(
     )
     with ResultsStore(db) as store:
         _print_summary(store, config.metrics)
+    for note in summary.notes[:10]:
+        err_console.print(f"[yellow]note[/] {note}")
+    if len(summary.notes) > 10:
+        err_console.print(f"... and {len(summary.notes) - 10} more notes (see result details).")
     if summary.errors:
         for message in summary.errors[:10]:
             err_console.print(f"[red]error[/] {message}")
