@@ -21,6 +21,7 @@ from semfid_bench.commands.publish import publish
 from semfid_bench.commands.run import run
 from semfid_bench.commands.train import train_app
 from semfid_bench.errors import SemfidError
+from semfid_bench.escaping import console as escape
 
 app = typer.Typer(
     name="semfid-bench",
@@ -44,9 +45,9 @@ def main() -> None:
     try:
         app()
     except SemfidError as exc:
-        err_console.print(f"[red]Error:[/] {exc.message}")
+        err_console.print(f"[red]Error:[/] {escape(exc.message)}")
         if exc.hint:
-            err_console.print(f"[dim]Hint:[/] {exc.hint}")
+            err_console.print(f"[dim]Hint:[/] {escape(exc.hint)}")
         if os.environ.get("SEMFID_BENCH_DEBUG"):
             raise
         err_console.print("[dim]Set SEMFID_BENCH_DEBUG=1 for the full traceback.[/]")

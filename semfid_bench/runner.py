@@ -25,6 +25,7 @@ from semfid_bench.images import DEFAULT_MAX_PIXELS, decode_image, quantize, save
 from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.manifest import Item, Manifest, load_manifest
 from semfid_bench.registry import Registry
+from semfid_bench.safe_paths import path_inside
 from semfid_bench.seeding import degradation_seed, model_seed
 from semfid_bench.store import CellKey, ResultRow, ResultsStore, canonical_options
 
@@ -415,9 +416,11 @@ def _score_with_details(metric, sr, reference):
 
 
 def _save(run: _Run, item: Item, degradation: str, level: float, model_name: str, lr, sr):
+    """Keep LR and SR as ``DIR/<dataset>/<degradation>@<level>/{LR,<model>}/<id>.png``, every
+    part encoded by :func:`~semfid_bench.safe_paths.path_inside`."""
     if run.config.save_images is None:
         return
-    root = Path(run.config.save_images) / run.dataset / f"{degradation}@{level:g}"
+    folder = (run.config.save_images, run.dataset, f"{degradation}@{level:g}")
     if lr is not None:
-        save_image(lr, root / "LR" / f"{item.id}.png")
-    save_image(sr[0], root / model_name / f"{item.id}.png")
+        save_image(lr, path_inside(*folder, "LR", item.id, suffix=".png"))
+    save_image(sr[0], path_inside(*folder, model_name, item.id, suffix=".png"))

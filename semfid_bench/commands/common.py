@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from semfid_bench.errors import SemfidError
+from semfid_bench.escaping import console as escape
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -60,7 +61,7 @@ def select(text: str, kind: str, registry: Registry) -> list[str]:
 def warn_problems(problems: list[str]) -> None:
     """Show plugin load problems without stopping the command."""
     for problem in problems:
-        err_console.print(f"[yellow]plugin problem:[/] {problem}")
+        err_console.print(f"[yellow]plugin problem:[/] {escape(problem)}")
 
 
 def progress_bar(output: Console, *, transient: bool = False) -> Progress:

@@ -9,6 +9,7 @@ import typer
 
 from semfid_bench.commands.common import console
 from semfid_bench.errors import SemfidError
+from semfid_bench.escaping import console as escape
 
 
 def degrade(
@@ -48,7 +49,7 @@ def degrade(
     if height % scale or width % scale:
         hr = hr[:, : height - height % scale, : width - width % scale]
         console.print(
-            f"[yellow]note[/] {image}: {width}x{height} is not divisible by {scale}; "
+            f"[yellow]note[/] {escape(image)}: {width}x{height} is not divisible by {scale}; "
             f"cropped to {hr.shape[2]}x{hr.shape[1]}."
         )
     model = registry.create("degradation", degradation, scale=scale, device=hr.device)
@@ -60,13 +61,13 @@ def degrade(
         else:
             lr, steps = model.degrade(hr, level=level, seed=level_seed), []
         lr = quantize(lr)
-        console.print(f"[bold]{degradation} @ {level:g}[/] (seed {level_seed})")
+        console.print(f"[bold]{escape(degradation)} @ {level:g}[/] (seed {level_seed})")
         for step in steps:
-            console.print(f"  {step}")
+            console.print(f"  {escape(step)}")
         tiles.append((f"{degradation} @ {level:g}", upscale_nearest(lr, tuple(hr.shape[-2:]))))
     out.parent.mkdir(parents=True, exist_ok=True)
     contact_sheet(tiles).save(out)
-    console.print(f"Wrote {out}")
+    console.print(f"Wrote {escape(out)}")
 
 
 def _parse_levels(text: str) -> list[float]:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from semfid_bench.commands.common import AllowOutsideOption, console
+from semfid_bench.escaping import console as escape
 
 
 def make_manifest(
@@ -21,4 +22,4 @@ def make_manifest(
 
     path = manifest_from_folder(folder, out, name, allow_outside_paths=allow_outside_paths)
     items = len(load_manifest(path, allow_outside_paths=allow_outside_paths))
-    console.print(f"Wrote {path} ({items} items)")
+    console.print(f"Wrote {escape(path)} ({items} items)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 
 from semfid_bench.commands.common import console
+from semfid_bench.escaping import console as escape
+from semfid_bench.escaping import plain
 
 
 def plugins() -> None:
@@ -17,15 +19,15 @@ def plugins() -> None:
     for registration in sorted(rows, key=lambda r: (r.kind, r.name)):
         table.add_row(
             registration.kind,
-            registration.name,
-            registration.source,
-            _describe(registration.spec),
+            plain(registration.name),
+            plain(registration.source),
+            plain(_describe(registration.spec)),
         )
     console.print(table)
     if registry.problems:
         console.print("[red]Plugins that failed to load or register:[/]")
         for problem in registry.problems:
-            console.print(f"  [red]•[/] {problem}")
+            console.print(f"  [red]•[/] {escape(problem)}")
 
 
 def _describe(spec) -> str:

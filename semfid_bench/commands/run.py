@@ -20,6 +20,8 @@ from semfid_bench.commands.common import (
     split_list,
     warn_problems,
 )
+from semfid_bench.escaping import console as escape
+from semfid_bench.escaping import plain
 from semfid_bench.images import DEFAULT_MAX_PIXELS
 
 
@@ -81,19 +83,20 @@ def run(
     with ResultsStore(db) as store, _RichProgress() as progress:
         summary = run_benchmark(config, registry, store, progress)
     console.print(
-        f"Run [bold]{summary.run_id}[/] on {summary.dataset} ({summary.items} items): "
+        f"Run [bold]{escape(summary.run_id)}[/] on {escape(summary.dataset)} "
+        f"({summary.items} items): "
         f"{summary.computed} results computed, {summary.skipped} already done and skipped, "
-        f"{len(summary.errors)} errors, {summary.seconds:.1f} s. Database: {db}"
+        f"{len(summary.errors)} errors, {summary.seconds:.1f} s. Database: {escape(db)}"
     )
     with ResultsStore(db) as store:
         _print_summary(store, config.metrics)
     for note in summary.notes[:10]:
-        err_console.print(f"[yellow]note[/] {note}")
+        err_console.print(f"[yellow]note[/] {escape(note)}")
     if len(summary.notes) > 10:
         err_console.print(f"... and {len(summary.notes) - 10} more notes (see result details).")
     if summary.errors:
         for message in summary.errors[:10]:
-            err_console.print(f"[red]error[/] {message}")
+            err_console.print(f"[red]error[/] {escape(message)}")
         if len(summary.errors) > 10:
             err_console.print(f"... and {len(summary.errors) - 10} more (see the database).")
         raise typer.Exit(1)
@@ -109,13 +112,13 @@ def _print_summary(store, metrics: list[str]) -> None:
     metrics = [m for m in metrics if m in set(results["metric"])]  # all-error metrics have none
     specs = store.metric_specs()
     for board in model_leaderboards(results, specs):
-        table = Table(
-            "rank", "model", "n", *[f"{m} {specs[m].arrow}" for m in metrics], title=board.title
-        )
+        table = Table(title=plain(board.title))
+        for header in ["rank", "model", "n", *[f"{m} {specs[m].arrow}" for m in metrics]]:
+            table.add_column(plain(header))
         for row in board.frame.to_dict("records"):
             table.add_row(
                 str(int(row["rank"])),
-                row["model"],
+                plain(row["model"]),
                 str(row["n"]),
                 *[f"{row[m]:.4g}" for m in metrics],
             )
@@ -138,4 +141,4 @@ class _RichProgress:
         self._task = self._progress.add_task("running", total=total)
 
     def advance(self, description: str) -> None:
-        self._progress.update(self._task, advance=1, description=description)
+        self._progress.update(self._task, advance=1, description=escape(description))
