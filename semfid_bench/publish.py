@@ -93,6 +93,8 @@ def publish(db: str | Path, out: str | Path, options: PublishOptions | None = No
     """Write the report for everything in ``db`` into folder ``out``; return the files."""
     options = options or PublishOptions()
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SemfidError(f"--out {out} is a file; publish writes a report folder there.")
     with open_store(db) as store:
         results = store.results(include_errors=True)
         items, specs, runs = store.items(), store.metric_specs(), store.runs()

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from semfid_bench.errors import SemfidError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,6 +31,10 @@ if TYPE_CHECKING:
     from semfid_bench.specs import MetricSpec
 
 SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+"""How long one statement waits for another process's write lock."""
+LOCK_RETRIES = 4
+"""Retries (0.1, 0.2, 0.4, 0.8 s apart) after the busy timeout, before giving up."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,6 +80,19 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
+def _retry_locked(action: Callable[[], object]) -> None:
+    """Run ``action``; on ``database is locked``/``busy`` retry with exponential backoff."""
+    for attempt in range(LOCK_RETRIES + 1):
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            message = str(exc).lower()
+            if attempt == LOCK_RETRIES or ("locked" not in message and "busy" not in message):
+                raise
+            time.sleep(0.1 * 2**attempt)
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -116,12 +136,19 @@ class ResultsStore:
         self.path = Path(path)
         if self.path.parent != Path(""):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.executescript(_SCHEMA)
-        self._db.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
-        self._db.commit()
+        try:
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            self._db.commit()
+        except sqlite3.Error as exc:
+            raise SemfidError(
+                f"Cannot use {self.path} as a results database: {exc}.",
+                hint="--db names an SQLite file (created if missing), not a folder or a file "
+                "of another kind.",
+            ) from exc
 
     def close(self) -> None:
         self._db.close()
@@ -134,8 +161,16 @@ class ResultsStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._db:
+        """One write transaction. The write lock is taken up front (``BEGIN IMMEDIATE``),
+        so a concurrent writer makes it wait, never fail half-way; waiting beyond the busy
+        timeout is retried with backoff before ``database is locked`` is raised."""
+        _retry_locked(lambda: self._db.execute("BEGIN IMMEDIATE"))
+        try:
             yield self._db
+        except BaseException:
+            self._db.rollback()
+            raise
+        _retry_locked(self._db.commit)
 
     def start_run(self, run_id: str, config: dict) -> None:
         with self._transaction() as db:

@@ -36,6 +36,14 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def parse_levels(text: str) -> list[float]:
+    """``--levels`` text (comma-separated numbers) as floats; a clear error otherwise."""
+    try:
+        return [float(part) for part in split_list(text)]
+    except ValueError:
+        raise SemfidError(f"Bad --levels {text!r}: expected numbers like 0.3,0.7,1.0.") from None
+
+
 def parse_options(pairs: list[str]) -> dict[str, dict[str, object]]:
     """``NAME.KEY=VALUE`` pairs into per-plugin option dicts (values parsed as JSON)."""
     options: dict[str, dict[str, object]] = {}

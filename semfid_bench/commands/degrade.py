@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from semfid_bench.commands.common import console
+from semfid_bench.commands.common import console, parse_levels
 from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import console as escape
 
@@ -37,7 +37,7 @@ def degrade(
     spec = registry.get("degradation", degradation).spec
     if scale not in spec.scales:
         raise SemfidError(f"Degradation {degradation!r} does not downscale x{scale}.")
-    chosen = _parse_levels(levels) if levels else list(spec.levels)
+    chosen = parse_levels(levels) if levels else list(spec.levels)
     for level in chosen:
         if not 0.0 <= level <= 1.0:
             raise SemfidError(f"Level {level} is outside [0, 1].")
@@ -68,10 +68,3 @@ def degrade(
     out.parent.mkdir(parents=True, exist_ok=True)
     contact_sheet(tiles).save(out)
     console.print(f"Wrote {escape(out)}")
-
-
-def _parse_levels(text: str) -> list[float]:
-    try:
-        return [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise SemfidError(f"Bad --levels {text!r}: expected numbers like 0.3,0.7,1.0.") from None

@@ -14,10 +14,10 @@ from semfid_bench.commands.common import (
     DbOption,
     console,
     err_console,
+    parse_levels,
     parse_options,
     progress_bar,
     select,
-    split_list,
     warn_problems,
 )
 from semfid_bench.escaping import console as escape
@@ -69,7 +69,7 @@ def run(
         models=select(models, "sr_model", registry),
         metrics=select(metrics, "metric", registry),
         degradations=select(degradations, "degradation", registry),
-        levels=[float(x) for x in split_list(levels)] if levels else None,
+        levels=parse_levels(levels) if levels else None,
         dataset=dataset,
         manifest=manifest,
         scale=scale,
