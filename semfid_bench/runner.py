@@ -4,7 +4,9 @@ Items are the outer loop, so GT-side metric work happens once per item (never pe
 level) and memory stays flat in dataset size. Each (item, degradation, level, model) cell
 is written in its own transaction: an interrupted run keeps everything finished, and the
 same command resumes where it stopped. A failing cell is stored as error rows and the run
-goes on.
+goes on. Runs sharing a database claim each cell before computing it (``claims`` table in
+the store), so a second run does other cells meanwhile and then waits for those still
+being computed instead of computing them again.
 """
 
 from __future__ import annotations
@@ -27,10 +29,19 @@ from semfid_bench.manifest import Item, Manifest, load_manifest
 from semfid_bench.registry import Registry
 from semfid_bench.safe_paths import path_inside
 from semfid_bench.seeding import degradation_seed, model_seed
-from semfid_bench.store import CellKey, ResultRow, ResultsStore, canonical_options
+from semfid_bench.store import (
+    CellKey,
+    ResultRow,
+    ResultsStore,
+    canonical_options,
+    cell_token,
+    claim_owner,
+)
 
 GIVEN_LR = "given-lr"
 GIVEN_SR = "given-sr"
+CLAIM_POLL_S = 0.5
+"""How often a run waiting for another run's cell looks again."""
 
 
 @dataclass
@@ -53,6 +64,9 @@ class RunConfig:
     """Accept manifest paths that are absolute or outside the manifest's folder."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Input images larger than this are refused (error rows for that item)."""
+    claim_lease_s: float = 3600.0
+    """How long a claimed cell stays reserved for this run if it never stores it (a run
+    that died on this host frees its claims at once)."""
 
 
 @dataclass
@@ -97,6 +111,8 @@ class _Run:
     grid: list[tuple[str, float]]
     metric_options: dict[str, str]
     model_options: dict[str, str]
+    owner: str
+    """This run as the owner of the cells it claims."""
 
 
 def resolve_manifest(config: RunConfig, registry: Registry) -> Manifest:
@@ -265,14 +281,16 @@ def run_benchmark(
         grid=[(d, lv) for d in config.degradations for lv in _levels(config, registry, d)],
         metric_options={n: canonical_options(config.options.get(n)) for n in config.metrics},
         model_options={n: canonical_options(config.options.get(n)) for n in config.models},
+        owner=claim_owner(run_id),
     )
     progress.start(unpaired * len(run.grid) * len(config.models) + len(manifest) - unpaired)
     started = time.perf_counter()
     status = "interrupted"
     try:
         with torch.inference_mode():
-            for item in manifest:
-                _run_item(run, item)
+            deferred = [item for item in manifest if _run_item(run, item)]
+            for item in deferred:  # cells other runs were computing: wait for them
+                _run_item(run, item, waiting=True)
         status = "finished" if not summary.errors else "finished-with-errors"
     finally:
         summary.seconds = time.perf_counter() - started
@@ -294,11 +312,14 @@ def _paired_levels(manifest: Manifest) -> dict[str, list[float]]:
     return {name: sorted(values) for name, values in levels.items()}
 
 
-def _run_item(run: _Run, item: Item) -> None:
+def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
     """Every (degradation, level, model) cell of one item; GT-side work done once.
 
     A paired item has a single cell: its SR image, keyed by its labels, and a content hash
-    that covers GT and SR (so a replaced SR file is scored again)."""
+    that covers GT and SR (so a replaced SR file is scored again). Cells another live run
+    has claimed are left to it; returns True if any were (``waiting`` then waits for them
+    to be stored or freed, see :func:`_claim_todo`)."""
+    deferred = False
     gt, gt_hash, gt_error = None, "unreadable", ""
     notes: list[str] = []
     try:
@@ -319,7 +340,8 @@ def _run_item(run: _Run, item: Item) -> None:
     for degradation, level in grid:
         lr = None
         for model_name, model in models.items():
-            run.progress.advance(f"{item.id} · {degradation}@{level:g} · {model_name}")
+            if not waiting:
+                run.progress.advance(f"{item.id} · {degradation}@{level:g} · {model_name}")
             cell = CellKey(
                 run.dataset,
                 item.id,
@@ -331,9 +353,8 @@ def _run_item(run: _Run, item: Item) -> None:
                 model_name,
                 model_options[model_name],
             )
-            done = run.store.finished_metrics(cell)
-            todo = [m for m in run.plugins.metrics if (m, run.metric_options[m]) not in done]
-            run.summary.skipped += len(run.plugins.metrics) - len(todo)
+            todo = _claim_todo(run, cell, waiting)
+            deferred |= todo is None
             if not todo:
                 continue
             try:
@@ -359,8 +380,38 @@ def _run_item(run: _Run, item: Item) -> None:
             else:
                 rows = [_score(run, name, sr, gt, item, references, cell, notes) for name in todo]
             run.store.add(rows, run.summary.run_id)
+            run.store.release(cell_token(cell), run.owner)
             run.summary.computed += sum(r.error is None for r in rows)
     run.summary.notes += [f"item {item.id!r}: {note}" for note in dict.fromkeys(notes)]
+    return deferred
+
+
+def _missing(run: _Run, cell: CellKey) -> list[str]:
+    done = run.store.finished_metrics(cell)
+    return [m for m in run.plugins.metrics if (m, run.metric_options[m]) not in done]
+
+
+def _claim_todo(run: _Run, cell: CellKey, waiting: bool) -> list[str] | None:
+    """The metrics still missing for ``cell``, with the cell claimed when there are any;
+    None if another live run holds it (with ``waiting``, poll until it is stored or free).
+
+    Missing metrics are read again under the claim: the other run stores its rows before
+    it releases, so nothing is computed twice."""
+    token, metrics = cell_token(cell), run.plugins.metrics
+    while True:
+        todo = _missing(run, cell)
+        if todo and run.store.claim(token, run.owner, run.config.claim_lease_s):
+            todo = _missing(run, cell)
+            if todo:
+                run.summary.skipped += len(metrics) - len(todo)
+                return todo
+            run.store.release(token, run.owner)
+        if not todo:
+            run.summary.skipped += len(metrics)
+            return []
+        if not waiting:
+            return None
+        time.sleep(CLAIM_POLL_S)
 
 
 def _load_sr(run: _Run, item: Item, gt, notes: list[str]):

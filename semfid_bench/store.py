@@ -12,7 +12,11 @@ table; older databases gain it when opened.)
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -80,6 +84,46 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
+_CLAIMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS claims (
+    cell TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+"""
+"""Cells a run is computing now, so that concurrent runs on one database share the work.
+Added to schema 1 as a new table (older databases gain it when opened); a claim is
+released when its cell is stored, and counts for nothing once expired or once its owner
+process (on this host) is gone."""
+
+
+def cell_token(cell: object) -> str:
+    """A cell key as one opaque string (hash of its fields in order), for claims."""
+    fields = dataclasses.astuple(cell)
+    text = json.dumps(fields, default=str, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def claim_owner(run_id: str) -> str:
+    """This process as a claim owner: host, process id and run."""
+    return f"{socket.gethostname()}|{os.getpid()}|{run_id}"
+
+
+def _owner_gone(owner: str) -> bool:
+    """True if ``owner`` was a process on this host that no longer exists."""
+    host, _, rest = owner.partition("|")
+    pid = rest.partition("|")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _retry_locked(action: Callable[[], object]) -> None:
     """Run ``action``; on ``database is locked``/``busy`` retry with exponential backoff."""
     for attempt in range(LOCK_RETRIES + 1):
@@ -139,6 +183,7 @@ class ResultsStore:
         try:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
             self._db.executescript(_SCHEMA)
+            self._db.executescript(_CLAIMS_SCHEMA)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -264,3 +309,22 @@ class ResultsStore:
         if not include_errors:
             query += " WHERE error IS NULL"
         return pd.read_sql_query(query, self._db)
+
+    def claim(self, token: str, owner: str, lease_s: float) -> bool:
+        """Claim a cell (see :func:`cell_token`) for ``lease_s`` seconds; False if another
+        owner holds a live claim. An expired claim, or one whose process is gone, is taken."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT owner, expires FROM claims WHERE cell = ?", (token,)
+            ).fetchone()
+            held = row is not None and row[0] != owner and row[1] > time.time()
+            if held and not _owner_gone(row[0]):
+                return False
+            expires = time.time() + lease_s
+            db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (token, owner, expires))
+        return True
+
+    def release(self, token: str, owner: str) -> None:
+        """Give up a claim (after the cell's rows are stored, or when it fails)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM claims WHERE cell = ? AND owner = ?", (token, owner))
