@@ -418,7 +418,10 @@ def manifest_from_folder(
     if not allow_outside_paths and any(_outside(out.parent, row["gt"]) for row in rows):
         raise ManifestError(
             str(out),
-            [f"the images in {folder} are outside the manifest's folder {out.parent}"],
+            [
+                f"the images in {folder} are outside the manifest's folder {out.parent}; "
+                "pass --allow-outside-paths to refer to them with ../ paths"
+            ],
         )
     write_manifest(out, name or folder.name, rows)
     load_manifest(out, allow_outside_paths=allow_outside_paths)
