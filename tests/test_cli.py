@@ -168,7 +168,12 @@ def test_bad_option_values_and_paths_are_messages_with_exit_2(tmp_path):
         assert proc.returncode == 2, (args, proc.stderr)
         assert message in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
     db = tmp_path / "r.db"
-    assert _cli("run", "--metrics", "psnr", "--levels", "1", "--db", str(db)).returncode == 0
+    proc = _cli("run", "--metrics", "psnr", "--levels", "1", "--set", "bicubic.mode=bilinear",
+                "--db", str(db))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "bicubic[mode=bilinear]" in proc.stdout  # options shown, not eaten as markup
+    proc = _cli("leaderboard", "--rank-by", "[/]", "--db", str(db))
+    assert proc.returncode == 2 and "Cannot rank by '[/]'" in proc.stderr, proc.stderr
     proc = _cli("publish", "--out", str(a_file), "--db", str(db))
     assert proc.returncode == 2 and f"--out {a_file} is a file" in proc.stderr, proc.stderr
     if os.geteuid() != 0:  # root may write anywhere
