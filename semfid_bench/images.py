@@ -16,7 +16,8 @@ Every image file is decoded here, by :func:`decode_image`, with one policy:
 - floating-point images are refused (their range is unknown);
 - an image over the pixel cap (:data:`DEFAULT_MAX_PIXELS`, ``run --max-megapixels``) is
   refused before it is decoded, as are Pillow's decompression bombs; truncated, empty and
-  unreadable files are refused. A refusal is a ``ValueError`` naming the file; the runner
+  unreadable files are refused. A refusal is an :class:`ImageRefused` (a ``ValueError``)
+  naming the file; the runner
   turns it into error rows for that item and goes on.
 
 Notes travel with the pixels (:class:`DecodedImage`); the runner stores them in each
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 if TYPE_CHECKING:
     import torch
@@ -48,7 +49,10 @@ _CONVERTED = {
     "HSV": "HSV converted to RGB",
 }
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
-_READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError)
+
+
+class ImageRefused(ValueError):
+    """An image file that the decoding policy refuses; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class DecodedImage:
 def _sixteen_bit_to_8(image: Image.Image, name: object) -> np.ndarray:
     values = np.asarray(image, dtype=np.int64)
     if values.min() < 0 or values.max() > 65535:
-        raise ValueError(f"cannot read image {name}: integer samples outside 0..65535")
+        raise ImageRefused(f"cannot read image {name}: integer samples outside 0..65535")
     grey = np.rint(values * (255.0 / 65535.0)).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=2)
 
@@ -90,7 +94,7 @@ def _to_rgb(image: Image.Image, rawmode: str, name: object) -> DecodedImage:
         note = "16-bit grey scaled to 8-bit"
         return DecodedImage(_sixteen_bit_to_8(image, name), (note,))
     if mode == "F":
-        raise ValueError(f"cannot read image {name}: floating-point images are not supported")
+        raise ImageRefused(f"cannot read image {name}: floating-point images are not supported")
     notes = (_CONVERTED[mode],) if mode in _CONVERTED else ()
     if mode == "RGB" and "16" in rawmode:
         notes = ("16-bit RGB reduced to 8-bit (high byte)",)
@@ -106,19 +110,19 @@ def decode_image(
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise ValueError(
+                raise ImageRefused(
                     f"image {name} is {width}x{height} = {width * height / 1e6:.1f} MP, over "
                     f"the pixel cap of {max_pixels / 1e6:g} MP (run --max-megapixels)"
                 )
             rawmode = _rawmode(image)
             image.load()
             return _to_rgb(image, rawmode, name)
-    except Image.DecompressionBombError as exc:
-        raise ValueError(f"cannot read image {name}: decompression bomb refused ({exc})") from exc
-    except ValueError:
+    except ImageRefused:
         raise
-    except _READ_ERRORS as exc:
-        raise ValueError(f"cannot read image {name}: {exc}") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageRefused(f"cannot read image {name}: decompression bomb refused ({exc})") from exc
+    except Exception as exc:  # a malformed file may fail anywhere inside Pillow
+        raise ImageRefused(f"cannot read image {name}: {type(exc).__name__}: {exc}") from exc
 
 
 def decode_rgb(
@@ -139,8 +143,8 @@ def check_readable(path: Path) -> tuple[int, int]:
         with Image.open(path) as image:
             image.verify()
             return image.size
-    except (*_READ_ERRORS, Image.DecompressionBombError) as exc:
-        raise ValueError(f"not a readable image ({exc})") from exc
+    except Exception as exc:  # a malformed file may fail anywhere inside Pillow
+        raise ImageRefused(f"not a readable image ({exc})") from exc
 
 
 def to_tensor(array: np.ndarray) -> torch.Tensor:

@@ -294,6 +294,7 @@ def run_benchmark(
         status = "finished" if not summary.errors else "finished-with-errors"
     finally:
         summary.seconds = time.perf_counter() - started
+        store.release_all(run.owner)
         store.finish_run(run_id, status)
     return summary
 

@@ -328,3 +328,8 @@ class ResultsStore:
         """Give up a claim (after the cell's rows are stored, or when it fails)."""
         with self._transaction() as db:
             db.execute("DELETE FROM claims WHERE cell = ? AND owner = ?", (token, owner))
+
+    def release_all(self, owner: str) -> None:
+        """Give up every claim of ``owner`` (a run ending, finished or interrupted)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM claims WHERE owner = ?", (owner,))

@@ -15,7 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from semfid_bench.hookspecs import hookimpl
 from semfid_bench.manifest import write_manifest
+from semfid_bench.runner import RunConfig, run_benchmark
+from semfid_bench.specs import SRModelSpec
 from semfid_bench.store import ResultsStore, claim_owner
 
 WORKER = Path(__file__).with_name("concurrency_worker.py")
@@ -155,3 +158,40 @@ def test_a_write_waits_for_another_connection_holding_the_lock(tmp_path, monkeyp
             store.start_run("r2", {})
         blocker.rollback()
         blocker.close()
+
+
+class InterruptOnce:
+    """Bicubic upscaling that raises KeyboardInterrupt on one item, once."""
+
+    def __init__(self) -> None:
+        self.armed = True
+
+    @hookimpl
+    def register_sr_models(self, register):
+        from semfid_bench.sr_models.interpolation import InterpolationUpscaler
+
+        plugin = self
+
+        class Interrupting(InterpolationUpscaler):
+            def upscale(self, lr, context):
+                if plugin.armed and context.items[0].id == "i2":
+                    plugin.armed = False
+                    raise KeyboardInterrupt
+                return super().upscale(lr, context)
+
+        register.add(SRModelSpec(name="interrupting"), Interrupting)
+
+
+def test_an_interrupted_run_frees_its_claims_and_the_same_process_resumes(
+    make_registry, store, manifest
+):
+    registry = make_registry(InterruptOnce())
+    config = RunConfig(
+        models=["interrupting"], metrics=["psnr"], degradations=["bicubic"], manifest=manifest
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(config, registry, store)
+    assert store._db.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+    assert store.runs()["status"].tolist() == ["interrupted"]
+    summary = run_benchmark(config, registry, store)  # no wait for a stale claim
+    assert summary.skipped == 2 and summary.computed == ITEMS - 2
