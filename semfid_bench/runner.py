@@ -383,7 +383,8 @@ def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
             run.store.add(rows, run.summary.run_id)
             run.store.release(cell_token(cell), run.owner)
             run.summary.computed += sum(r.error is None for r in rows)
-    run.summary.notes += [f"item {item.id!r}: {note}" for note in dict.fromkeys(notes)]
+    if not waiting:  # a second visit reads the same files again
+        run.summary.notes += [f"item {item.id!r}: {note}" for note in dict.fromkeys(notes)]
     return deferred
 
 
