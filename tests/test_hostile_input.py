@@ -133,3 +133,21 @@ def test_hostile_run_save_leaderboard_publish(tmp_path, monkeypatch):
         assert "&lt;script&gt;" in html  # the label is shown, escaped
     assert all(p.resolve().is_relative_to(work) for p in _files(tmp_path) - before)
     assert not any("escaped" in p.name for p in tmp_path.parent.iterdir())
+
+
+def test_precomputed_outputs_are_found_by_encoded_id_and_never_outside(tmp_path):
+    from semfid_bench.manifest import Item
+    from semfid_bench.sr_models.precomputed import PrecomputedOutputs
+
+    outputs, elsewhere = tmp_path / "outputs", tmp_path / "elsewhere"
+    outputs.mkdir()
+    elsewhere.mkdir()
+    Image.new("RGB", (8, 8)).save(elsewhere / "secret.png")
+    Image.new("RGB", (8, 8)).save(outputs / f"{encode_part('sub/cat')}.png")
+    (outputs / "link.png").symlink_to(elsewhere / "secret.png")
+    model = PrecomputedOutputs(dir=str(outputs))
+    found = model.find(Item(id="sub/cat", gt=tmp_path / "gt.png"), "bicubic", 1.0)
+    assert found == outputs / "sub%2Fcat.png"
+    for hostile in ("../elsewhere/secret", str(elsewhere / "secret"), "link"):
+        with pytest.raises(FileNotFoundError, match="no precomputed output"):
+            model.find(Item(id=hostile, gt=tmp_path / "gt.png"), "bicubic", 1.0)
