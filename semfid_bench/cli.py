@@ -7,7 +7,9 @@ traceback; set ``SEMFID_BENCH_DEBUG=1`` to see it.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
+from typing import NoReturn
 
 import typer
 
@@ -21,6 +23,7 @@ from semfid_bench.commands.publish import publish
 from semfid_bench.commands.run import run
 from semfid_bench.commands.train import train_app
 from semfid_bench.errors import SemfidError
+from semfid_bench.escaping import console as escape
 
 app = typer.Typer(
     name="semfid-bench",
@@ -40,17 +43,27 @@ app.add_typer(train_app, name="train")
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: known errors, database errors and files that cannot be
+    read or written become a message and exit status 2."""
     try:
         app()
     except SemfidError as exc:
-        err_console.print(f"[red]Error:[/] {exc.message}")
-        if exc.hint:
-            err_console.print(f"[dim]Hint:[/] {exc.hint}")
-        if os.environ.get("SEMFID_BENCH_DEBUG"):
-            raise
-        err_console.print("[dim]Set SEMFID_BENCH_DEBUG=1 for the full traceback.[/]")
-        sys.exit(2)
+        _fail(exc.message, exc.hint)
+    except sqlite3.Error as exc:
+        _fail(f"Results database error: {exc}.", "Another process may hold the database; retry.")
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}.", "Check the path and its permissions.")
+
+
+def _fail(message: str, hint: str | None) -> NoReturn:
+    err_console.print(f"[red]Error:[/] {escape(message)}")
+    if hint:
+        err_console.print(f"[dim]Hint:[/] {escape(hint)}")
+    if os.environ.get("SEMFID_BENCH_DEBUG"):
+        raise
+    err_console.print("[dim]Set SEMFID_BENCH_DEBUG=1 for the full traceback.[/]")
+    sys.exit(2)
 
 
 if __name__ == "__main__":

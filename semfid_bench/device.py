@@ -16,7 +16,12 @@ def resolve_device(name: str = "auto") -> torch.device:
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise SemfidError(
+            f"Unknown device {name!r}.", hint="Use auto, cpu, cuda or cuda:N."
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SemfidError(
             f"Device {name!r} was requested but CUDA is not available.",

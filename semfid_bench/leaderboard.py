@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from semfid_bench.errors import SemfidError
+from semfid_bench.escaping import markdown_table, md_code, md_text
 from semfid_bench.specs import MetricSpec
 from semfid_bench.stats import mean_ci
 
@@ -112,17 +113,20 @@ def to_markdown(tables: list[LeaderboardTable], specs: dict[str, MetricSpec]) ->
     for table in tables:
         metrics = [c for c in table.frame.columns if f"{c}_low" in table.frame.columns]
         header = ["rank", "model", "n"] + [
-            f"{m} {specs[m].arrow}{' ★' if m == table.rank_by else ''}" for m in metrics
+            f"{md_text(m)} {specs[m].arrow}{' ★' if m == table.rank_by else ''}" for m in metrics
         ]
-        lines += ["", f"## {table.title}", "", "| " + " | ".join(header) + " |"]
-        lines.append("|" + "|".join(["---:", "---", "---:"] + ["---:"] * len(metrics)) + "|")
+        align = ["---:", "---", "---:"] + ["---:"] * len(metrics)
+        rows = []
         for row in table.frame.to_dict("records"):
             rank = "–" if math.isnan(row["rank"]) else str(int(row["rank"]))
-            cells = [rank, f"`{row['model']}`", str(row["n"])]
+            cells = [rank, md_code(row["model"]), str(row["n"])]
             cells += [mean_ci_cell(row[m], row[f"{m}_low"], row[f"{m}_high"]) for m in metrics]
-            lines.append("| " + " | ".join(cells) + " |")
+            rows.append(cells)
+        lines += ["", f"## {md_text(table.title)}", "", *markdown_table(header, rows, align)]
     conventions = [
-        f"- `{m}` {s.arrow}: {s.convention}" for m, s in sorted(specs.items()) if s.convention
+        f"- {md_code(m)} {s.arrow}: {md_text(s.convention)}"
+        for m, s in sorted(specs.items())
+        if s.convention
     ]
     if conventions:
         lines += ["", "Conventions:", "", *conventions]

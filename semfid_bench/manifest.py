@@ -8,8 +8,10 @@ Line 1 is a header, every other non-blank line an item::
 Item fields: ``id`` (required, unique), ``gt`` (required path), and optional ``lr`` (a given
 LR image instead of degrading the GT), ``caption`` (of the GT), ``mask`` (path), ``mos``
 (finite number) and ``split`` (e.g. ``train``/``test``). Paths are relative to the
-manifest's folder. Loading validates everything up front and reports every problem with
-its line number and path.
+manifest's folder and must stay inside it (no absolute or ``../`` paths) unless the user
+passes ``--allow-outside-paths``. Loading validates everything up front and reports every
+problem with its line number and path; the file is strict UTF-8 JSON lines (no duplicate
+keys, no NaN/Infinity), ids are strings and ``version`` an integer.
 
 A *paired* item holds a finished SR image: ``sr`` (path, same size as ``gt``) is scored
 directly, with no degradation and no SR model; this is how a user study is evaluated. Its
@@ -27,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import reprlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,25 +91,126 @@ class Manifest:
         return len(self.items)
 
 
-def _check_header(header: object, problems: list[str]) -> str | None:
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 2, 60, 60
+_SHORT.maxlist = _SHORT.maxdict = 4
+
+
+def _show(value: object) -> str:
+    """A value for a message, cut short and shallow (safe for huge or deeply nested values)."""
+    return _SHORT.repr(value)
+
+
+class _BadJSON(ValueError):
+    """A line that parses as JSON but breaks a rule of the format (duplicate key, NaN)."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    row: dict = {}
+    for key, value in pairs:
+        if key in row:
+            raise _BadJSON(f"duplicate key {_show(key)} in one JSON object")
+        row[key] = value
+    return row
+
+
+def _reject_constant(name: str) -> float:
+    raise _BadJSON(f"{name} is not a JSON number")
+
+
+def _parse_int(text: str) -> int | float:
+    """Integers of more than 18 digits become floats (infinite if over float's range), so
+    range checks never meet Python's digit limit or an OverflowError."""
+    return int(text) if len(text.lstrip("-")) <= 18 else float(text)
+
+
+def _parse_line(line: str) -> object:
+    """One JSON value; ValueError with a short reason if the line is not acceptable JSON."""
+    try:
+        return json.loads(
+            line,
+            object_pairs_hook=_no_duplicate_keys,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+        )
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg}, column {exc.colno})") from exc
+    except _BadJSON as exc:
+        raise ValueError(str(exc)) from exc
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
+
+
+def _lone_surrogate(value: object) -> str | None:
+    """The first string (key or value) holding a lone surrogate (\\ud800 escapes), if any;
+    such text cannot be a file name, a database value or printed."""
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        texts = [current] if isinstance(current, str) else []
+        if isinstance(current, dict):
+            texts += list(current)
+            stack += list(current.values())
+        elif isinstance(current, list):
+            stack += current
+        for text in texts:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return text
+    return None
+
+
+def _check_header(header: object, where: str, problems: list[str]) -> str | None:
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        problems.append(f'line 1: header must be {{"format": "{FORMAT}", "version": {VERSION}}}')
-        return None
-    if header.get("version") != VERSION:
         problems.append(
-            f"line 1: manifest version {header.get('version')!r} is not supported "
-            f"(this semfid-bench reads version {VERSION})"
+            f'{where}: header must be {{"format": "{FORMAT}", "version": {VERSION}}} '
+            "(the first non-blank line)"
+        )
+        return None
+    version = header.get("version")
+    if type(version) is not int or version != VERSION:
+        problems.append(
+            f"{where}: manifest version {_show(version)} is not supported "
+            f"(this semfid-bench reads version {VERSION}, an integer)"
         )
     name = header.get("name")
-    return name if isinstance(name, str) and name else None
-
-
-def _check_path(value: object, key: str, where: str, root: Path, problems: list[str]):
-    if not isinstance(value, str) or not value:
-        problems.append(f"{where}: {key!r} must be a non-empty path string")
+    if name is not None and not (isinstance(name, str) and name.strip()):
+        problems.append(f"{where}: 'name' must be a non-empty string, got {_show(name)}")
         return None
-    path = (root / value).resolve()
-    if not path.is_file():
+    return name
+
+
+def _outside(root: Path, value: str) -> bool:
+    """True if ``value`` is absolute or climbs out of ``root`` (judged on the text, so a
+    symlink the user placed inside the folder is followed)."""
+    if Path(value).is_absolute():
+        return True
+    joined = os.path.normpath(os.path.join(root, value))
+    return os.path.commonpath([joined, os.path.normpath(root)]) != os.path.normpath(root)
+
+
+def _check_path(value: object, key: str, where: str, rules: _PathRules, problems: list[str]):
+    if not isinstance(value, str) or not value:
+        problems.append(f"{where}: {key!r} must be a non-empty path string, got {_show(value)}")
+        return None
+    if "\x00" in value:
+        problems.append(f"{where}: {key} path {_show(value)} contains a NUL character")
+        return None
+    if not rules.allow_outside and _outside(rules.root, value):
+        problems.append(
+            f"{where}: {key} path {_show(value)} is outside the manifest's folder "
+            f"{rules.root}; paths must be relative and inside it unless "
+            "--allow-outside-paths (allow_outside_paths=True) is given"
+        )
+        return None
+    try:
+        path = (rules.root / value).resolve()
+        found = path.is_file()
+    except (OSError, ValueError) as exc:
+        problems.append(f"{where}: {key} path {_show(value)} cannot be used: {exc}")
+        return None
+    if not found:
         problems.append(f"{where}: {key} file not found: {path}")
         return None
     if key != "mask" or path.suffix.lower() in IMAGE_SUFFIXES:
@@ -118,40 +222,43 @@ def _check_path(value: object, key: str, where: str, root: Path, problems: list[
     return path
 
 
-def _check_item(row: dict, where: str, root: Path, problems: list[str]) -> Item | None:
+@dataclass(frozen=True)
+class _PathRules:
+    root: Path
+    allow_outside: bool
+
+
+def _check_item(row: dict, where: str, rules: _PathRules, problems: list[str]) -> Item | None:
     start = len(problems)
     unknown = sorted(set(row) - set(ITEM_FIELDS))
     if unknown:
-        problems.append(f"{where}: unknown field(s) {unknown}; allowed: {list(ITEM_FIELDS)}")
+        shown = ", ".join(_show(key) for key in unknown[:5]) + (", …" if len(unknown) > 5 else "")
+        problems.append(f"{where}: unknown field(s) [{shown}]; allowed: {list(ITEM_FIELDS)}")
     item_id = row.get("id")
-    if not isinstance(item_id, str | int) or isinstance(item_id, bool) or str(item_id) == "":
-        problems.append(f"{where}: 'id' is required (a non-empty string)")
+    if not isinstance(item_id, str) or not item_id:
+        problems.append(f"{where}: 'id' is required (a non-empty string), got {_show(item_id)}")
     if "gt" not in row:
         problems.append(f"{where}: 'gt' is required")
     paths = {
-        key: _check_path(row[key], key, where, root, problems)
+        key: _check_path(row[key], key, where, rules, problems)
         for key in PATH_FIELDS
         if row.get(key) is not None
     }
     mos = row.get("mos")
-    if mos is not None and (
-        isinstance(mos, bool) or not isinstance(mos, int | float) or not math.isfinite(mos)
-    ):
-        problems.append(f"{where}: 'mos' must be a finite number, got {mos!r}")
+    if mos is not None and not _finite_number(mos):
+        problems.append(f"{where}: 'mos' must be a finite number, got {_show(mos)}")
     for key in ("caption", "split", "model", "degradation"):
         if row.get(key) is not None and not isinstance(row[key], str):
-            problems.append(f"{where}: {key!r} must be a string, got {row[key]!r}")
+            problems.append(f"{where}: {key!r} must be a string, got {_show(row[key])}")
     level = row.get("level")
-    if level is not None and (
-        isinstance(level, bool) or not isinstance(level, int | float) or not 0 <= level <= 1
-    ):
-        problems.append(f"{where}: 'level' must be a number in [0, 1], got {level!r}")
+    if level is not None and not (_finite_number(level) and 0 <= level <= 1):
+        problems.append(f"{where}: 'level' must be a number in [0, 1], got {_show(level)}")
     _check_pair(row, where, paths, problems)
     labels = _check_labels(row.get("labels"), where, problems)
     if len(problems) > start:
         return None
     return Item(
-        id=str(item_id),
+        id=item_id,
         gt=paths["gt"],
         lr=paths.get("lr"),
         caption=row.get("caption"),
@@ -174,11 +281,11 @@ def _check_labels(value: object, where: str, problems: list[str]) -> tuple[tuple
     if value is None:
         return ()
     if not isinstance(value, dict):
-        problems.append(f"{where}: 'labels' must be an object of numbers, got {value!r}")
+        problems.append(f"{where}: 'labels' must be an object of numbers, got {_show(value)}")
         return ()
     bad = {k: v for k, v in value.items() if not _finite_number(v)}
     for key, number in bad.items():
-        problems.append(f"{where}: label {key!r} must be a finite number, got {number!r}")
+        problems.append(f"{where}: label {_show(key)} must be a finite number, got {_show(number)}")
     return tuple(sorted((k, float(v)) for k, v in value.items() if k not in bad))
 
 
@@ -199,32 +306,67 @@ def _check_pair(row: dict, where: str, paths: dict, problems: list[str]) -> None
             )
 
 
-def load_manifest(path: str | Path) -> Manifest:
-    """Read and validate a manifest; raise :class:`ManifestError` listing every problem."""
-    path = Path(path).resolve()
-    if not path.is_file():
+def _read_lines(path: Path) -> list[bytes]:
+    try:
+        return path.read_bytes().splitlines()
+    except OSError as exc:
+        raise ManifestError(str(path), [f"cannot read the manifest: {exc}"]) from exc
+
+
+def _decode(raw: bytes, number: int) -> str:
+    """One line as text; ValueError naming the first byte that is not UTF-8."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+        ) from exc
+    return text.removeprefix("\ufeff") if number == 1 else text
+
+
+def load_manifest(path: str | Path, *, allow_outside_paths: bool = False) -> Manifest:
+    """Read and validate a manifest; raise :class:`ManifestError` listing every problem.
+
+    Item paths must be relative and stay inside the manifest's folder unless
+    ``allow_outside_paths`` (the CLI's ``--allow-outside-paths``) is given.
+    """
+    try:
+        path = Path(path).resolve()
+        found = path.is_file()
+    except (OSError, ValueError) as exc:
+        raise ManifestError(str(path), [f"cannot open the manifest: {exc}"]) from exc
+    if not found:
         raise ManifestError(str(path), [f"manifest file not found: {path}"])
+    rules = _PathRules(path.parent, allow_outside_paths)
     problems: list[str] = []
     items: list[Item] = []
     seen: dict[str, int] = {}
     name: str | None = None
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    header_seen = False
+    lines = _read_lines(path)
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"line {number}: not valid JSON ({exc.msg})")
+            row = _parse_line(_decode(raw, number))
+        except ValueError as exc:
+            problems.append(f"line {number}: {exc}")
+            header_seen = True
             continue
-        if number == 1:
-            name = _check_header(row, problems)
+        text = _lone_surrogate(row)
+        if text is not None:
+            problems.append(f"line {number}: text {text[:40]!r} holds a lone surrogate")
+            header_seen = True
+            continue
+        if not header_seen:
+            header_seen = True
+            name = _check_header(row, f"line {number}", problems)
             continue
         if not isinstance(row, dict):
-            problems.append(f"line {number}: an item must be a JSON object")
+            problems.append(f"line {number}: an item must be a JSON object, got {_show(row)}")
             continue
-        where = f"line {number} (id {row.get('id')!r})"
-        item = _check_item(row, where, path.parent, problems)
+        where = f"line {number} (id {_show(row.get('id'))})"
+        item = _check_item(row, where, rules, problems)
         if item is None:
             continue
         if item.id in seen:
@@ -232,7 +374,7 @@ def load_manifest(path: str | Path) -> Manifest:
             continue
         seen[item.id] = number
         items.append(item)
-    if not lines:
+    if not header_seen:
         problems.append("the manifest is empty")
     elif not items and not problems:
         problems.append("the manifest has no items")
@@ -249,9 +391,16 @@ def write_manifest(path: Path, name: str, rows: list[dict]) -> None:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def manifest_from_folder(folder: Path, out: Path | None = None, name: str | None = None) -> Path:
+def manifest_from_folder(
+    folder: Path,
+    out: Path | None = None,
+    name: str | None = None,
+    *,
+    allow_outside_paths: bool = False,
+) -> Path:
     """Write a manifest listing every image under ``folder`` (ids are relative paths
-    without suffix); return its path."""
+    without suffix); return its path. A manifest written outside ``folder`` refers to the
+    images with ``../`` paths, so it needs ``allow_outside_paths``."""
     folder = folder.resolve()
     out = (out or folder / "manifest.jsonl").resolve()
     images = sorted(
@@ -266,6 +415,14 @@ def manifest_from_folder(folder: Path, out: Path | None = None, name: str | None
         }
         for p in images
     ]
+    if not allow_outside_paths and any(_outside(out.parent, row["gt"]) for row in rows):
+        raise ManifestError(
+            str(out),
+            [
+                f"the images in {folder} are outside the manifest's folder {out.parent}; "
+                "pass --allow-outside-paths to refer to them with ../ paths"
+            ],
+        )
     write_manifest(out, name or folder.name, rows)
-    load_manifest(out)
+    load_manifest(out, allow_outside_paths=allow_outside_paths)
     return out

@@ -6,7 +6,6 @@ returns the paths written, so a report can link them.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pandas as pd
 
 from semfid_bench.agreement import ALL_SPLITS
 from semfid_bench.leaderboard import model_label
+from semfid_bench.safe_paths import path_inside
 from semfid_bench.specs import MetricSpec
 from semfid_bench.stats import LOGISTICS, mean_ci
 
@@ -27,13 +27,10 @@ def _pyplot():
     return plt
 
 
-def slug(*parts: object) -> str:
-    """A file-name-safe name from parts (e.g. dataset and metric)."""
-    text = "_".join(str(p) for p in parts)
-    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-")
-
-
-def _save(fig, path: Path) -> Path:
+def _save(fig, out: Path, name: str) -> Path:
+    """Save a figure as ``out/<name>.png``, the name encoded (it holds dataset and metric
+    names) by :func:`~semfid_bench.safe_paths.path_inside`."""
+    path = path_inside(out, name, suffix=".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     _pyplot().close(fig)
@@ -64,7 +61,7 @@ def scatter_plots(scores: pd.DataFrame, agreement: pd.DataFrame, out: Path) -> l
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        paths.append(_save(fig, out / f"scatter_{slug(dataset, metric)}.png"))
+        paths.append(_save(fig, out, f"scatter_{dataset}_{metric}"))
     return paths
 
 
@@ -96,7 +93,7 @@ def correlation_bars(agreement: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_title(f"{dataset}: agreement with MOS", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, title="split", title_fontsize=8)
-        paths.append(_save(fig, out / f"correlations_{slug(dataset)}.png"))
+        paths.append(_save(fig, out, f"correlations_{dataset}"))
     return paths
 
 
@@ -132,5 +129,5 @@ def level_plots(results: pd.DataFrame, specs: dict[str, MetricSpec], out: Path) 
         ax.set_title(f"{dataset}: {metric} by level", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-        paths.append(_save(fig, out / f"levels_{slug(dataset, metric)}.png"))
+        paths.append(_save(fig, out, f"levels_{dataset}_{metric}"))
     return paths

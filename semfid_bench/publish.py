@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import html
 import json
-import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,17 +19,18 @@ import pandas as pd
 from semfid_bench.agreement import metric_agreement, pairwise_comparisons, scores_with_mos
 from semfid_bench.api import open_store
 from semfid_bench.errors import SemfidError
+from semfid_bench.escaping import markdown_table, md_text, md_url
 from semfid_bench.leaderboard import model_leaderboards, to_markdown
 from semfid_bench.plots import correlation_bars, level_plots, scatter_plots
 from semfid_bench.render import (
     html_page,
     html_table,
-    markdown_table,
     metrics_html_body,
     metrics_markdown,
     models_frame,
     models_html_body,
 )
+from semfid_bench.safe_paths import path_inside
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,9 @@ RUN_HEADER = ["run", "started", "status", "dataset", "models", "levels", "metric
 RUN_HEADER += ["scale", "device", "versions"]
 
 
-def run_rows(runs: pd.DataFrame) -> list[list[str]]:
-    """The run configuration table: what was run, with which seeds, versions and device."""
+def run_rows(runs: pd.DataFrame, text: Callable[[object], str]) -> list[list[str]]:
+    """The run configuration table: what was run, with which seeds, versions and device;
+    ``text`` shows user text (:func:`md_text` for markdown, ``str`` for HTML)."""
     rows = []
     for run in runs.to_dict("records"):
         config = json.loads(run["config"])
@@ -71,17 +73,17 @@ def run_rows(runs: pd.DataFrame) -> list[list[str]]:
         )
         rows.append(
             [
-                f"`{run['run_id']}`",
-                run["started_at"],
-                run["status"],
-                config.get("dataset", ""),
-                ", ".join(config.get("models", [])),
-                levels,
-                ", ".join(config.get("metrics", [])),
-                str(config.get("seed", "")),
-                f"x{config.get('scale', '')}",
-                env.get("device", ""),
-                versions,
+                text(run["run_id"]),
+                text(run["started_at"]),
+                text(run["status"]),
+                text(config.get("dataset", "")),
+                text(", ".join(map(str, config.get("models", [])))),
+                text(levels),
+                text(", ".join(map(str, config.get("metrics", [])))),
+                text(config.get("seed", "")),
+                text(f"x{config.get('scale', '')}"),
+                text(env.get("device", "")),
+                text(versions),
             ]
         )
     return rows
@@ -91,6 +93,8 @@ def publish(db: str | Path, out: str | Path, options: PublishOptions | None = No
     """Write the report for everything in ``db`` into folder ``out``; return the files."""
     options = options or PublishOptions()
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SemfidError(f"--out {out} is a file; publish writes a report folder there.")
     with open_store(db) as store:
         results = store.results(include_errors=True)
         items, specs, runs = store.items(), store.metric_specs(), store.runs()
@@ -98,7 +102,7 @@ def publish(db: str | Path, out: str | Path, options: PublishOptions | None = No
     if scored.empty:
         raise SemfidError(f"No results in {db} to publish.", hint="Run `semfid-bench run` first.")
     tables = model_leaderboards(scored, specs, options.rank_by)
-    plots_dir = out / "plots"
+    plots_dir = path_inside(out, "plots")
     plots = level_plots(scored, specs, plots_dir)
     try:
         scores = scores_with_mos(results, items)
@@ -120,7 +124,7 @@ def publish(db: str | Path, out: str | Path, options: PublishOptions | None = No
             + plots
         )
     maps = clu_maps(scored, plots_dir, options.clu_maps)
-    data_dir = out / "data"
+    data_dir = path_inside(out, "data")
     data_dir.mkdir(parents=True, exist_ok=True)
     written = [
         *plots,
@@ -128,9 +132,9 @@ def publish(db: str | Path, out: str | Path, options: PublishOptions | None = No
         *_write_data(data_dir, tables, agreement, pairwise, runs),
     ]
     markdown = _markdown(options, tables, specs, agreement, pairwise, agreement_note, runs, plots)
-    (out / "index.md").write_text(markdown + _maps_markdown(maps, out), encoding="utf-8")
+    path_inside(out, "index.md").write_text(markdown + _maps_markdown(maps, out), encoding="utf-8")
     page = _html(options, tables, specs, agreement, pairwise, agreement_note, runs, plots, maps)
-    (out / "index.html").write_text(page, encoding="utf-8")
+    path_inside(out, "index.html").write_text(page, encoding="utf-8")
     return [out / "index.md", out / "index.html", *written]
 
 
@@ -143,11 +147,10 @@ def clu_maps(scored: pd.DataFrame, plots_dir: Path, limit: int) -> list[tuple[Pa
     rows = scored[(scored["metric"] == "clu") & scored["details"].notna()]
     maps: list[tuple[Path, str]] = []
     for row in rows.sort_values(["value", "item_id"]).to_dict("records"):
-        source = Path(json.loads(row["details"]).get("map", ""))
-        if len(maps) == limit or not source.is_file():
+        source = Path(str(json.loads(row["details"]).get("map", "")))
+        if len(maps) == limit or source.suffix != ".png" or not source.is_file():
             continue
-        safe_id = re.sub(r"[^\w.-]", "_", row["item_id"])
-        target = plots_dir / f"clu_{len(maps)}_{safe_id}.png"
+        target = path_inside(plots_dir, f"clu_{len(maps)}_{row['item_id']}", suffix=".png")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         caption = (
@@ -163,7 +166,8 @@ def _maps_markdown(maps: list[tuple[Path, str]], out: Path) -> str:
         return ""
     lines = ["", "## Where the meaning changed (CLU maps)", "", MAPS_NOTE, ""]
     for path, caption in maps:
-        lines += [f"![{caption}]({path.relative_to(out).as_posix()})", f"*{caption}*", ""]
+        link = md_url(path.relative_to(out).as_posix())
+        lines += [f"![{md_text(caption)}]({link})", f"*{md_text(caption)}*", ""]
     return "\n".join(lines)
 
 
@@ -173,7 +177,7 @@ def _write_data(data_dir: Path, tables, agreement, pairwise, runs) -> list[Path]
         frames |= {"metrics": agreement, "pairwise": pairwise}
     paths = []
     for name, frame in frames.items():
-        path = data_dir / f"{name}.csv"
+        path = path_inside(data_dir, name, suffix=".csv")
         frame.to_csv(path, index=False)
         paths.append(path)
     return paths
@@ -181,9 +185,9 @@ def _write_data(data_dir: Path, tables, agreement, pairwise, runs) -> list[Path]
 
 def _markdown(options, tables, specs, agreement, pairwise, note, runs, plots) -> str:
     base = plots[0].parent.parent if plots else Path(".")
-    lines = [f"# {options.title}", ""]
+    lines = [f"# {md_text(options.title)}", ""]
     if options.note:
-        lines += [f"> {options.note}", ""]
+        lines += [f"> {md_text(options.note)}", ""]
     lines += ["## Metrics: agreement with human MOS", ""]
     if agreement is None:
         lines.append(note)
@@ -195,13 +199,13 @@ def _markdown(options, tables, specs, agreement, pairwise, note, runs, plots) ->
     lines += ["", "## Models", ""]
     lines += to_markdown(tables, specs).split("\n", 2)[2].replace("\n## ", "\n### ").splitlines()
     lines += [""] + [_image_md(p, base) for p in plots if p.name.startswith("levels_")]
-    lines += ["", "## Run configuration", "", *markdown_table(RUN_HEADER, run_rows(runs))]
+    lines += ["", "## Run configuration", "", *markdown_table(RUN_HEADER, run_rows(runs, md_text))]
     lines += ["", "Tables as CSV: `data/`. Generated by `semfid-bench publish`."]
     return "\n".join(lines) + "\n"
 
 
 def _image_md(path: Path, base: Path) -> str:
-    return f"![{path.stem}]({path.relative_to(base).as_posix()})"
+    return f"![{md_text(path.stem)}]({md_url(path.relative_to(base).as_posix())})"
 
 
 def _image_html(path: Path) -> str:
@@ -226,5 +230,5 @@ def _html(options, tables, specs, agreement, pairwise, note, runs, plots, maps) 
             f"<figure>{_image_html(p)}<figcaption>{html.escape(c)}</figcaption></figure>"
             for p, c in maps
         ]
-    parts += ["<h2>Run configuration</h2>", html_table(RUN_HEADER, run_rows(runs))]
+    parts += ["<h2>Run configuration</h2>", html_table(RUN_HEADER, run_rows(runs, str))]
     return html_page(options.title, "".join(parts))

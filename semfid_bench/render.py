@@ -9,10 +9,12 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections.abc import Callable
 
 import pandas as pd
 
 from semfid_bench.errors import SemfidError
+from semfid_bench.escaping import markdown_table, md_text
 from semfid_bench.leaderboard import LeaderboardTable, mean_ci_cell, to_markdown
 from semfid_bench.specs import MetricSpec
 
@@ -57,15 +59,19 @@ def with_ci(row: dict, name: str) -> str:
     return f"{number(row[name])} [{number(low)}, {number(high)}]"
 
 
-def metric_rows(frame: pd.DataFrame) -> list[tuple[str, str, list[list[str]], list[str]]]:
-    """Per (dataset, split): a title, the legend, table rows and numbered notes."""
+def metric_rows(
+    frame: pd.DataFrame, text: Callable[[object], str] = md_text
+) -> list[tuple[str, str, list[list[str]], list[str]]]:
+    """Per (dataset, split): a title, the legend, table rows and numbered notes; ``text``
+    shows user text (names from the database): :func:`md_text` for markdown, ``str`` for
+    HTML (escaped there)."""
     sections = []
     for (dataset, split), group in frame.groupby(["dataset", "split"], sort=False):
         rows, notes = [], []
         for row in group.to_dict("records"):
-            label = f"`{row['metric']}` {row['direction']}"
+            label = f"{text(row['metric'])} {row['direction']}"
             if row.get("notes"):
-                notes.append(f"`{row['metric']}`: {row['notes']}")
+                notes.append(f"{text(row['metric'])}: {text(row['notes'])}")
                 label += f" ({len(notes)})"
             rank = "–" if _missing(row["rank"]) else str(int(row["rank"]))
             rows.append(
@@ -73,17 +79,8 @@ def metric_rows(frame: pd.DataFrame) -> list[tuple[str, str, list[list[str]], li
                 + [with_ci(row, c) for c in CORRELATION_COLUMNS]
                 + [number(row["plcc_fit"]), number(row["rmse_fit"]), number(row["mse"])]
             )
-        sections.append((f"{dataset} · split {split}", METRICS_LEGEND, rows, notes))
+        sections.append((text(f"{dataset} · split {split}"), METRICS_LEGEND, rows, notes))
     return sections
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Table lines; pipes inside cells are escaped."""
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-    return [line(header), "|" + "|".join("---" for _ in header) + "|", *map(line, rows)]
 
 
 def metrics_markdown(frame: pd.DataFrame, pairwise: pd.DataFrame | None = None) -> str:
@@ -94,7 +91,7 @@ def metrics_markdown(frame: pd.DataFrame, pairwise: pd.DataFrame | None = None) 
             lines += ["", *[f"{i}. {note}" for i, note in enumerate(notes, start=1)]]
     if pairwise is not None and not pairwise.empty:
         lines += ["", "## Does metric A agree better than metric B?", "", PAIRWISE_LEGEND, ""]
-        lines += markdown_table(PAIRWISE_HEADER, pairwise_rows(pairwise))
+        lines += markdown_table(PAIRWISE_HEADER, pairwise_rows(pairwise, md_text))
     return "\n".join(lines) + "\n"
 
 
@@ -107,12 +104,13 @@ PAIRWISE_LEGEND = (
 )
 
 
-def pairwise_rows(pairwise: pd.DataFrame) -> list[list[str]]:
+def pairwise_rows(pairwise: pd.DataFrame, text: Callable[[object], str]) -> list[list[str]]:
+    """Table rows of the pairwise tests; ``text`` shows user text (see :func:`metric_rows`)."""
     return [
         [
-            f"{row['dataset']} · {row['split']}",
-            f"`{row['metric_a']}`",
-            f"`{row['metric_b']}`",
+            text(f"{row['dataset']} · {row['split']}"),
+            text(row["metric_a"]),
+            text(row["metric_b"]),
             str(row["n"]),
             f"{number(row['delta'])} [{number(row['delta_low'])}, {number(row['delta_high'])}]",
             number(row["p_value"]),
@@ -142,8 +140,7 @@ def models_frame(tables: list[LeaderboardTable]) -> pd.DataFrame:
 def html_table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c.replace('`', ''))}</td>" for c in r) + "</tr>"
-        for r in rows
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -188,15 +185,15 @@ def models_html_body(tables: list[LeaderboardTable], specs: dict[str, MetricSpec
 
 def metrics_html_body(frame: pd.DataFrame, pairwise: pd.DataFrame | None = None) -> str:
     parts = [f"<p>{html.escape(METRICS_LEGEND)}</p>"]
-    for title, _, rows, notes in metric_rows(frame):
+    for title, _, rows, notes in metric_rows(frame, str):
         parts.append(f"<h3>{html.escape(title)}</h3>{html_table(METRIC_HEADER, rows)}")
         if notes:
-            items = "".join(f"<li>{html.escape(n.replace('`', ''))}</li>" for n in notes)
+            items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
             parts.append(f"<ol>{items}</ol>")
     if pairwise is not None and not pairwise.empty:
         parts.append("<h3>Does metric A agree better than metric B?</h3>")
         parts.append(f"<p>{html.escape(PAIRWISE_LEGEND)}</p>")
-        parts.append(html_table(PAIRWISE_HEADER, pairwise_rows(pairwise)))
+        parts.append(html_table(PAIRWISE_HEADER, pairwise_rows(pairwise, str)))
     return "".join(parts)
 
 

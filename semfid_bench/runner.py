@@ -4,7 +4,9 @@ Items are the outer loop, so GT-side metric work happens once per item (never pe
 level) and memory stays flat in dataset size. Each (item, degradation, level, model) cell
 is written in its own transaction: an interrupted run keeps everything finished, and the
 same command resumes where it stopped. A failing cell is stored as error rows and the run
-goes on.
+goes on. Runs sharing a database claim each cell before computing it (``claims`` table in
+the store), so a second run does other cells meanwhile and then waits for those still
+being computed instead of computing them again.
 """
 
 from __future__ import annotations
@@ -21,15 +23,25 @@ from typing import Any
 
 from semfid_bench import __version__
 from semfid_bench.errors import SemfidError, WeightsUnavailableError
-from semfid_bench.images import decode_rgb, load_image, quantize, save_image, to_tensor
+from semfid_bench.images import DEFAULT_MAX_PIXELS, decode_image, quantize, save_image, to_tensor
 from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.manifest import Item, Manifest, load_manifest
 from semfid_bench.registry import Registry
+from semfid_bench.safe_paths import path_inside
 from semfid_bench.seeding import degradation_seed, model_seed
-from semfid_bench.store import CellKey, ResultRow, ResultsStore, canonical_options
+from semfid_bench.store import (
+    CellKey,
+    ResultRow,
+    ResultsStore,
+    canonical_options,
+    cell_token,
+    claim_owner,
+)
 
 GIVEN_LR = "given-lr"
 GIVEN_SR = "given-sr"
+CLAIM_POLL_S = 0.5
+"""How often a run waiting for another run's cell looks again."""
 
 
 @dataclass
@@ -48,6 +60,13 @@ class RunConfig:
     device: str = "auto"
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     save_images: Path | None = None
+    allow_outside_paths: bool = False
+    """Accept manifest paths that are absolute or outside the manifest's folder."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """Input images larger than this are refused (error rows for that item)."""
+    claim_lease_s: float = 3600.0
+    """How long a claimed cell stays reserved for this run if it never stores it (a run
+    that died on this host frees its claims at once)."""
 
 
 @dataclass
@@ -59,6 +78,8 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     items: int = 0
+    notes: list[str] = field(default_factory=list)
+    """What decoding changed about input images (alpha flattened, 16-bit scaled, ...)."""
 
 
 class Progress:
@@ -90,14 +111,16 @@ class _Run:
     grid: list[tuple[str, float]]
     metric_options: dict[str, str]
     model_options: dict[str, str]
+    owner: str
+    """This run as the owner of the cells it claims."""
 
 
 def resolve_manifest(config: RunConfig, registry: Registry) -> Manifest:
     """The manifest a run uses: ``--manifest`` if given, else the named dataset's."""
-    if config.manifest is not None:
-        return load_manifest(config.manifest)
-    path = registry.create("dataset", config.dataset or "sample")
-    return load_manifest(path)
+    path = config.manifest
+    if path is None:
+        path = registry.create("dataset", config.dataset or "sample")
+    return load_manifest(path, allow_outside_paths=config.allow_outside_paths)
 
 
 def _levels(config: RunConfig, registry: Registry, name: str) -> list[float]:
@@ -179,10 +202,18 @@ def environment_record(device) -> dict[str, str]:
     }
 
 
-def _read_gt(item: Item, device) -> tuple[Any, str]:
+def _decode_input(data: bytes, path: Path, role: str, run: _Run, notes: list[str]):
+    """An input image as a (3, H, W) tensor on the run's device, decoded by the policy of
+    :mod:`semfid_bench.images` (pixel cap included); its notes go to ``notes``."""
+    decoded = decode_image(data, path, run.config.max_pixels)
+    notes.extend(f"{role}: {note}" for note in decoded.notes)
+    return to_tensor(decoded.array).to(run.device)
+
+
+def _read_gt(item: Item, run: _Run, notes: list[str]) -> tuple[Any, str]:
     data = item.gt.read_bytes()
     digest = hashlib.sha256(data).hexdigest()[:16]
-    return to_tensor(decode_rgb(data, item.gt)).to(device), digest
+    return _decode_input(data, item.gt, "GT", run, notes), digest
 
 
 def _error_message(exc: BaseException) -> str:
@@ -250,17 +281,20 @@ def run_benchmark(
         grid=[(d, lv) for d in config.degradations for lv in _levels(config, registry, d)],
         metric_options={n: canonical_options(config.options.get(n)) for n in config.metrics},
         model_options={n: canonical_options(config.options.get(n)) for n in config.models},
+        owner=claim_owner(run_id),
     )
     progress.start(unpaired * len(run.grid) * len(config.models) + len(manifest) - unpaired)
     started = time.perf_counter()
     status = "interrupted"
     try:
         with torch.inference_mode():
-            for item in manifest:
-                _run_item(run, item)
+            deferred = [item for item in manifest if _run_item(run, item)]
+            for item in deferred:  # cells other runs were computing: wait for them
+                _run_item(run, item, waiting=True)
         status = "finished" if not summary.errors else "finished-with-errors"
     finally:
         summary.seconds = time.perf_counter() - started
+        store.release_all(run.owner)
         store.finish_run(run_id, status)
     return summary
 
@@ -279,14 +313,18 @@ def _paired_levels(manifest: Manifest) -> dict[str, list[float]]:
     return {name: sorted(values) for name, values in levels.items()}
 
 
-def _run_item(run: _Run, item: Item) -> None:
+def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
     """Every (degradation, level, model) cell of one item; GT-side work done once.
 
     A paired item has a single cell: its SR image, keyed by its labels, and a content hash
-    that covers GT and SR (so a replaced SR file is scored again)."""
+    that covers GT and SR (so a replaced SR file is scored again). Cells another live run
+    has claimed are left to it; returns True if any were (``waiting`` then waits for them
+    to be stored or freed, see :func:`_claim_todo`)."""
+    deferred = False
     gt, gt_hash, gt_error = None, "unreadable", ""
+    notes: list[str] = []
     try:
-        gt, gt_hash = _read_gt(item, run.device)
+        gt, gt_hash = _read_gt(item, run, notes)
         item = dataclasses.replace(item, gt_hash=gt_hash)
         if item.paired:
             gt_hash += "+" + hashlib.sha256(item.sr.read_bytes()).hexdigest()[:16]
@@ -303,7 +341,8 @@ def _run_item(run: _Run, item: Item) -> None:
     for degradation, level in grid:
         lr = None
         for model_name, model in models.items():
-            run.progress.advance(f"{item.id} · {degradation}@{level:g} · {model_name}")
+            if not waiting:
+                run.progress.advance(f"{item.id} · {degradation}@{level:g} · {model_name}")
             cell = CellKey(
                 run.dataset,
                 item.id,
@@ -315,19 +354,18 @@ def _run_item(run: _Run, item: Item) -> None:
                 model_name,
                 model_options[model_name],
             )
-            done = run.store.finished_metrics(cell)
-            todo = [m for m in run.plugins.metrics if (m, run.metric_options[m]) not in done]
-            run.summary.skipped += len(run.plugins.metrics) - len(todo)
+            todo = _claim_todo(run, cell, waiting)
+            deferred |= todo is None
             if not todo:
                 continue
             try:
                 if gt is None:
                     raise RuntimeError(gt_error)
                 if item.paired:
-                    sr = _load_sr(item, gt)
+                    sr = _load_sr(run, item, gt, notes)
                 else:
                     if lr is None:
-                        lr = _make_lr(run, item, gt, degradation, level)
+                        lr = _make_lr(run, item, gt, degradation, level, notes)
                     context = UpscaleContext(
                         items=[item],
                         degradation=degradation,
@@ -335,19 +373,51 @@ def _run_item(run: _Run, item: Item) -> None:
                         seed=model_seed(run.config.seed, item.id, model_name),
                     )
                     sr = _upscale(model, lr, gt, context)
+                _save(run, item, degradation, level, model_name, lr, sr)
             except Exception as exc:
                 message = f"item {item.id!r} ({item.gt}): {_error_message(exc)}"
                 rows = [ResultRow(cell, m, run.metric_options[m], None, message) for m in todo]
                 run.summary.errors.append(f"{degradation}@{level:g} {model_name}: {message}")
             else:
-                _save(run, item, degradation, level, model_name, lr, sr)
-                rows = [_score(run, name, sr, gt, item, references, cell) for name in todo]
+                rows = [_score(run, name, sr, gt, item, references, cell, notes) for name in todo]
             run.store.add(rows, run.summary.run_id)
+            run.store.release(cell_token(cell), run.owner)
             run.summary.computed += sum(r.error is None for r in rows)
+    if not waiting:  # a second visit reads the same files again
+        run.summary.notes += [f"item {item.id!r}: {note}" for note in dict.fromkeys(notes)]
+    return deferred
 
 
-def _load_sr(item: Item, gt):
-    sr = quantize(load_image(item.sr).to(gt.device))[None]
+def _missing(run: _Run, cell: CellKey) -> list[str]:
+    done = run.store.finished_metrics(cell)
+    return [m for m in run.plugins.metrics if (m, run.metric_options[m]) not in done]
+
+
+def _claim_todo(run: _Run, cell: CellKey, waiting: bool) -> list[str] | None:
+    """The metrics still missing for ``cell``, with the cell claimed when there are any;
+    None if another live run holds it (with ``waiting``, poll until it is stored or free).
+
+    Missing metrics are read again under the claim: the other run stores its rows before
+    it releases, so nothing is computed twice."""
+    token, metrics = cell_token(cell), run.plugins.metrics
+    while True:
+        todo = _missing(run, cell)
+        if todo and run.store.claim(token, run.owner, run.config.claim_lease_s):
+            todo = _missing(run, cell)
+            if todo:
+                run.summary.skipped += len(metrics) - len(todo)
+                return todo
+            run.store.release(token, run.owner)
+        if not todo:
+            run.summary.skipped += len(metrics)
+            return []
+        if not waiting:
+            return None
+        time.sleep(CLAIM_POLL_S)
+
+
+def _load_sr(run: _Run, item: Item, gt, notes: list[str]):
+    sr = quantize(_decode_input(item.sr.read_bytes(), item.sr, "SR", run, notes))[None]
     if tuple(sr.shape[-2:]) != tuple(gt.shape[-2:]):
         raise ValueError(
             f"SR {item.sr} is {tuple(sr.shape[-2:])} (H, W), GT is {tuple(gt.shape[-2:])}"
@@ -355,9 +425,9 @@ def _load_sr(item: Item, gt):
     return sr
 
 
-def _make_lr(run: _Run, item: Item, gt, degradation: str, level: float):
+def _make_lr(run: _Run, item: Item, gt, degradation: str, level: float, notes: list[str]):
     if degradation == GIVEN_LR:
-        return quantize(load_image(item.lr).to(run.device))
+        return quantize(_decode_input(item.lr.read_bytes(), item.lr, "LR", run, notes))
     seed = degradation_seed(run.config.seed, item.id, degradation)
     return quantize(run.plugins.degradations[degradation].degrade(gt, level=level, seed=seed))
 
@@ -370,7 +440,9 @@ def _upscale(model, lr, gt, context: UpscaleContext):
     return sr
 
 
-def _score(run: _Run, name: str, sr, gt, item: Item, references: dict, cell) -> ResultRow:
+def _score(
+    run: _Run, name: str, sr, gt, item: Item, references: dict, cell, notes: list[str]
+) -> ResultRow:
     options = run.metric_options[name]
     metric = run.plugins.metrics[name]
     try:
@@ -378,7 +450,10 @@ def _score(run: _Run, name: str, sr, gt, item: Item, references: dict, cell) -> 
             references[name] = metric.reference(gt[None], [item])
         scores, details = _score_with_details(metric, sr, references[name])
         value = float(scores.reshape(-1)[0])
-        return ResultRow(cell, name, options, value, details=details[0] if details else None)
+        row_details = details[0] if details else None
+        if notes:
+            row_details = {**(row_details or {}), "input_notes": list(dict.fromkeys(notes))}
+        return ResultRow(cell, name, options, value, details=row_details)
     except Exception as exc:
         message = f"item {item.id!r}: metric {name}: {_error_message(exc)}"
         run.summary.errors.append(f"{cell.degradation}@{cell.level:g} {cell.model}: {message}")
@@ -394,9 +469,11 @@ def _score_with_details(metric, sr, reference):
 
 
 def _save(run: _Run, item: Item, degradation: str, level: float, model_name: str, lr, sr):
+    """Keep LR and SR as ``DIR/<dataset>/<degradation>@<level>/{LR,<model>}/<id>.png``, every
+    part encoded by :func:`~semfid_bench.safe_paths.path_inside`."""
     if run.config.save_images is None:
         return
-    root = Path(run.config.save_images) / run.dataset / f"{degradation}@{level:g}"
+    folder = (run.config.save_images, run.dataset, f"{degradation}@{level:g}")
     if lr is not None:
-        save_image(lr, root / "LR" / f"{item.id}.png")
-    save_image(sr[0], root / model_name / f"{item.id}.png")
+        save_image(lr, path_inside(*folder, "LR", item.id, suffix=".png"))
+    save_image(sr[0], path_inside(*folder, model_name, item.id, suffix=".png"))

@@ -12,14 +12,21 @@ table; older databases gain it when opened.)
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import os
+import socket
 import sqlite3
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from semfid_bench.errors import SemfidError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,6 +35,10 @@ if TYPE_CHECKING:
     from semfid_bench.specs import MetricSpec
 
 SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+"""How long one statement waits for another process's write lock."""
+LOCK_RETRIES = 4
+"""Retries (0.1, 0.2, 0.4, 0.8 s apart) after the busy timeout, before giving up."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,6 +84,59 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
+_CLAIMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS claims (
+    cell TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+"""
+"""Cells a run is computing now, so that concurrent runs on one database share the work.
+Added to schema 1 as a new table (older databases gain it when opened); a claim is
+released when its cell is stored, and counts for nothing once expired or once its owner
+process (on this host) is gone."""
+
+
+def cell_token(cell: object) -> str:
+    """A cell key as one opaque string (hash of its fields in order), for claims."""
+    fields = dataclasses.astuple(cell)
+    text = json.dumps(fields, default=str, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def claim_owner(run_id: str) -> str:
+    """This process as a claim owner: host, process id and run."""
+    return f"{socket.gethostname()}|{os.getpid()}|{run_id}"
+
+
+def _owner_gone(owner: str) -> bool:
+    """True if ``owner`` was a process on this host that no longer exists."""
+    host, _, rest = owner.partition("|")
+    pid = rest.partition("|")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _retry_locked(action: Callable[[], object]) -> None:
+    """Run ``action``; on ``database is locked``/``busy`` retry with exponential backoff."""
+    for attempt in range(LOCK_RETRIES + 1):
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            message = str(exc).lower()
+            if attempt == LOCK_RETRIES or ("locked" not in message and "busy" not in message):
+                raise
+            time.sleep(0.1 * 2**attempt)
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -116,12 +180,20 @@ class ResultsStore:
         self.path = Path(path)
         if self.path.parent != Path(""):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.executescript(_SCHEMA)
-        self._db.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
-        self._db.commit()
+        try:
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            self._db.executescript(_SCHEMA)
+            self._db.executescript(_CLAIMS_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            self._db.commit()
+        except sqlite3.Error as exc:
+            raise SemfidError(
+                f"Cannot use {self.path} as a results database: {exc}.",
+                hint="--db names an SQLite file (created if missing), not a folder or a file "
+                "of another kind.",
+            ) from exc
 
     def close(self) -> None:
         self._db.close()
@@ -134,8 +206,16 @@ class ResultsStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._db:
+        """One write transaction. The write lock is taken up front (``BEGIN IMMEDIATE``),
+        so a concurrent writer makes it wait, never fail half-way; waiting beyond the busy
+        timeout is retried with backoff before ``database is locked`` is raised."""
+        _retry_locked(lambda: self._db.execute("BEGIN IMMEDIATE"))
+        try:
             yield self._db
+        except BaseException:
+            self._db.rollback()
+            raise
+        _retry_locked(self._db.commit)
 
     def start_run(self, run_id: str, config: dict) -> None:
         with self._transaction() as db:
@@ -229,3 +309,27 @@ class ResultsStore:
         if not include_errors:
             query += " WHERE error IS NULL"
         return pd.read_sql_query(query, self._db)
+
+    def claim(self, token: str, owner: str, lease_s: float) -> bool:
+        """Claim a cell (see :func:`cell_token`) for ``lease_s`` seconds; False if another
+        owner holds a live claim. An expired claim, or one whose process is gone, is taken."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT owner, expires FROM claims WHERE cell = ?", (token,)
+            ).fetchone()
+            held = row is not None and row[0] != owner and row[1] > time.time()
+            if held and not _owner_gone(row[0]):
+                return False
+            expires = time.time() + lease_s
+            db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (token, owner, expires))
+        return True
+
+    def release(self, token: str, owner: str) -> None:
+        """Give up a claim (after the cell's rows are stored, or when it fails)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM claims WHERE cell = ? AND owner = ?", (token, owner))
+
+    def release_all(self, owner: str) -> None:
+        """Give up every claim of ``owner`` (a run ending, finished or interrupted)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM claims WHERE owner = ?", (owner,))

@@ -1,7 +1,9 @@
 """The command line as a user runs it."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -129,3 +131,53 @@ def test_help_and_plugin_listing_do_not_import_torch():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "semfid_bench.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "COLUMNS": "400"},
+    )
+
+
+def test_bad_option_values_and_paths_are_messages_with_exit_2(tmp_path):
+    """Usage errors that used to end in tracebacks: each a one-line message, exit 2."""
+    folder_db = tmp_path / "folder.db"
+    folder_db.mkdir()
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("just text, not SQLite\n" * 100)
+    a_file = tmp_path / "report"
+    a_file.write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    cases = {
+        ("run", "--levels", "abc", "--db", str(tmp_path / "l.db")): "Bad --levels 'abc'",
+        ("run", "--device", "foo", "--db", str(tmp_path / "d.db")): "Unknown device 'foo'",
+        ("run", "--db", str(folder_db)): f"Cannot use {folder_db} as a results database",
+        ("run", "--db", str(not_a_db)): "file is not a database",
+        ("leaderboard", "--db", str(not_a_db)): "file is not a database",
+        ("run", "--models", "[/]", "--db", str(tmp_path / "m.db")): "Unknown sr model '[/]'",
+    }
+    for args, message in cases.items():
+        proc = _cli(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert message in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
+    db = tmp_path / "r.db"
+    proc = _cli("run", "--metrics", "psnr", "--levels", "1", "--set", "bicubic.mode=bilinear",
+                "--db", str(db))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "bicubic[mode=bilinear]" in proc.stdout  # options shown, not eaten as markup
+    proc = _cli("leaderboard", "--rank-by", "[/]", "--db", str(db))
+    assert proc.returncode == 2 and "Cannot rank by '[/]'" in proc.stderr, proc.stderr
+    proc = _cli("publish", "--out", str(a_file), "--db", str(db))
+    assert proc.returncode == 2 and f"--out {a_file} is a file" in proc.stderr, proc.stderr
+    if os.geteuid() != 0:  # root may write anywhere
+        proc = _cli("publish", "--out", str(locked / "r"), "--db", str(db))
+        assert proc.returncode == 2 and "Permission denied" in proc.stderr, proc.stderr
+    proc = _cli("leaderboard", "--out", str(a_file / "x.md"), "--db", str(db))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from semfid_bench.errors import SemfidError
+from semfid_bench.escaping import console as escape
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -21,11 +22,26 @@ err_console = Console(stderr=True)
 
 DEFAULT_DB = Path("results.db")
 DbOption = Annotated[Path, typer.Option("--db", help="Results database (SQLite).")]
+AllowOutsideOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-paths",
+        help="Accept manifest paths that are absolute or outside the manifest's folder.",
+    ),
+]
 
 
 def split_list(text: str) -> list[str]:
     """Comma-separated text as a list of non-empty, stripped parts."""
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_levels(text: str) -> list[float]:
+    """``--levels`` text (comma-separated numbers) as floats; a clear error otherwise."""
+    try:
+        return [float(part) for part in split_list(text)]
+    except ValueError:
+        raise SemfidError(f"Bad --levels {text!r}: expected numbers like 0.3,0.7,1.0.") from None
 
 
 def parse_options(pairs: list[str]) -> dict[str, dict[str, object]]:
@@ -53,7 +69,7 @@ def select(text: str, kind: str, registry: Registry) -> list[str]:
 def warn_problems(problems: list[str]) -> None:
     """Show plugin load problems without stopping the command."""
     for problem in problems:
-        err_console.print(f"[yellow]plugin problem:[/] {problem}")
+        err_console.print(f"[yellow]plugin problem:[/] {escape(problem)}")
 
 
 def progress_bar(output: Console, *, transient: bool = False) -> Progress:

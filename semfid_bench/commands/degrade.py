@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from semfid_bench.commands.common import console
+from semfid_bench.commands.common import console, parse_levels
 from semfid_bench.errors import SemfidError
+from semfid_bench.escaping import console as escape
 
 
 def degrade(
@@ -37,7 +38,7 @@ def degrade(
     spec = registry.get("degradation", degradation).spec
     if scale not in spec.scales:
         raise SemfidError(f"Degradation {degradation!r} does not downscale x{scale}.")
-    chosen = _parse_levels(levels) if levels else list(spec.levels)
+    chosen = parse_levels(levels) if levels else list(spec.levels)
     for level in chosen:
         if not 0.0 <= level <= 1.0:
             raise SemfidError(f"Level {level} is outside [0, 1].")
@@ -49,7 +50,7 @@ def degrade(
     if height % scale or width % scale:
         hr = hr[:, : height - height % scale, : width - width % scale]
         console.print(
-            f"[yellow]note[/] {image}: {width}x{height} is not divisible by {scale}; "
+            f"[yellow]note[/] {escape(image)}: {width}x{height} is not divisible by {scale}; "
             f"cropped to {hr.shape[2]}x{hr.shape[1]}."
         )
     model = registry.create("degradation", degradation, scale=scale, device=hr.device)
@@ -61,17 +62,10 @@ def degrade(
         else:
             lr, steps = model.degrade(hr, level=level, seed=level_seed), []
         lr = quantize(lr)
-        console.print(f"[bold]{degradation} @ {level:g}[/] (seed {level_seed})")
+        console.print(f"[bold]{escape(degradation)} @ {level:g}[/] (seed {level_seed})")
         for step in steps:
-            console.print(f"  {step}")
+            console.print(f"  {escape(step)}")
         tiles.append((f"{degradation} @ {level:g}", upscale_nearest(lr, tuple(hr.shape[-2:]))))
     out.parent.mkdir(parents=True, exist_ok=True)
     contact_sheet(tiles).save(out)
-    console.print(f"Wrote {out}")
-
-
-def _parse_levels(text: str) -> list[float]:
-    try:
-        return [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise SemfidError(f"Bad --levels {text!r}: expected numbers like 0.3,0.7,1.0.") from None
+    console.print(f"Wrote {escape(out)}")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.table import Table
 
 from semfid_bench.commands.common import console
+from semfid_bench.escaping import console as escape
+from semfid_bench.escaping import plain
 
 
 def plugins() -> None:
@@ -18,9 +19,9 @@ def plugins() -> None:
     for registration in sorted(rows, key=lambda r: (r.kind, r.name)):
         table.add_row(
             registration.kind,
-            escape(registration.name),
-            escape(registration.source),
-            escape(_describe(registration.spec)),
+            plain(registration.name),
+            plain(registration.source),
+            plain(_describe(registration.spec)),
         )
     console.print(table)
     if registry.problems:

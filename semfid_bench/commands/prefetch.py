@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from semfid_bench.commands.common import console, parse_options, select, warn_problems
+from semfid_bench.escaping import console as escape
+from semfid_bench.escaping import plain
 
 
 def prefetch(
@@ -46,10 +48,13 @@ def prefetch(
     table = Table("kind", "name", "result", "files")
     for outcome in outcomes:
         result = "[red]failed[/]" if outcome.error else f"ok ({outcome.how})"
-        table.add_row(outcome.kind, outcome.name, result, "\n".join(map(str, outcome.paths)) or "-")
+        files = plain("\n".join(map(str, outcome.paths)) or "-")
+        table.add_row(outcome.kind, plain(outcome.name), result, files)
     console.print(table)
     failed = [o for o in outcomes if o.error]
     for outcome in failed:
-        console.print(f"[red]error[/] {outcome.kind} {outcome.name}: {outcome.error}")
+        console.print(
+            f"[red]error[/] {outcome.kind} {escape(outcome.name)}: {escape(outcome.error)}"
+        )
     if failed:
         raise typer.Exit(1)

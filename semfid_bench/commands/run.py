@@ -10,15 +10,19 @@ from rich.table import Table
 
 from semfid_bench.commands.common import (
     DEFAULT_DB,
+    AllowOutsideOption,
     DbOption,
     console,
     err_console,
+    parse_levels,
     parse_options,
     progress_bar,
     select,
-    split_list,
     warn_problems,
 )
+from semfid_bench.escaping import console as escape
+from semfid_bench.escaping import plain
+from semfid_bench.images import DEFAULT_MAX_PIXELS
 
 
 def run(
@@ -48,6 +52,11 @@ def run(
     save_images: Annotated[
         Path | None, typer.Option(help="Folder to keep LR and SR images in.")
     ] = None,
+    allow_outside_paths: AllowOutsideOption = False,
+    max_megapixels: Annotated[
+        float,
+        typer.Option(min=0.000001, help="Refuse input images over this size (error rows)."),
+    ] = DEFAULT_MAX_PIXELS / 1e6,
 ) -> None:
     """Run SR models on degraded images and score them; resumes finished work."""
     from semfid_bench.plugin_manager import build_registry
@@ -60,7 +69,7 @@ def run(
         models=select(models, "sr_model", registry),
         metrics=select(metrics, "metric", registry),
         degradations=select(degradations, "degradation", registry),
-        levels=[float(x) for x in split_list(levels)] if levels else None,
+        levels=parse_levels(levels) if levels else None,
         dataset=dataset,
         manifest=manifest,
         scale=scale,
@@ -68,19 +77,26 @@ def run(
         device=device,
         options=parse_options(set_ or []),
         save_images=save_images,
+        allow_outside_paths=allow_outside_paths,
+        max_pixels=int(max_megapixels * 1e6),
     )
     with ResultsStore(db) as store, _RichProgress() as progress:
         summary = run_benchmark(config, registry, store, progress)
     console.print(
-        f"Run [bold]{summary.run_id}[/] on {summary.dataset} ({summary.items} items): "
+        f"Run [bold]{escape(summary.run_id)}[/] on {escape(summary.dataset)} "
+        f"({summary.items} items): "
         f"{summary.computed} results computed, {summary.skipped} already done and skipped, "
-        f"{len(summary.errors)} errors, {summary.seconds:.1f} s. Database: {db}"
+        f"{len(summary.errors)} errors, {summary.seconds:.1f} s. Database: {escape(db)}"
     )
     with ResultsStore(db) as store:
         _print_summary(store, config.metrics)
+    for note in summary.notes[:10]:
+        err_console.print(f"[yellow]note[/] {escape(note)}")
+    if len(summary.notes) > 10:
+        err_console.print(f"... and {len(summary.notes) - 10} more notes (see result details).")
     if summary.errors:
         for message in summary.errors[:10]:
-            err_console.print(f"[red]error[/] {message}")
+            err_console.print(f"[red]error[/] {escape(message)}")
         if len(summary.errors) > 10:
             err_console.print(f"... and {len(summary.errors) - 10} more (see the database).")
         raise typer.Exit(1)
@@ -96,13 +112,13 @@ def _print_summary(store, metrics: list[str]) -> None:
     metrics = [m for m in metrics if m in set(results["metric"])]  # all-error metrics have none
     specs = store.metric_specs()
     for board in model_leaderboards(results, specs):
-        table = Table(
-            "rank", "model", "n", *[f"{m} {specs[m].arrow}" for m in metrics], title=board.title
-        )
+        table = Table(title=plain(board.title))
+        for header in ["rank", "model", "n", *[f"{m} {specs[m].arrow}" for m in metrics]]:
+            table.add_column(plain(header))
         for row in board.frame.to_dict("records"):
             table.add_row(
                 str(int(row["rank"])),
-                row["model"],
+                plain(row["model"]),
                 str(row["n"]),
                 *[f"{row[m]:.4g}" for m in metrics],
             )
@@ -125,4 +141,4 @@ class _RichProgress:
         self._task = self._progress.add_task("running", total=total)
 
     def advance(self, description: str) -> None:
-        self._progress.update(self._task, advance=1, description=description)
+        self._progress.update(self._task, advance=1, description=escape(description))

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from semfid_bench.commands.common import console, progress_bar
+from semfid_bench.escaping import console as escape
 
 train_app = typer.Typer(
     help="Train learned semantic metrics on paired GT/SR manifests.", no_args_is_help=True
@@ -163,7 +164,7 @@ def _train(manifest, config, target, weights, epochs, lr, batch_size, seed, pati
     for split in ("train", "val", "test", "test_untrained"):
         table.add_row(split, *[_fmt(metrics[split].get(c)) for c in columns])
     console.print(table)
-    console.print(f"Saved {trained.weights} and {trained.config_path}")
+    console.print(f"Saved {escape(trained.weights)} and {escape(trained.config_path)}")
 
 
 def _fmt(value) -> str:

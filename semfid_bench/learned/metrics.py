@@ -4,7 +4,8 @@
   MOS as the fraction of "changed" votes, or 1 − a similarity pseudo-label).
 - ``clu``: the mean of the CLU map (1 = content kept, 0 = changed), so higher = more
   faithful. With ``maps_dir`` each map is also saved as a heatmap PNG over the SR image,
-  named ``<item id>-<first 12 hex digits of the SR image's SHA-256>.png``: the metric sees
+  named ``<item id>-<first 12 hex digits of the SR image's SHA-256>.png`` (the id encoded by
+  :func:`~semfid_bench.safe_paths.encode_part`, never read as a path): the metric sees
   the item but not which model or degradation made the SR image, and the hash keeps maps
   of different SR images apart (run with ``--save-images`` to match them to SR files).
 
@@ -26,6 +27,7 @@ from semfid_bench.errors import SemfidError
 from semfid_bench.interfaces import Metric
 from semfid_bench.learned.checkpoints import load_checkpoint
 from semfid_bench.learned.heatmap import save_heatmap
+from semfid_bench.safe_paths import path_inside
 
 
 def _model(kind: str, checkpoint: str | None, checkpoints_dir: str | None, device):
@@ -96,7 +98,7 @@ class CLUMetric(_Learned):
             details = []
             for item_id, kept, image in zip(ids, maps, sr, strict=True):
                 digest = hashlib.sha256(image.detach().cpu().numpy().tobytes()).hexdigest()
-                path = self.maps_dir / f"{item_id}-{digest[:12]}.png"
+                path = path_inside(self.maps_dir, f"{item_id}-{digest[:12]}", suffix=".png")
                 save_heatmap(path, kept[0], image)
                 details.append({"map": str(path.resolve())})
         return maps.mean(dim=(1, 2, 3)).float(), details

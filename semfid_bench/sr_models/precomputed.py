@@ -9,9 +9,12 @@ Layout of the folder given with ``--set precomputed.dir=FOLDER``:
 - flat: ``FOLDER/<item id>.png``, used only when the folder has no ``*@*`` subfolders
   (one degradation level, or given LR images).
 
-An output is found by item id, else by the stem of the item's GT file name; any image
-suffix is accepted. A missing or mis-sized output fails that item only (the runner records
-the error and goes on). Several precomputed models run side by side as instances:
+An output is found by item id (encoded as ``--save-images`` writes it, by
+:func:`~semfid_bench.safe_paths.encode_part`: ``a/b`` is ``a%2Fb.png``, never a subfolder),
+else by the stem of the item's GT file name; any image suffix is accepted; a name that
+would resolve outside the folder is never read. A missing or mis-sized output fails that
+item only (the runner records the error and goes on). Several precomputed models run side
+by side as instances:
 ``--models precomputed:seesr,precomputed:pasd --set precomputed:seesr.dir=...``.
 """
 
@@ -25,6 +28,7 @@ from semfid_bench.errors import SemfidError
 from semfid_bench.images import IMAGE_SUFFIXES, load_image
 from semfid_bench.interfaces import SRModel, UpscaleContext
 from semfid_bench.manifest import Item
+from semfid_bench.safe_paths import encode_part
 
 
 class PrecomputedOutputs(SRModel):
@@ -58,11 +62,11 @@ class PrecomputedOutputs(SRModel):
     def find(self, item: Item, degradation: str, level: float) -> Path:
         """The output file of one item, or an error listing where it was looked for."""
         folder = self.folder(degradation, level)
-        stems = dict.fromkeys((item.id, item.gt.stem))
+        stems = dict.fromkeys((encode_part(item.id), item.gt.stem))
         for stem in stems:
             for suffix in IMAGE_SUFFIXES:
                 for candidate in (folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"):
-                    if candidate.is_file():
+                    if candidate.is_file() and _inside(candidate, folder):
                         return candidate
         names = " or ".join(f"{stem}.png" for stem in stems)
         raise FileNotFoundError(
@@ -83,3 +87,8 @@ class PrecomputedOutputs(SRModel):
                 )
             outputs.append(image)
         return torch.stack(outputs).to(lr.device)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """True if ``path`` (symlinks followed) lies inside ``folder``."""
+    return path.resolve().is_relative_to(folder.resolve())

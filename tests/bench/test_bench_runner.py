@@ -46,7 +46,13 @@ def _peak_bytes(registry, tmp_path, sample_manifest, copies: int) -> int:
     with ResultsStore(tmp_path / f"r{copies}.db") as store:
         tracemalloc.start()
         run_benchmark(
-            RunConfig(models=["bicubic"], metrics=["psnr"], manifest=manifest, device="cpu"),
+            RunConfig(
+                models=["bicubic"],
+                metrics=["psnr"],
+                manifest=manifest,
+                device="cpu",
+                allow_outside_paths=True,
+            ),
             registry,
             store,
         )

@@ -106,7 +106,14 @@ def test_published_report_shows_the_most_changed_clu_maps(
     options = {
         "clu": {"checkpoint": str(trained_clu.config_path), "maps_dir": str(tmp_path / "maps")}
     }
-    config = RunConfig(models=[], metrics=["clu"], manifest=manifest, options=options, device="cpu")
+    config = RunConfig(
+        models=[],
+        metrics=["clu"],
+        manifest=manifest,
+        options=options,
+        device="cpu",
+        allow_outside_paths=True,
+    )
     assert run_benchmark(config, make_registry(), store).errors == []
     publish(store.path, tmp_path / "report", PublishOptions(clu_maps=2))
 
