@@ -21,6 +21,10 @@ class MetricSpec:
     :param value_range: (low, high), ``math.inf`` where unbounded.
     :param convention: how it is computed where papers differ (colour space, crop border).
     :param description: one line for ``semfid-bench plugins``.
+    :param version: bumped by the author whenever the computation changes; part of every
+        result key, so results of an older version are computed again, never mixed.
+    :param requires: options that must be set for it to run (a trained checkpoint);
+        ``--metrics all`` leaves it out until they are.
     """
 
     name: str
@@ -29,6 +33,8 @@ class MetricSpec:
     value_range: tuple[float, float] = (-math.inf, math.inf)
     convention: str = ""
     description: str = ""
+    version: int = 1
+    requires: tuple[str, ...] = ()
 
     @property
     def arrow(self) -> str:
@@ -37,11 +43,13 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class SRModelSpec:
-    """An SR model: its name and the upscaling factors it supports."""
+    """An SR model: its name and the upscaling factors it supports; ``version`` as for
+    :class:`MetricSpec`."""
 
     name: str
     scales: tuple[int, ...] = (4,)
     description: str = ""
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -49,13 +57,14 @@ class DegradationSpec:
     """A degradation: its name, the scales it downsamples by and its default levels.
 
     A level is an intensity in [0, 1]; degradations with no notion of intensity have the
-    single level 1.0.
+    single level 1.0. ``version`` as for :class:`MetricSpec`.
     """
 
     name: str
     scales: tuple[int, ...] = (4,)
     levels: tuple[float, ...] = (1.0,)
     description: str = ""
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -68,10 +77,12 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class CaptionerSpec:
-    """A captioner: turns images into captions (for C2C, C2I and anything text-based)."""
+    """A captioner: turns images into captions (for C2C, C2I and anything text-based);
+    ``version`` as for :class:`MetricSpec` (it is part of the key of metrics using it)."""
 
     name: str
     description: str = ""
+    version: int = 1
 
 
 @dataclass(frozen=True)
