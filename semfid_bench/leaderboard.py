@@ -94,7 +94,9 @@ def _distinct(data: pd.DataFrame, column: str, labels: pd.Series) -> pd.Series:
     key_columns = [c for c in (f"{column}_options", f"{column}_version") if c in data]
     if not key_columns:
         return labels
-    keys = data[[column, *key_columns]].astype(str).agg("\x1f".join, axis=1)
+    keys = data[column].astype(str)
+    for key_column in key_columns:
+        keys = keys + "\x1f" + data[key_column].astype(str)
     clashing = keys.groupby(labels).transform("nunique") > 1
     full = [
         model_label(n, o) + (f"@v{v}" if len(key_columns) > 1 else "")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from semfid_bench.commands.common import (
@@ -127,12 +128,12 @@ def _print_summary(store, summary) -> None:
     specs = store.metric_specs()
     for board in model_leaderboards(results, specs):
         metrics = board.metrics
-        columns = [f"{m} {board.specs[m].arrow}" for m in metrics]
-        table = Table("rank", "model", "n", *columns, title=board.title)
+        columns = [escape(f"{m} {board.specs[m].arrow}") for m in metrics]
+        table = Table("rank", "model", "n", *columns, title=escape(board.title))
         for row in board.frame.to_dict("records"):
             table.add_row(
                 "–" if math.isnan(row["rank"]) else str(int(row["rank"])),
-                row["model"],
+                escape(row["model"]),
                 str(row["n"]),
                 *["–" if math.isnan(row[m]) else f"{row[m]:.4g}" for m in metrics],
             )
