@@ -115,13 +115,11 @@ def variant_label(name: str, options: dict[str, Any], version: int = 1) -> str:
     return label + (f"@v{version}" if isinstance(version, int) and version > 1 else "")
 
 
-def _registered(registry: Registry, kind: str, name: str) -> bool:
-    base, colon, _ = name.partition(":")
-    return (
-        name in registry.entries[kind]
-        or (colon and base in registry.entries[kind])
-        or (colon and base in registry.namespaces[kind])
-    )
+def _accepts(registry: Registry, kind: str, name: str, keys: set[str]) -> bool:
+    from semfid_bench.registry import resolve_factory
+
+    infos, open_ended = factory_options(resolve_factory(registry.get(kind, name).factory))
+    return open_ended or keys <= {i.name for i in infos}
 
 
 def scoped_options(
@@ -132,27 +130,13 @@ def scoped_options(
     """``--set`` options by (kind, name) of the selected plugin they are for.
 
     A target is ``NAME`` or ``KIND:NAME`` (KIND one of model, degradation, metric). A bare
-    name registered under several kinds (``bicubic`` is an SR model and a degradation) is
-    refused, as is a target that names no selected plugin (a typo would otherwise be
-    ignored) and a reserved option (``device``, ``scale``).
+    name that several selected plugins share (``bsrgan`` is an SR model and a degradation)
+    goes to the one whose factory accepts the options; if that is not exactly one, it is
+    refused with the scoped forms. A target that names no selected plugin is refused (a
+    typo would otherwise be ignored), as is a reserved option (``device``, ``scale``).
     """
     resolved: dict[tuple[str, str], dict[str, Any]] = {}
     for target, values in options.items():
-        prefix, colon, rest = target.partition(":")
-        if colon and prefix in SCOPES:
-            kinds, name = [SCOPES[prefix]], rest
-        else:
-            name = target
-            kinds = [kind for kind in SCOPES.values() if _registered(registry, kind, name)]
-            if len(kinds) > 1:
-                scopes = [p for p, kind in SCOPES.items() if kind in kinds]
-                raise SemfidError(
-                    f"--set {target}.…: {name!r} names plugins of several kinds "
-                    f"({', '.join(scopes)}).",
-                    hint="Say which: "
-                    + " or ".join(f"--set {p}:{name}.KEY=VALUE" for p in scopes)
-                    + ".",
-                )
         reserved = sorted(RESERVED_OPTIONS & set(values))
         if reserved:
             raise SemfidError(
@@ -160,12 +144,27 @@ def scoped_options(
                 "run, not per plugin.",
                 hint="Use --device / --scale.",
             )
+        prefix, colon, rest = target.partition(":")
+        scoped = bool(colon) and prefix in SCOPES
+        name = rest if scoped else target
+        kinds = [SCOPES[prefix]] if scoped else list(SCOPES.values())
         chosen = [kind for kind in kinds if name in selection.get(kind, [])]
         if not chosen:
             selected = ", ".join(n for names in selection.values() for n in names) or "none"
             raise SemfidError(
                 f"--set {target}.…: no selected plugin is named {name!r}.",
                 hint=f"Selected plugins: {selected}.",
+            )
+        if len(chosen) > 1:
+            chosen = [k for k in chosen if _accepts(registry, k, name, set(values))] or chosen
+        if len(chosen) > 1:
+            scopes = [p for p, kind in SCOPES.items() if kind in chosen]
+            raise SemfidError(
+                f"--set {target}.…: {name!r} names several selected plugins "
+                f"({', '.join(scopes)}) and the options do not tell which.",
+                hint="Say which: "
+                + " or ".join(f"--set {p}:{name}.KEY=VALUE" for p in scopes)
+                + ".",
             )
         key = (chosen[0], name)
         resolved[key] = {**resolved.get(key, {}), **values}

@@ -3,6 +3,7 @@
 import pytest
 
 from semfid_bench.errors import SemfidError
+from semfid_bench.hookspecs import hookimpl
 from semfid_bench.options import (
     effective_options,
     factory_options,
@@ -11,6 +12,7 @@ from semfid_bench.options import (
     scoped_options,
     variant_label,
 )
+from semfid_bench.specs import DegradationSpec, SRModelSpec
 
 SELECTION = {"sr_model": ["bicubic"], "degradation": ["bicubic"], "metric": ["psnr-y"]}
 
@@ -45,11 +47,47 @@ def test_scoped_targets_pick_the_kind(make_registry):
     }
 
 
+class Twins:
+    """An SR model and a degradation of the same name taking the same option."""
+
+    @hookimpl
+    def register_sr_models(self, register):
+        register.add(SRModelSpec(name="twin"), _twin)
+
+    @hookimpl
+    def register_degradations(self, register):
+        register.add(DegradationSpec(name="twin"), _twin)
+
+
+def _twin(scale=4, device=None, strength: float = 1.0):
+    return None
+
+
+def test_a_bare_name_goes_to_the_selected_plugin_that_accepts_the_options(make_registry):
+    registry = make_registry()
+    both = SELECTION | {"sr_model": ["bicubic", "bsrgan"], "degradation": ["bicubic", "bsrgan"]}
+    resolved = scoped_options(
+        registry, {"bicubic": {"mode": "bilinear"}, "bsrgan": {"weights": "w.pth"}}, both
+    )
+    assert resolved == {
+        ("sr_model", "bicubic"): {"mode": "bilinear"},
+        ("sr_model", "bsrgan"): {"weights": "w.pth"},
+    }
+
+
 def test_an_ambiguous_bare_name_is_refused_with_the_scoped_forms(make_registry):
-    with pytest.raises(SemfidError, match="several kinds") as caught:
-        scoped_options(make_registry(), {"bicubic": {"mode": "bilinear"}}, SELECTION)
-    assert "--set model:bicubic.KEY=VALUE" in caught.value.hint
-    assert "--set degradation:bicubic.KEY=VALUE" in caught.value.hint
+    registry = make_registry(Twins())
+    twins = {"sr_model": ["twin"], "degradation": ["twin"], "metric": []}
+    with pytest.raises(SemfidError, match="several selected plugins") as caught:
+        scoped_options(registry, {"twin": {"strength": 2}}, twins)
+    assert "--set model:twin.KEY=VALUE" in caught.value.hint
+    assert "--set degradation:twin.KEY=VALUE" in caught.value.hint
+    resolved = scoped_options(registry, {"degradation:twin": {"strength": 2}}, twins)
+    assert resolved == {("degradation", "twin"): {"strength": 2}}
+    only_model = twins | {"degradation": ["bicubic"]}
+    assert scoped_options(registry, {"twin": {"strength": 2}}, only_model) == {
+        ("sr_model", "twin"): {"strength": 2}
+    }
 
 
 @pytest.mark.parametrize("key", ["device", "scale"])

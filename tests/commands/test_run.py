@@ -19,10 +19,17 @@ def _run(db, manifest, *args):
     return runner.invoke(app, [*base, "--device", "cpu", *args])
 
 
-def test_an_ambiguous_set_is_refused_with_the_scoped_forms(tmp_path, crops_manifest):
+def test_a_bare_set_goes_to_the_plugin_that_takes_it(tmp_path, crops_manifest):
+    """``bicubic`` is an SR model and (selected here) a degradation: ``mode`` is the model's."""
     result = _run(tmp_path / "r.db", crops_manifest, "--set", "bicubic.mode=bilinear")
+    assert result.exit_code == 0, result.output
+    assert "bicubic[mode=bilinear]" in result.output
+
+
+def test_a_set_for_no_selected_plugin_is_refused(tmp_path, crops_manifest):
+    result = _run(tmp_path / "r.db", crops_manifest, "--set", "psnr_y.crop_border=0")
     assert isinstance(result.exception, SemfidError)
-    assert "--set model:bicubic.KEY=VALUE" in result.exception.hint
+    assert "no selected plugin is named 'psnr_y'" in str(result.exception)
 
 
 def test_model_and_metric_variants_are_kept_apart(tmp_path, crops_manifest):
