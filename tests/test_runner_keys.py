@@ -166,3 +166,30 @@ def test_captioner_configuration_is_in_the_metric_key(make_registry):
     )
     assert other["captioner_options"]["max_new_tokens"] == 7
     assert other["captioner_options"].keys() == options["captioner_options"].keys()
+
+
+def test_api_and_publish_keep_variants_apart(tmp_path, crops_manifest, make_registry):
+    from semfid_bench import api
+    from semfid_bench.publish import publish
+    from semfid_bench.store import ResultsStore
+
+    db = tmp_path / "r.db"
+    registry = make_registry()
+    with ResultsStore(db) as store:
+        for options in ({}, {"psnr-y": {"crop_border": 0}}):
+            config = RunConfig(
+                models=["bicubic"],
+                metrics=["psnr-y"],
+                degradations=["bicubic"],
+                manifest=crops_manifest,
+                options=options,
+            )
+            run_benchmark(config, registry, store)
+    (table,) = api.models(db)
+    assert table.metrics == ["psnr-y", "psnr-y[crop_border=0]"]
+    assert table.frame["n"].tolist() == [2] and table.frame["psnr-y_n"].tolist() == [2]
+    assert set(api.results(db)["metric_label"]) == {"psnr-y", "psnr-y[crop_border=0]"}
+    publish(db, tmp_path / "report")
+    models_csv = (tmp_path / "report" / "data" / "models.csv").read_text()
+    assert "psnr-y[crop_border=0]_low" in models_csv.splitlines()[0]
+    assert "psnr-y[crop_border=0] ↑" in (tmp_path / "report" / "index.md").read_text()
