@@ -486,6 +486,7 @@ def _score(run: _Run, name: str, sr, gt, item: Item, references: dict, cell) -> 
             references[name] = metric.reference(gt[None] if spec.full_reference else None, [item])
         scores, details = _score_with_details(metric, sr, references[name])
         value = _one_score(name, scores)
+        detail = _one_detail(name, details)
     except Exception as exc:
         message = f"item {item.id!r}: metric {name}: {_error_message(exc)}"
         run.summary.errors.append(
@@ -495,7 +496,7 @@ def _score(run: _Run, name: str, sr, gt, item: Item, references: dict, cell) -> 
     flag = _range_flag(spec, value)
     if flag:
         run.summary.flags.append(f"item {item.id!r} · {cell.model.label}: {name} {flag}")
-    return ResultRow(cell, key, value, details=details[0] if details else None, flag=flag)
+    return ResultRow(cell, key, value, details=detail, flag=flag)
 
 
 def _one_score(name: str, scores) -> float:
@@ -511,6 +512,17 @@ def _one_score(name: str, scores) -> float:
     if not math.isfinite(value):
         raise ValueError(f"metric {name!r} returned a non-finite score ({value})")
     return value
+
+
+def _one_detail(name: str, details) -> dict | None:
+    """The image's details: a JSON-able dict (checked here, so a bad one is an error row
+    of this metric rather than a failed database write)."""
+    if not details:
+        return None
+    if len(details) != 1 or not isinstance(details[0], dict):
+        raise ValueError(f"metric {name!r} returned details {details!r:.80}, expected [dict]")
+    json.dumps(details[0])
+    return details[0]
 
 
 def _range_flag(spec: MetricSpec, value: float) -> str | None:

@@ -63,6 +63,10 @@ class ConfiguredMetric(Metric):
             return mae + 5.0
         return mae
 
+    def score_with_details(self, sr, reference):
+        details = [{"unstorable": object()}] if Behaviour.metric == "bad-details" else None
+        return self.score(sr, reference), details
+
 
 class NoReference(Metric):
     def __init__(self, device=None):
@@ -118,7 +122,12 @@ def _errors(store):
 
 @pytest.mark.parametrize(
     ("behaviour", "message"),
-    [("nan", "non-finite score (nan)"), ("inf", "non-finite score (inf)"), ("map", "shape")],
+    [
+        ("nan", "non-finite score (nan)"),
+        ("inf", "non-finite score (inf)"),
+        ("map", "returned shape (1, 64, 96), expected (1,)"),
+        ("bad-details", "not JSON serializable"),
+    ],
 )
 def test_bad_metric_output_is_an_error_row_naming_it(
     behaviour, message, registry, store, crops_manifest
@@ -127,7 +136,7 @@ def test_bad_metric_output_is_an_error_row_naming_it(
     summary = run_benchmark(_config(crops_manifest), registry, store)
     errors = _errors(store)
     assert len(errors) == 4 and set(errors["metric"]) == {"test-mae"}
-    assert all("metric 'test-mae'" in e and message in e for e in errors["error"])
+    assert all("metric test-mae" in e and message in e for e in errors["error"])
     assert errors["value"].isna().all() and len(summary.errors) == 4
     assert summary.computed == 4  # psnr on both models and items
 

@@ -85,7 +85,9 @@ def run(
     with ResultsStore(db) as store:
         _print_summary(store, summary)
     for message in summary.flags[:10]:
-        err_console.print(f"[yellow]flagged[/] {message}")
+        err_console.print(f"[yellow]flagged[/] {escape(message)}")
+    if len(summary.flags) > 10:
+        err_console.print(f"... and {len(summary.flags) - 10} more (the `flag` column).")
     if summary.errors:
         for message in summary.errors[:10]:
             err_console.print(f"[red]error[/] {message}")
