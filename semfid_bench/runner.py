@@ -28,7 +28,6 @@ from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.manifest import Item, Manifest, load_manifest
 from semfid_bench.options import (
     effective_options,
-    missing_required,
     non_default,
     scoped_options,
     variant_label,
@@ -144,18 +143,6 @@ def _check_selection(config: RunConfig, registry: Registry) -> None:
 
 def _selection(config: RunConfig) -> dict[str, list[str]]:
     return {"sr_model": config.models, "degradation": config.degradations, "metric": config.metrics}
-
-
-def _check_required(options: dict[tuple[str, str], dict], registry: Registry, config) -> None:
-    for kind, names in _selection(config).items():
-        for name in names:
-            missing = missing_required(registry, kind, name, options.get((kind, name), {}))
-            if missing:
-                raise SemfidError(
-                    f"{kind.replace('_', ' ')} {name!r} needs the option(s) {', '.join(missing)}.",
-                    hint=" ".join(f"--set {name}.{key}=VALUE" for key in missing)
-                    + f" (`semfid-bench plugins --options {name}` describes them).",
-                )
 
 
 def plugin_keys(
@@ -274,7 +261,6 @@ def run_benchmark(
     elif not config.models:
         raise SemfidError(f"Select at least one SR model for the {unpaired} unpaired item(s).")
     options = scoped_options(registry, config.options, _selection(config))
-    _check_required(options, registry, config)
     keys = plugin_keys(config, registry, options)
     device = resolve_device(config.device)
     plugins = _create_plugins(config, registry, device, options)
@@ -471,7 +457,9 @@ def _upscale(name: str, model, lr, gt, context: UpscaleContext, scale: int):
     _check_finite(what, sr)
     sr = quantize(sr)
     if tuple(sr.shape[-2:]) != tuple(gt.shape[-2:]):
-        raise ValueError(f"SR output is {tuple(sr.shape[-2:])} (H, W), GT is {gt.shape[-2:]}")
+        raise ValueError(
+            f"SR output is {tuple(sr.shape[-2:])} (H, W), GT is {tuple(gt.shape[-2:])}"
+        )
     return sr
 
 

@@ -114,6 +114,10 @@ class PluginKey:
     version: int = 0
     label: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
+
     @property
     def key(self) -> tuple[str, str, int]:
         return (self.name, self.options, self.version)
@@ -307,9 +311,9 @@ class ResultsStore:
                         r.error,
                         r.flag,
                         None if r.details is None else json.dumps(r.details),
-                        r.cell.degradation.label or r.cell.degradation.name,
-                        r.cell.model.label or r.cell.model.name,
-                        r.metric.label or r.metric.name,
+                        r.cell.degradation.label,
+                        r.cell.model.label,
+                        r.metric.label,
                         run_id,
                         stamp,
                     )
