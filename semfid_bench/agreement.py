@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from semfid_bench.errors import SemfidError
-from semfid_bench.leaderboard import model_label
+from semfid_bench.leaderboard import with_variant_labels
 from semfid_bench.seeding import derive_seed
 from semfid_bench.specs import MetricSpec
 from semfid_bench.stats import (
@@ -51,9 +51,7 @@ def scores_with_mos(results: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
             "'mos' values.",
             hint="Add 'mos' to the items of the paired manifest and run it again.",
         )
-    pairs = zip(results["metric"], results["metric_options"], strict=True)
-    data = results.assign(metric=[model_label(m, o) for m, o in pairs])
-    data = data.merge(labelled, on=["dataset", "item_id"], how="inner")
+    data = with_variant_labels(results).merge(labelled, on=["dataset", "item_id"], how="inner")
     data = data.sort_values("created_at", kind="stable")
     data = data.drop_duplicates(["dataset", "item_id", "metric"], keep="last")
     columns = ["dataset", "item_id", "model", "degradation", "level", "metric", "value"]

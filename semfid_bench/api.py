@@ -27,16 +27,22 @@ def open_store(db: str | Path) -> ResultsStore:
 
 
 def results(db: str | Path, *, include_errors: bool = False) -> pd.DataFrame:
-    """Every stored score, joined with its item's MOS, split and whether it is paired."""
+    """Every stored score, joined with its item's MOS, split and whether it is paired.
+
+    Each row holds its full key (effective options, versions, input hashes) and readable
+    variant labels (``metric_label`` = ``psnr-y[crop_border=0]``); group by the labels to
+    keep variants apart. :func:`semfid_bench.leaderboard.with_variant_labels` gives the
+    frame the reports use."""
     with open_store(db) as store:
         frame, items = store.results(include_errors=include_errors), store.items()
     return frame.merge(items, on=["dataset", "item_id"], how="left")
 
 
 def models(db: str | Path, rank_by: str | None = None) -> list[LeaderboardTable]:
-    """The model leaderboards, one table per dataset × degradation × level × scale."""
+    """The model leaderboards, one table per dataset × degradation × level × scale × seed,
+    one column per metric variant."""
     with open_store(db) as store:
-        return model_leaderboards(store.results(), store.metric_specs(), rank_by)
+        return model_leaderboards(store.results(include_errors=True), store.metric_specs(), rank_by)
 
 
 def correlations(

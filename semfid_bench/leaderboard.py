@@ -1,15 +1,16 @@
 """Ranked model leaderboards, as functions of the results DataFrame.
 
-One table per (dataset, degradation, level, scale): models as rows, every metric's mean
-with its 95% confidence interval and direction, models ranked by the chosen metric in its
-own direction.
+One table per (dataset, degradation variant, level, scale, seed): model variants as rows,
+every metric variant's mean with its 95% confidence interval and direction as columns,
+models ranked by the chosen metric in its own direction. A variant is a plugin with
+particular options (``psnr-y[crop_border=0]``): variants are never pooled.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -18,7 +19,8 @@ from semfid_bench.escaping import markdown_table, md_code, md_text
 from semfid_bench.specs import MetricSpec
 from semfid_bench.stats import mean_ci
 
-GROUP = ["dataset", "degradation", "level", "scale"]
+GROUP = ["dataset", "degradation", "level", "scale", "seed"]
+LABELLED = ("degradation", "model", "metric")
 
 
 @dataclass(frozen=True)
@@ -31,18 +33,77 @@ class LeaderboardTable:
     scale: int
     rank_by: str
     frame: pd.DataFrame
+    seed: int = 0
+    specs: dict[str, MetricSpec] = field(default_factory=dict)
+    """The spec of each metric column (columns are metric variant labels)."""
 
     @property
     def title(self) -> str:
-        return f"{self.dataset} · {self.degradation} @ {self.level:g} · x{self.scale}"
+        title = f"{self.dataset} · {self.degradation} @ {self.level:g} · x{self.scale}"
+        return title + (f" · seed {self.seed}" if self.seed else "")
+
+    @property
+    def metrics(self) -> list[str]:
+        """The metric columns, in order."""
+        return [c for c in self.frame.columns if f"{c}_low" in self.frame.columns]
 
 
 def model_label(model: str, options: str) -> str:
-    """A model's name, with its options when they are not the defaults."""
+    """A plugin's name with all of ``options`` (for frames without stored labels)."""
     parsed = json.loads(options) if options else {}
     if not parsed:
         return model
     return f"{model}[{', '.join(f'{k}={v}' for k, v in sorted(parsed.items()))}]"
+
+
+def with_variant_labels(results: pd.DataFrame) -> pd.DataFrame:
+    """Results as reports read them: ``degradation``, ``model`` and ``metric`` hold each
+    variant's readable label (the stored ``*_label``; the raw names move to ``*_name``),
+    and rows of an item's superseded inputs (an edited GT or caption: another
+    ``gt_hash``/``inputs_hash`` than the item's newest row) are left out.
+
+    Two variants that would share a label (a default changed without a version bump) get
+    their full options in it, so they are never pooled. Labelling twice changes nothing.
+    """
+    if results.empty or "metric_name" in results:
+        return results
+    data = _current_inputs(results)
+    for column in LABELLED:
+        if column not in data:
+            continue
+        names = data[column]
+        if f"{column}_label" in data:
+            labels = data[f"{column}_label"]
+        elif f"{column}_options" in data:
+            pairs = zip(names, data[f"{column}_options"], strict=True)
+            labels = pd.Series([model_label(n, o) for n, o in pairs], index=data.index)
+        else:
+            labels = names
+        data = data.assign(**{f"{column}_name": names, column: _distinct(data, column, labels)})
+    return data
+
+
+def _current_inputs(results: pd.DataFrame) -> pd.DataFrame:
+    if "gt_hash" not in results or "inputs_hash" not in results:
+        return results
+    inputs = results["gt_hash"] + "/" + results["inputs_hash"]
+    latest = inputs.groupby([results["dataset"], results["item_id"]]).transform("last")
+    return results[inputs == latest]
+
+
+def _distinct(data: pd.DataFrame, column: str, labels: pd.Series) -> pd.Series:
+    key_columns = [c for c in (f"{column}_options", f"{column}_version") if c in data]
+    if not key_columns:
+        return labels
+    keys = data[column].astype(str)
+    for key_column in key_columns:
+        keys = keys + "\x1f" + data[key_column].astype(str)
+    clashing = keys.groupby(labels).transform("nunique") > 1
+    full = [
+        model_label(n, o) + (f"@v{v}" if len(key_columns) > 1 else "")
+        for n, o, v in zip(data[column], data[key_columns[0]], data[key_columns[-1]], strict=True)
+    ]
+    return labels.where(~clashing, pd.Series(full, index=data.index))
 
 
 def default_rank_metric(metrics: list[str]) -> str:
@@ -55,29 +116,49 @@ def default_rank_metric(metrics: list[str]) -> str:
 def model_leaderboards(
     results: pd.DataFrame, specs: dict[str, MetricSpec], rank_by: str | None = None
 ) -> list[LeaderboardTable]:
-    """Rank models per slice. ``results`` is :meth:`ResultsStore.results`' frame."""
-    if results.empty:
+    """Rank model variants per slice. ``results`` is :meth:`ResultsStore.results`' frame
+    (error rows, if included, are left out). ``rank_by`` is a metric variant label, or a
+    metric name that has one variant."""
+    data = with_variant_labels(results)
+    if "error" in data:
+        data = data[data["error"].isna()]
+    if "value" in data:
+        data = data[data["value"].notna()]
+    if data.empty:
         raise SemfidError("No results to rank.", hint="Run `semfid-bench run` first.")
-    metrics = sorted(results["metric"].unique())
-    rank_by = rank_by or default_rank_metric(metrics)
-    if rank_by not in metrics:
-        raise SemfidError(
-            f"Cannot rank by {rank_by!r}: no results for it. Metrics present: {metrics}."
-        )
-    unknown = [m for m in metrics if m not in specs]
+    if "seed" not in data:
+        data = data.assign(seed=0)
+    names = data.get("metric_name", data["metric"])
+    unknown = sorted(set(names) - set(specs))
     if unknown:
         raise SemfidError(f"No spec (direction) recorded for metric(s) {unknown}.")
-    pairs = zip(results["model"], results["model_options"], strict=True)
-    data = results.assign(label=[model_label(m, o) for m, o in pairs])
+    label_specs = {label: specs[name] for label, name in zip(data["metric"], names, strict=True)}
+    metrics = sorted(label_specs)
+    rank_by = _rank_column(rank_by, metrics, names, data["metric"])
     tables = []
     for key, group in data.groupby(GROUP, sort=True):
-        tables.append(_rank(group, key, metrics, specs, rank_by))
+        tables.append(_rank(group, key, metrics, label_specs, rank_by))
     return tables
+
+
+def _rank_column(rank_by: str | None, metrics: list[str], names, labels) -> str:
+    if rank_by is None:
+        return default_rank_metric(metrics)
+    if rank_by in metrics:
+        return rank_by
+    variants = sorted(set(labels[names == rank_by]))
+    if len(variants) == 1:
+        return variants[0]
+    raise SemfidError(
+        f"Cannot rank by {rank_by!r}: "
+        + (f"it has several variants {variants}." if variants else "no results for it.")
+        + f" Metrics present: {metrics}."
+    )
 
 
 def _rank(group, key, metrics, specs, rank_by) -> LeaderboardTable:
     rows = []
-    for label, model_rows in group.groupby("label", sort=True):
+    for label, model_rows in group.groupby("model", sort=True):
         row: dict[str, object] = {"model": label, "n": model_rows["item_id"].nunique()}
         for metric in metrics:
             values = model_rows.loc[model_rows["metric"] == metric, "value"]
@@ -88,9 +169,16 @@ def _rank(group, key, metrics, specs, rank_by) -> LeaderboardTable:
     ascending = not specs[rank_by].higher_is_better
     frame = frame.sort_values(rank_by, ascending=ascending, na_position="last", kind="stable")
     frame.insert(0, "rank", frame[rank_by].rank(method="min", ascending=ascending))
-    dataset, degradation, level, scale = key
+    dataset, degradation, level, scale, seed = key
     return LeaderboardTable(
-        dataset, degradation, float(level), int(scale), rank_by, frame.reset_index(drop=True)
+        dataset,
+        degradation,
+        float(level),
+        int(scale),
+        rank_by,
+        frame.reset_index(drop=True),
+        seed=int(seed),
+        specs={m: specs[m] for m in metrics},
     )
 
 
@@ -111,9 +199,10 @@ def to_markdown(tables: list[LeaderboardTable], specs: dict[str, MetricSpec]) ->
         "↑ higher is better, ↓ lower is better. Ranked by the metric marked ★."
     )
     for table in tables:
-        metrics = [c for c in table.frame.columns if f"{c}_low" in table.frame.columns]
+        metrics = table.metrics
         header = ["rank", "model", "n"] + [
-            f"{md_text(m)} {specs[m].arrow}{' ★' if m == table.rank_by else ''}" for m in metrics
+            f"{md_text(m)} {table.specs[m].arrow}{' ★' if m == table.rank_by else ''}"
+            for m in metrics
         ]
         align = ["---:", "---", "---:"] + ["---:"] * len(metrics)
         rows = []

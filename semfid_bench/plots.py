@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from semfid_bench.agreement import ALL_SPLITS
-from semfid_bench.leaderboard import model_label
+from semfid_bench.leaderboard import with_variant_labels
 from semfid_bench.safe_paths import path_inside
 from semfid_bench.specs import MetricSpec
 from semfid_bench.stats import LOGISTICS, mean_ci
@@ -102,8 +102,8 @@ def level_plots(results: pd.DataFrame, specs: dict[str, MetricSpec], out: Path) 
     (shifted sideways a little so that series at the same level stay visible)."""
     plt = _pyplot()
     paths = []
-    pairs = zip(results["model"], results["model_options"], strict=True)
-    data = results.assign(label=[model_label(m, o) for m, o in pairs])
+    data = with_variant_labels(results)
+    data = data.assign(label=data["model"])
     for (dataset, metric), group in data.groupby(["dataset", "metric"], sort=True):
         fig, ax = plt.subplots(figsize=(4.6, 3.6))
         lines = list(group.groupby(["label", "degradation"], sort=True))

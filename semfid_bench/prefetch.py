@@ -61,9 +61,13 @@ def prefetch_all(
     options: dict[str, dict[str, Any]],
     scale: int = 4,
 ) -> list[PrefetchOutcome]:
-    """Prefetch every selected plugin (``selection`` maps a kind to names)."""
+    """Prefetch every selected plugin (``selection`` maps a kind to names; ``options`` are
+    ``--set`` targets as for ``run``)."""
+    from semfid_bench.options import scoped_options
+
+    scoped = scoped_options(registry, options, selection)
     return [
-        prefetch_plugin(registry, kind, name, options.get(name, {}), scale)
+        prefetch_plugin(registry, kind, name, scoped.get((kind, name), {}), scale)
         for kind, names in selection.items()
         for name in names
     ]

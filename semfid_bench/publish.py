@@ -20,7 +20,7 @@ from semfid_bench.agreement import metric_agreement, pairwise_comparisons, score
 from semfid_bench.api import open_store
 from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import markdown_table, md_text, md_url
-from semfid_bench.leaderboard import model_leaderboards, to_markdown
+from semfid_bench.leaderboard import model_leaderboards, to_markdown, with_variant_labels
 from semfid_bench.plots import correlation_bars, level_plots, scatter_plots
 from semfid_bench.render import (
     html_page,
@@ -98,7 +98,8 @@ def publish(db: str | Path, out: str | Path, options: PublishOptions | None = No
     with open_store(db) as store:
         results = store.results(include_errors=True)
         items, specs, runs = store.items(), store.metric_specs(), store.runs()
-    scored = results[results["error"].isna()]
+    labelled = with_variant_labels(results)
+    scored = labelled[labelled["error"].isna() & labelled["value"].notna()]
     if scored.empty:
         raise SemfidError(f"No results in {db} to publish.", hint="Run `semfid-bench run` first.")
     tables = model_leaderboards(scored, specs, options.rank_by)
@@ -144,7 +145,9 @@ def clu_maps(scored: pd.DataFrame, plots_dir: Path, limit: int) -> list[tuple[Pa
     Heatmaps exist when ``clu`` ran with ``maps_dir``; their paths are in the results'
     details. Returns (copied file, caption) pairs.
     """
-    rows = scored[(scored["metric"] == "clu") & scored["details"].notna()]
+    rows = scored[
+        (scored.get("metric_name", scored["metric"]) == "clu") & scored["details"].notna()
+    ]
     maps: list[tuple[Path, str]] = []
     for row in rows.sort_values(["value", "item_id"]).to_dict("records"):
         source = Path(str(json.loads(row["details"]).get("map", "")))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from semfid_bench.errors import PluginError
+from semfid_bench.options import RESERVED_OPTIONS
 from semfid_bench.specs import (
     CaptionerSpec,
     DatasetSpec,
@@ -188,7 +189,8 @@ def _check_options(factory: Callable[..., Any], kind: str, name: str, kwargs: di
         accepted = [
             p.name
             for p in signature.parameters.values()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "device"
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.name not in RESERVED_OPTIONS
         ]
         raise PluginError(
             f"{kind.replace('_', ' ')} {name!r} cannot take these options: {exc}.",

@@ -128,12 +128,13 @@ def models_frame(tables: list[LeaderboardTable]) -> pd.DataFrame:
             degradation=table.degradation,
             level=table.level,
             scale=table.scale,
+            seed=table.seed,
             rank_by=table.rank_by,
         )
         for table in tables
     ]
     frame = pd.concat(frames, ignore_index=True)
-    first = ["dataset", "degradation", "level", "scale", "rank_by"]
+    first = ["dataset", "degradation", "level", "scale", "seed", "rank_by"]
     return frame[first + [c for c in frame.columns if c not in first]]
 
 
@@ -164,9 +165,9 @@ def html_page(title: str, body: str) -> str:
 def models_html_body(tables: list[LeaderboardTable], specs: dict[str, MetricSpec]) -> str:
     parts = []
     for table in tables:
-        metrics = [c for c in table.frame.columns if f"{c}_low" in table.frame.columns]
+        metrics = table.metrics
         header = ["rank", "model", "n"] + [
-            f"{m} {specs[m].arrow}{' ★' if m == table.rank_by else ''}" for m in metrics
+            f"{m} {table.specs[m].arrow}{' ★' if m == table.rank_by else ''}" for m in metrics
         ]
         rows = []
         for row in table.frame.to_dict("records"):

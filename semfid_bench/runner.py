@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import math
 import platform
 import sys
 import time
@@ -26,11 +28,19 @@ from semfid_bench.errors import SemfidError, WeightsUnavailableError
 from semfid_bench.images import DEFAULT_MAX_PIXELS, decode_image, quantize, save_image, to_tensor
 from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.manifest import Item, Manifest, load_manifest
+from semfid_bench.options import (
+    effective_options,
+    non_default,
+    scoped_options,
+    variant_label,
+)
 from semfid_bench.registry import Registry
 from semfid_bench.safe_paths import path_inside
 from semfid_bench.seeding import degradation_seed, model_seed
+from semfid_bench.specs import MetricSpec
 from semfid_bench.store import (
     CellKey,
+    PluginKey,
     ResultRow,
     ResultsStore,
     canonical_options,
@@ -47,7 +57,8 @@ CLAIM_POLL_S = 0.5
 @dataclass
 class RunConfig:
     """What to run. ``levels`` None means each degradation's default levels; ``options``
-    maps a plugin name to keyword options for its factory."""
+    maps a ``--set`` target (``NAME`` or ``KIND:NAME``, see
+    :func:`semfid_bench.options.scoped_options`) to keyword options for its factory."""
 
     models: list[str]
     metrics: list[str]
@@ -76,10 +87,13 @@ class RunSummary:
     computed: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
     seconds: float = 0.0
     items: int = 0
     notes: list[str] = field(default_factory=list)
     """What decoding changed about input images (alpha flattened, 16-bit scaled, ...)."""
+    keys: dict[str, list[PluginKey]] = field(default_factory=dict)
+    """The plugin keys (name, effective options, version, label) this run used, by kind."""
 
 
 class Progress:
@@ -109,8 +123,8 @@ class _Run:
     device: Any
     dataset: str
     grid: list[tuple[str, float]]
-    metric_options: dict[str, str]
-    model_options: dict[str, str]
+    keys: dict[tuple[str, str], PluginKey]
+    metric_specs: dict[str, MetricSpec]
     owner: str
     """This run as the owner of the cells it claims."""
 
@@ -151,18 +165,39 @@ def _check_selection(config: RunConfig, registry: Registry) -> None:
             raise SemfidError(f"Level {level} is outside [0, 1].")
 
 
-def _create_plugins(config: RunConfig, registry: Registry, device) -> _Plugins:
+def _selection(config: RunConfig) -> dict[str, list[str]]:
+    return {"sr_model": config.models, "degradation": config.degradations, "metric": config.metrics}
+
+
+def plugin_keys(
+    config: RunConfig, registry: Registry, options: dict[tuple[str, str], dict]
+) -> dict[tuple[str, str], PluginKey]:
+    """Each selected plugin's key: effective options (defaults included), spec version and
+    a label that shows only the options differing from the defaults."""
+    keys = {}
+    for kind, names in _selection(config).items():
+        for name in names:
+            effective = effective_options(registry, kind, name, options.get((kind, name)))
+            defaults = effective_options(registry, kind, name, {})
+            version = registry.get(kind, name).spec.version
+            label = variant_label(name, non_default(effective, defaults), version)
+            keys[kind, name] = PluginKey(name, canonical_options(effective), version, label)
+    return keys
+
+
+def _create_plugins(
+    config: RunConfig, registry: Registry, device, options: dict[tuple[str, str], dict]
+) -> _Plugins:
     """Instantiate every selected plugin before any work starts.
 
     Missing weights are collected across plugins and reported together, so one attempt
     tells a user every file to fetch.
     """
-    opts = config.options
     missing: list[WeightsUnavailableError] = []
 
     def create(kind: str, name: str, **kwargs: Any) -> Any:
         try:
-            return registry.create(kind, name, **kwargs, **opts.get(name, {}))
+            return registry.create(kind, name, **kwargs, **options.get((kind, name), {}))
         except WeightsUnavailableError as exc:
             missing.append(exc)
             return None
@@ -216,6 +251,24 @@ def _read_gt(item: Item, run: _Run, notes: list[str]) -> tuple[Any, str]:
     return _decode_input(data, item.gt, "GT", run, notes), digest
 
 
+def _file_hash(path: Path | None) -> str | None:
+    return None if path is None else hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def inputs_hash(item: Item) -> str:
+    """A hash of every manifest input besides the GT that a plugin may read: caption,
+    labels, and the contents of the mask and of a given LR image. (MOS and split are
+    human labels read by reports from the ``items`` table, not by plugins.)"""
+    fields = {
+        "caption": item.caption,
+        "labels": [list(pair) for pair in item.labels],
+        "mask": _file_hash(item.mask),
+        "lr": _file_hash(item.lr),
+    }
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _error_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -239,10 +292,13 @@ def run_benchmark(
         config = replace(config, models=[], degradations=[])
     elif not config.models:
         raise SemfidError(f"Select at least one SR model for the {unpaired} unpaired item(s).")
+    options = scoped_options(registry, config.options, _selection(config))
+    keys = plugin_keys(config, registry, options)
     device = resolve_device(config.device)
-    plugins = _create_plugins(config, registry, device)
+    plugins = _create_plugins(config, registry, device, options)
 
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    store.mark_interrupted()
     store.save_metric_specs(registry.get("metric", n).spec for n in config.metrics)
     store.save_items(manifest.name, manifest)
     store.start_run(
@@ -257,6 +313,10 @@ def run_benchmark(
             "scale": config.scale,
             "seed": config.seed,
             "options": config.options,
+            "effective_options": {
+                f"{kind}:{name}": json.loads(key.options) for (kind, name), key in keys.items()
+            },
+            "versions": {f"{kind}:{name}": key.version for (kind, name), key in keys.items()},
             "plugins": {
                 name: registry.get(kind, name).source
                 for kind, names in (
@@ -270,6 +330,8 @@ def run_benchmark(
         },
     )
     summary = RunSummary(run_id=run_id, dataset=manifest.name, items=len(manifest))
+    for (kind, _), key in keys.items():
+        summary.keys.setdefault(kind, []).append(key)
     run = _Run(
         config=config,
         plugins=plugins,
@@ -279,8 +341,8 @@ def run_benchmark(
         device=device,
         dataset=manifest.name,
         grid=[(d, lv) for d in config.degradations for lv in _levels(config, registry, d)],
-        metric_options={n: canonical_options(config.options.get(n)) for n in config.metrics},
-        model_options={n: canonical_options(config.options.get(n)) for n in config.models},
+        keys=keys,
+        metric_specs={n: registry.get("metric", n).spec for n in config.metrics},
         owner=claim_owner(run_id),
     )
     progress.start(unpaired * len(run.grid) * len(config.models) + len(manifest) - unpaired)
@@ -321,24 +383,28 @@ def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
     has claimed are left to it; returns True if any were (``waiting`` then waits for them
     to be stored or freed, see :func:`_claim_todo`)."""
     deferred = False
-    gt, gt_hash, gt_error = None, "unreadable", ""
+    gt, gt_hash, extra_hash, gt_error = None, "unreadable", "unreadable", ""
     notes: list[str] = []
     try:
         gt, gt_hash = _read_gt(item, run, notes)
         item = dataclasses.replace(item, gt_hash=gt_hash)
         if item.paired:
             gt_hash += "+" + hashlib.sha256(item.sr.read_bytes()).hexdigest()[:16]
+        extra_hash = inputs_hash(item)
     except Exception as exc:
         inputs = f"GT {item.gt}" + (f" / SR {item.sr}" if item.paired else "")
         gt_error = f"{inputs}: {_error_message(exc)}"
     grid = [(GIVEN_LR, 1.0)] if item.lr is not None else run.grid
-    models, model_options = run.plugins.models, run.model_options
+    models = run.plugins.models
+    model_keys = {name: run.keys["sr_model", name] for name in models}
     if item.paired:  # labels only: no model ran, so no options either
         grid = [(item.degradation or GIVEN_SR, 1.0 if item.level is None else item.level)]
         models = {item.model or GIVEN_SR: None}
-        model_options = {item.model or GIVEN_SR: canonical_options(None)}
+        model_keys = {name: PluginKey(name) for name in models}
+    metric_keys = {name: run.keys["metric", name] for name in run.plugins.metrics}
     references: dict[str, Any] = {}
     for degradation, level in grid:
+        degradation_key = run.keys.get(("degradation", degradation), PluginKey(degradation))
         lr = None
         for model_name, model in models.items():
             if not waiting:
@@ -347,12 +413,12 @@ def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
                 run.dataset,
                 item.id,
                 gt_hash,
-                degradation,
+                extra_hash,
+                degradation_key,
                 level,
                 run.config.scale,
                 run.config.seed,
-                model_name,
-                model_options[model_name],
+                model_keys[model_name],
             )
             todo = _claim_todo(run, cell, waiting)
             deferred |= todo is None
@@ -372,11 +438,11 @@ def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
                         level=level,
                         seed=model_seed(run.config.seed, item.id, model_name),
                     )
-                    sr = _upscale(model, lr, gt, context)
+                    sr = _upscale(model_name, model, lr, gt, context, run.config.scale)
                 _save(run, item, degradation, level, model_name, lr, sr)
             except Exception as exc:
                 message = f"item {item.id!r} ({item.gt}): {_error_message(exc)}"
-                rows = [ResultRow(cell, m, run.metric_options[m], None, message) for m in todo]
+                rows = [ResultRow(cell, metric_keys[m], None, message) for m in todo]
                 run.summary.errors.append(f"{degradation}@{level:g} {model_name}: {message}")
             else:
                 rows = [_score(run, name, sr, gt, item, references, cell, notes) for name in todo]
@@ -390,7 +456,7 @@ def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
 
 def _missing(run: _Run, cell: CellKey) -> list[str]:
     done = run.store.finished_metrics(cell)
-    return [m for m in run.plugins.metrics if (m, run.metric_options[m]) not in done]
+    return [m for m in run.plugins.metrics if run.keys["metric", m].key not in done]
 
 
 def _claim_todo(run: _Run, cell: CellKey, waiting: bool) -> list[str] | None:
@@ -425,39 +491,109 @@ def _load_sr(run: _Run, item: Item, gt, notes: list[str]):
     return sr
 
 
+def _check_finite(what: str, image) -> None:
+    import torch
+
+    bad = int((~torch.isfinite(image)).sum())
+    if bad:
+        raise ValueError(f"{what} returned {bad} non-finite values (NaN or inf)")
+
+
 def _make_lr(run: _Run, item: Item, gt, degradation: str, level: float, notes: list[str]):
     if degradation == GIVEN_LR:
         return quantize(_decode_input(item.lr.read_bytes(), item.lr, "LR", run, notes))
     seed = degradation_seed(run.config.seed, item.id, degradation)
-    return quantize(run.plugins.degradations[degradation].degrade(gt, level=level, seed=seed))
+    lr = run.plugins.degradations[degradation].degrade(gt, level=level, seed=seed)
+    what = f"degradation {degradation!r}"
+    if lr.dim() != 3 or lr.shape[0] != 3:
+        raise ValueError(f"{what} returned shape {tuple(lr.shape)}, expected (3, h, w)")
+    _check_finite(what, lr)
+    return quantize(lr)
 
 
-def _upscale(model, lr, gt, context: UpscaleContext):
-    sr = quantize(model.upscale(lr[None], context))
-    expected = tuple(gt.shape[-2:])
-    if tuple(sr.shape[-2:]) != expected:
-        raise ValueError(f"SR output is {tuple(sr.shape[-2:])} (H, W), GT is {expected}")
+def _upscale(name: str, model, lr, gt, context: UpscaleContext, scale: int):
+    """The model's output, checked: (1, 3, h·scale, w·scale), finite, GT-sized."""
+    import torch
+
+    what = f"SR model {name!r}"
+    sr = model.upscale(lr[None], context)
+    if not isinstance(sr, torch.Tensor):
+        raise TypeError(f"{what} returned a {type(sr).__name__}, not a tensor")
+    expected = (1, 3, lr.shape[-2] * scale, lr.shape[-1] * scale)
+    if tuple(sr.shape) != expected:
+        raise ValueError(
+            f"{what} returned shape {tuple(sr.shape)}, expected {expected} "
+            f"(B, 3, h·{scale}, w·{scale})"
+        )
+    _check_finite(what, sr)
+    sr = quantize(sr)
+    if tuple(sr.shape[-2:]) != tuple(gt.shape[-2:]):
+        raise ValueError(
+            f"SR output is {tuple(sr.shape[-2:])} (H, W), GT is {tuple(gt.shape[-2:])}"
+        )
     return sr
 
 
 def _score(
     run: _Run, name: str, sr, gt, item: Item, references: dict, cell, notes: list[str]
 ) -> ResultRow:
-    options = run.metric_options[name]
+    """One metric on one SR image, its output checked: one finite score (an error row
+    otherwise); a value outside the declared range is kept, flagged. Notes on how the
+    inputs were decoded go into the details."""
+    key = run.keys["metric", name]
+    spec = run.metric_specs[name]
     metric = run.plugins.metrics[name]
     try:
-        if name not in references:
-            references[name] = metric.reference(gt[None], [item])
+        if name not in references:  # no-reference metrics never see the GT
+            references[name] = metric.reference(gt[None] if spec.full_reference else None, [item])
         scores, details = _score_with_details(metric, sr, references[name])
-        value = float(scores.reshape(-1)[0])
-        row_details = details[0] if details else None
+        value = _one_score(name, scores)
+        detail = _one_detail(name, details)
         if notes:
-            row_details = {**(row_details or {}), "input_notes": list(dict.fromkeys(notes))}
-        return ResultRow(cell, name, options, value, details=row_details)
+            detail = {**(detail or {}), "input_notes": list(dict.fromkeys(notes))}
     except Exception as exc:
         message = f"item {item.id!r}: metric {name}: {_error_message(exc)}"
-        run.summary.errors.append(f"{cell.degradation}@{cell.level:g} {cell.model}: {message}")
-        return ResultRow(cell, name, options, None, message)
+        run.summary.errors.append(
+            f"{cell.degradation.name}@{cell.level:g} {cell.model.name}: {message}"
+        )
+        return ResultRow(cell, key, None, message)
+    flag = _range_flag(spec, value)
+    if flag:
+        run.summary.flags.append(f"item {item.id!r} · {cell.model.label}: {name} {flag}")
+    return ResultRow(cell, key, value, details=detail, flag=flag)
+
+
+def _one_score(name: str, scores) -> float:
+    import torch
+
+    scores = torch.as_tensor(scores)
+    if tuple(scores.shape) != (1,):
+        raise ValueError(
+            f"metric {name!r} returned shape {tuple(scores.shape)}, expected (1,): "
+            "one score per image"
+        )
+    value = float(scores[0])
+    if not math.isfinite(value):
+        raise ValueError(f"metric {name!r} returned a non-finite score ({value})")
+    return value
+
+
+def _one_detail(name: str, details) -> dict | None:
+    """The image's details: a JSON-able dict (checked here, so a bad one is an error row
+    of this metric rather than a failed database write)."""
+    if not details:
+        return None
+    if len(details) != 1 or not isinstance(details[0], dict):
+        raise ValueError(f"metric {name!r} returned details {details!r:.80}, expected [dict]")
+    json.dumps(details[0])
+    return details[0]
+
+
+def _range_flag(spec: MetricSpec, value: float) -> str | None:
+    low, high = spec.value_range
+    if low <= value <= high:
+        return None
+    return f"{value:.6g} is outside the declared value_range [{low:g}, {high:g}]"
 
 
 def _score_with_details(metric, sr, reference):

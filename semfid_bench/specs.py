@@ -90,6 +90,10 @@ class MetricSpec:
     :param value_range: (low, high), ``math.inf`` where unbounded.
     :param convention: how it is computed where papers differ (colour space, crop border).
     :param description: one line for ``semfid-bench plugins``.
+    :param version: bumped by the author whenever the computation changes; part of every
+        result key, so results of an older version are computed again, never mixed.
+    :param requires: options that must be set for it to run (a trained checkpoint);
+        ``--metrics all`` leaves it out until they are.
     """
 
     name: str
@@ -98,6 +102,8 @@ class MetricSpec:
     value_range: tuple[float, float] = (-math.inf, math.inf)
     convention: str = ""
     description: str = ""
+    version: int = 1
+    requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name(self, "name", self.name, namespaced=True)
@@ -118,11 +124,13 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class SRModelSpec:
-    """An SR model: its name and the upscaling factors it supports."""
+    """An SR model: its name and the upscaling factors it supports; ``version`` as for
+    :class:`MetricSpec`."""
 
     name: str
     scales: tuple[int, ...] = (4,)
     description: str = ""
+    version: int = 1
 
     def __post_init__(self) -> None:
         _check_name(self, "name", self.name)
@@ -135,13 +143,14 @@ class DegradationSpec:
     """A degradation: its name, the scales it downsamples by and its default levels.
 
     A level is an intensity in [0, 1]; degradations with no notion of intensity have the
-    single level 1.0.
+    single level 1.0. ``version`` as for :class:`MetricSpec`.
     """
 
     name: str
     scales: tuple[int, ...] = (4,)
     levels: tuple[float, ...] = (1.0,)
     description: str = ""
+    version: int = 1
 
     def __post_init__(self) -> None:
         _check_name(self, "name", self.name)
@@ -168,10 +177,12 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class CaptionerSpec:
-    """A captioner: turns images into captions (for C2C, C2I and anything text-based)."""
+    """A captioner: turns images into captions (for C2C, C2I and anything text-based);
+    ``version`` as for :class:`MetricSpec` (it is part of the key of metrics using it)."""
 
     name: str
     description: str = ""
+    version: int = 1
 
     def __post_init__(self) -> None:
         _check_name(self, "name", self.name)

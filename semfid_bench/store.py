@@ -1,18 +1,23 @@
 """The results database (SQLite): one row per (item, degradation, level, model, metric).
 
-A result is identified by what determines its value, not by the run that produced it:
-dataset, item id and GT content hash, degradation with level, scale and seed, model with
-its options, metric with its options. Re-running a command therefore finds finished rows
-and skips them; error rows are retried and replaced. Each run's configuration (versions,
-seed, device, selection) is kept in ``runs``; each metric's spec in ``metric_specs``, and
-each manifest item's human labels (MOS, split) in ``items``, so leaderboards and agreement
-with MOS can be built from the database alone. (``items`` was added to schema 1 as a new
-table; older databases gain it when opened.)
+A result is identified by everything that determines its value, not by the run that
+produced it: dataset; item id, GT content hash and a hash of the other manifest inputs
+plugins read (caption, labels, mask and given LR contents); degradation, model and metric,
+each with its effective options (factory defaults included) and its spec ``version``;
+level, scale and seed. Re-running a command therefore finds finished rows and skips them;
+anything that changed is computed again; error rows are retried and replaced. Each row also
+keeps readable variant labels (``psnr-y[crop_border=0]``: options that differ from the
+defaults) so reports keep variants apart without the registry. Each run's configuration
+(versions, seed, device, selection, effective options) is kept in ``runs``; each metric's
+spec in ``metric_specs``, and each manifest item's human labels (MOS, split) in ``items``.
+
+Schema 2 (this one) added the complete key. An older database is refused with a message
+saying so, never migrated: its rows lack what the new key needs, and guessing it would mix
+results of different configurations.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -34,7 +39,7 @@ if TYPE_CHECKING:
     from semfid_bench.manifest import Item
     from semfid_bench.specs import MetricSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
 """How long one statement waits for another process's write lock."""
 LOCK_RETRIES = 4
@@ -47,7 +52,9 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TEXT NOT NULL,
     finished_at TEXT,
     status TEXT NOT NULL,
-    config TEXT NOT NULL
+    config TEXT NOT NULL,
+    host TEXT,
+    pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS metric_specs (
     name TEXT PRIMARY KEY,
@@ -65,21 +72,31 @@ CREATE TABLE IF NOT EXISTS results (
     dataset TEXT NOT NULL,
     item_id TEXT NOT NULL,
     gt_hash TEXT NOT NULL,
+    inputs_hash TEXT NOT NULL,
     degradation TEXT NOT NULL,
+    degradation_options TEXT NOT NULL,
+    degradation_version INTEGER NOT NULL,
     level REAL NOT NULL,
     scale INTEGER NOT NULL,
     seed INTEGER NOT NULL,
     model TEXT NOT NULL,
     model_options TEXT NOT NULL,
+    model_version INTEGER NOT NULL,
     metric TEXT NOT NULL,
     metric_options TEXT NOT NULL,
+    metric_version INTEGER NOT NULL,
     value REAL,
     error TEXT,
+    flag TEXT,
     details TEXT,
+    degradation_label TEXT NOT NULL,
+    model_label TEXT NOT NULL,
+    metric_label TEXT NOT NULL,
     run_id TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    PRIMARY KEY (dataset, item_id, gt_hash, degradation, level, scale, seed,
-                 model, model_options, metric, metric_options)
+    PRIMARY KEY (dataset, item_id, gt_hash, inputs_hash, degradation, degradation_options,
+                 degradation_version, level, scale, seed, model, model_options, model_version,
+                 metric, metric_options, metric_version)
 );
 """
 
@@ -97,10 +114,9 @@ released when its cell is stored, and counts for nothing once expired or once it
 process (on this host) is gone."""
 
 
-def cell_token(cell: object) -> str:
-    """A cell key as one opaque string (hash of its fields in order), for claims."""
-    fields = dataclasses.astuple(cell)
-    text = json.dumps(fields, default=str, ensure_ascii=False, separators=(",", ":"))
+def cell_token(cell: CellKey) -> str:
+    """A cell key as one opaque string (hash of its key fields in order), for claims."""
+    text = json.dumps(cell.key, default=str, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -113,15 +129,7 @@ def _owner_gone(owner: str) -> bool:
     """True if ``owner`` was a process on this host that no longer exists."""
     host, _, rest = owner.partition("|")
     pid = rest.partition("|")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
 
 
 def _retry_locked(action: Callable[[], object]) -> None:
@@ -147,30 +155,64 @@ def canonical_options(options: dict | None) -> str:
 
 
 @dataclass(frozen=True)
+class PluginKey:
+    """A plugin as it enters a result key: name, effective options (canonical JSON) and
+    spec version; ``label`` is its readable variant name (not part of the key)."""
+
+    name: str
+    options: str = "{}"
+    version: int = 0
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.name, self.options, self.version)
+
+
+@dataclass(frozen=True)
 class CellKey:
     """Everything that determines the SR image one metric is computed on."""
 
     dataset: str
     item_id: str
     gt_hash: str
-    degradation: str
+    inputs_hash: str
+    degradation: PluginKey
     level: float
     scale: int
     seed: int
-    model: str
-    model_options: str
+    model: PluginKey
+
+    @property
+    def key(self) -> tuple:
+        return (
+            self.dataset,
+            self.item_id,
+            self.gt_hash,
+            self.inputs_hash,
+            *self.degradation.key,
+            self.level,
+            self.scale,
+            self.seed,
+            *self.model.key,
+        )
 
 
 @dataclass(frozen=True)
 class ResultRow:
-    """One metric on one cell: a value, or an error message."""
+    """One metric on one cell: a value (with a ``flag`` where it looks wrong, e.g. outside
+    the metric's declared range), or an error message."""
 
     cell: CellKey
-    metric: str
-    metric_options: str
+    metric: PluginKey
     value: float | None
     error: str | None = None
     details: dict | None = None
+    flag: str | None = None
 
 
 class ResultsStore:
@@ -182,6 +224,7 @@ class ResultsStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            self._check_schema()
             self._db.executescript(_SCHEMA)
             self._db.executescript(_CLAIMS_SCHEMA)
             self._db.execute(
@@ -194,6 +237,27 @@ class ResultsStore:
                 hint="--db names an SQLite file (created if missing), not a folder or a file "
                 "of another kind.",
             ) from exc
+
+    def _check_schema(self) -> None:
+        """Refuse a database written with another schema: its rows cannot be mixed."""
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        if "results" not in tables and "meta" not in tables:
+            return
+        version = None
+        if "meta" in tables:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = row[0] if row else None
+        if version == str(SCHEMA_VERSION):
+            return
+        self._db.close()
+        raise SemfidError(
+            f"{self.path} is a results database of schema {version or 'unknown'}; this "
+            f"semfid-bench reads and writes schema {SCHEMA_VERSION}, whose result keys also "
+            "hold effective plugin options, plugin versions and manifest inputs. Its rows "
+            "cannot be given those keys after the fact, so it is not migrated.",
+            hint="Use a new database (--db NEW.db) and run again; the old file is left as it "
+            "is (the semfid-bench version that wrote it still reads it).",
+        )
 
     def close(self) -> None:
         self._db.close()
@@ -217,12 +281,34 @@ class ResultsStore:
             raise
         _retry_locked(self._db.commit)
 
-    def start_run(self, run_id: str, config: dict) -> None:
+    def start_run(self, run_id: str, config: dict, pid: int | None = None) -> None:
+        """Record a run as ``running`` by this process (``pid``, default this one)."""
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?)",
-                (run_id, now(), json.dumps(config, sort_keys=True, default=str)),
+                "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?)",
+                (
+                    run_id,
+                    now(),
+                    json.dumps(config, sort_keys=True, default=str),
+                    socket.gethostname(),
+                    os.getpid() if pid is None else pid,
+                ),
             )
+
+    def mark_interrupted(self) -> list[str]:
+        """Runs still ``running`` whose process on this host has died (killed, crashed
+        machine) become ``interrupted``; returns their ids. Runs of live processes, or of
+        other hosts, are left alone."""
+        rows = self._db.execute(
+            "SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?",
+            (socket.gethostname(),),
+        ).fetchall()
+        dead = [run_id for run_id, pid in rows if pid is not None and not _alive(pid)]
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE runs SET status = 'interrupted' WHERE run_id = ?", [(r,) for r in dead]
+            )
+        return dead
 
     def finish_run(self, run_id: str, status: str) -> None:
         with self._transaction() as db:
@@ -246,6 +332,7 @@ class ResultsStore:
         for name, text in rows:
             fields = json.loads(text)
             fields["value_range"] = tuple(fields["value_range"])
+            fields["requires"] = tuple(fields.get("requires", ()))
             specs[name] = MetricSpec(**fields)
         return specs
 
@@ -264,31 +351,35 @@ class ResultsStore:
         frame = pd.read_sql_query("SELECT * FROM items", self._db)
         return frame.astype({"paired": bool})
 
-    def finished_metrics(self, cell: CellKey) -> set[tuple[str, str]]:
-        """(metric, metric_options) pairs that already have a value for this cell."""
+    def finished_metrics(self, cell: CellKey) -> set[tuple[str, str, int]]:
+        """(metric, options, version) keys that already have a value for this cell."""
         rows = self._db.execute(
-            "SELECT metric, metric_options FROM results WHERE dataset=? AND item_id=? AND "
-            "gt_hash=? AND degradation=? AND level=? AND scale=? AND seed=? AND model=? AND "
-            "model_options=? AND error IS NULL",
-            tuple(asdict(cell).values()),
+            "SELECT metric, metric_options, metric_version FROM results WHERE dataset=? AND "
+            "item_id=? AND gt_hash=? AND inputs_hash=? AND degradation=? AND "
+            "degradation_options=? AND degradation_version=? AND level=? AND scale=? AND "
+            "seed=? AND model=? AND model_options=? AND model_version=? AND error IS NULL "
+            "AND value IS NOT NULL",
+            cell.key,
         ).fetchall()
-        return {(m, o) for m, o in rows}
+        return {(m, o, v) for m, o, v in rows}
 
     def add(self, rows: Iterable[ResultRow], run_id: str) -> None:
         """Write rows in one transaction; a row replaces an earlier one for the same key."""
         stamp = now()
         with self._transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO results VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO results VALUES ({', '.join('?' * 25)})",
                 [
                     (
-                        *asdict(r.cell).values(),
-                        r.metric,
-                        r.metric_options,
+                        *r.cell.key,
+                        *r.metric.key,
                         r.value,
                         r.error,
+                        r.flag,
                         None if r.details is None else json.dumps(r.details),
+                        r.cell.degradation.label,
+                        r.cell.model.label,
+                        r.metric.label,
                         run_id,
                         stamp,
                     )
@@ -302,13 +393,14 @@ class ResultsStore:
         return pd.read_sql_query("SELECT * FROM runs ORDER BY started_at", self._db)
 
     def results(self, *, include_errors: bool = False) -> pd.DataFrame:
-        """All results as a DataFrame (one row per metric value)."""
+        """All results as a DataFrame (one row per metric value), in the order written.
+        Without ``include_errors``, only rows with a value."""
         import pandas as pd
 
         query = "SELECT * FROM results"
         if not include_errors:
-            query += " WHERE error IS NULL"
-        return pd.read_sql_query(query, self._db)
+            query += " WHERE error IS NULL AND value IS NOT NULL"
+        return pd.read_sql_query(query + " ORDER BY rowid", self._db)
 
     def claim(self, token: str, owner: str, lease_s: float) -> bool:
         """Claim a cell (see :func:`cell_token`) for ``lease_s`` seconds; False if another
@@ -333,3 +425,14 @@ class ResultsStore:
         """Give up every claim of ``owner`` (a run ending, finished or interrupted)."""
         with self._transaction() as db:
             db.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but is not ours, or the platform cannot tell
+        return True
+    return True

@@ -5,6 +5,7 @@ import pytest
 from scipy import stats
 
 from semfid_bench.errors import SemfidError
+from semfid_bench.escaping import md_text
 from semfid_bench.leaderboard import model_leaderboards, to_markdown
 from semfid_bench.specs import MetricSpec
 from semfid_bench.stats import mean_ci
@@ -80,3 +81,73 @@ def test_models_with_options_are_listed_separately():
     other = RESULTS.assign(model_options='{"steps":10}')
     (table,) = model_leaderboards(pd.concat([RESULTS, other]), SPECS, "psnr")
     assert set(table.frame["model"]) == {"a", "b", "a[steps=10]", "b[steps=10]"}
+
+
+def _labelled(frame: pd.DataFrame, **labels) -> pd.DataFrame:
+    return frame.assign(**{f"{column}_label": value for column, value in labels.items()})
+
+
+def test_ties_share_a_rank_and_a_model_missing_the_ranking_metric_comes_last():
+    results = _results(
+        {
+            ("a", "psnr"): [30.0, 32.0],
+            ("b", "psnr"): [31.0, 31.0],
+            ("c", "psnr"): [20.0, 21.0],
+            ("d", "lpips"): [0.1, 0.2],
+        }
+    )
+    (table,) = model_leaderboards(results, SPECS, "psnr")
+    assert list(table.frame["model"])[-1] == "d"
+    assert list(table.frame["rank"])[:3] == [1, 1, 3] and math.isnan(table.frame["rank"].iloc[3])
+    (line,) = [x for x in to_markdown([table], SPECS).splitlines() if "`d`" in x]
+    assert line.startswith("| – | `d` | 2 |") and line.endswith("| – |")  # psnr is last
+
+
+def test_option_variants_are_separate_columns_and_n_does_not_double():
+    default = _results({("a", "psnr"): [30.0, 31.0, 29.0], ("b", "psnr"): [25.0, 26.0, 24.0]})
+    variant = default.assign(value=default["value"] + 1.0, metric_options='{"crop_border":0}')
+    frame = pd.concat(
+        [
+            _labelled(default.assign(metric_options='{"crop_border":4}'), metric="psnr"),
+            _labelled(variant, metric="psnr[crop_border=0]"),
+        ]
+    )
+    (table,) = model_leaderboards(frame, SPECS, "psnr")
+    assert table.metrics == ["psnr", "psnr[crop_border=0]"]
+    row = table.frame.set_index("model").loc["a"]
+    assert row["n"] == 3 and row["psnr_n"] == 3 and row["psnr[crop_border=0]_n"] == 3
+    assert row["psnr"] == pytest.approx(30.0) and row["psnr[crop_border=0]"] == pytest.approx(31.0)
+    text = to_markdown([table], SPECS)
+    assert "psnr ↑ ★" in text and f"{md_text('psnr[crop_border=0]')} ↑" in text
+    with pytest.raises(SemfidError, match="several variants"):
+        model_leaderboards(frame.assign(metric_label=frame["metric_label"] + "x"), SPECS, "psnr")
+
+
+def test_variants_sharing_a_label_are_still_kept_apart():
+    """A default changed without a version bump: same label, different key."""
+    old = _results({("a", "psnr"): [30.0, 31.0]}).assign(metric_options='{"k":1}')
+    new = old.assign(metric_options='{"k":2}', value=old["value"] + 5)
+    (table,) = model_leaderboards(_labelled(pd.concat([old, new]), metric="psnr"), SPECS)
+    assert sorted(table.metrics) == ["psnr[k=1]", "psnr[k=2]"]
+
+
+def test_rows_of_superseded_item_inputs_are_left_out():
+    old = _results({("a", "psnr"): [10.0, 11.0]}).assign(gt_hash="g", inputs_hash="caption-1")
+    new = old.assign(inputs_hash="caption-2", value=[30.0, 31.0])
+    (table,) = model_leaderboards(pd.concat([old, new]), SPECS)
+    assert table.frame["psnr"].iloc[0] == pytest.approx(30.5) and table.frame["n"].iloc[0] == 2
+
+
+def test_rendered_confidence_intervals_read_low_high():
+    from semfid_bench.render import render_models, with_ci
+
+    assert with_ci({"srcc": 0.5, "srcc_low": 0.1, "srcc_high": 0.9}, "srcc") == (
+        "0.500 [0.100, 0.900]"
+    )
+    tables = model_leaderboards(RESULTS, SPECS, "psnr")
+    _, low, high = mean_ci([30.0, 31.0, 29.0])
+    assert f"30 ± {(high - low) / 2:.2g}" in render_models(tables, SPECS, "html")
+    csv = render_models(tables, SPECS, "csv").splitlines()
+    header, first = csv[0].split(","), csv[1].split(",")
+    assert float(first[header.index("psnr_low")]) == pytest.approx(low)
+    assert float(first[header.index("psnr_high")]) == pytest.approx(high)

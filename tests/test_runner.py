@@ -163,7 +163,9 @@ def test_selection_errors_are_caught_before_any_work(make_registry, store):
 
 
 def test_unknown_plugin_option_is_a_clear_error(make_registry, store):
-    config = RunConfig(models=["bicubic"], metrics=["psnr"], options={"bicubic": {"stpes": 3}})
+    options = {"model:bicubic": {"stpes": 3}}
+    config = RunConfig(models=["bicubic"], metrics=["psnr"], options=options)
     with pytest.raises(SemfidError, match="sr model 'bicubic' cannot take these options") as caught:
         run_benchmark(config, make_registry(), store)
     assert "mode" in caught.value.hint and "stpes" in str(caught.value)
+    assert "scale" not in caught.value.hint and "device" not in caught.value.hint

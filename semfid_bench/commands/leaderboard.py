@@ -30,7 +30,10 @@ def leaderboard(
     fmt: Annotated[str, typer.Option("--format", help="markdown, csv, json or html.")] = "markdown",
     db: DbOption = DEFAULT_DB,
     out: Annotated[Path | None, typer.Option(help="Write here instead of printing.")] = None,
-    rank_by: Annotated[str | None, typer.Option(help="Metric to rank models by.")] = None,
+    rank_by: Annotated[
+        str | None,
+        typer.Option(help="Metric to rank models by, or a variant: 'psnr-y[crop_border=0]'."),
+    ] = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for CIs.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     logistic: Annotated[str, typer.Option(help="Logistic mapping: 4pl or 5pl.")] = "4pl",

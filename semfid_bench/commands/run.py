@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from semfid_bench.commands.common import (
     parse_options,
     progress_bar,
     select,
+    split_list,
     warn_problems,
 )
 from semfid_bench.escaping import console as escape
@@ -65,9 +67,13 @@ def run(
 
     registry = build_registry()
     warn_problems(registry.problems)
+    options = parse_options(set_ or [])
+    metric_names = select(metrics, "metric", registry)
+    if split_list(metrics) == ["all"]:
+        metric_names = _runnable(registry, metric_names, options)
     config = RunConfig(
         models=select(models, "sr_model", registry),
-        metrics=select(metrics, "metric", registry),
+        metrics=metric_names,
         degradations=select(degradations, "degradation", registry),
         levels=parse_levels(levels) if levels else None,
         dataset=dataset,
@@ -75,7 +81,7 @@ def run(
         scale=scale,
         seed=seed,
         device=device,
-        options=parse_options(set_ or []),
+        options=options,
         save_images=save_images,
         allow_outside_paths=allow_outside_paths,
         max_pixels=int(max_megapixels * 1e6),
@@ -89,11 +95,15 @@ def run(
         f"{len(summary.errors)} errors, {summary.seconds:.1f} s. Database: {escape(db)}"
     )
     with ResultsStore(db) as store:
-        _print_summary(store, config.metrics)
+        _print_summary(store, summary)
     for note in summary.notes[:10]:
         err_console.print(f"[yellow]note[/] {escape(note)}")
     if len(summary.notes) > 10:
         err_console.print(f"... and {len(summary.notes) - 10} more notes (see result details).")
+    for message in summary.flags[:10]:
+        err_console.print(f"[yellow]flagged[/] {escape(message)}")
+    if len(summary.flags) > 10:
+        err_console.print(f"... and {len(summary.flags) - 10} more (the `flag` column).")
     if summary.errors:
         for message in summary.errors[:10]:
             err_console.print(f"[red]error[/] {escape(message)}")
@@ -102,25 +112,49 @@ def run(
         raise typer.Exit(1)
 
 
-def _print_summary(store, metrics: list[str]) -> None:
+def _runnable(registry, names: list[str], options: dict[str, dict]) -> list[str]:
+    """``--metrics all``: the metrics that can run with what is configured. A metric that
+    requires an option nobody set (a trained checkpoint) is left out, with a note saying
+    how to include it."""
+    from semfid_bench.options import missing_required
+
+    kept = []
+    for name in names:
+        given = {**options.get(name, {}), **options.get(f"metric:{name}", {})}
+        missing = missing_required(registry, "metric", name, given)
+        if missing:
+            how = " ".join(f"--set {name}.{key}=..." for key in missing)
+            err_console.print(f"[yellow]note:[/] --metrics all leaves out {name}: add {how}")
+        else:
+            kept.append(name)
+    return kept
+
+
+def _print_summary(store, summary) -> None:
+    """This run's slice of the leaderboard: its metric variants, seed and scale."""
     from semfid_bench.leaderboard import model_leaderboards
 
     results = store.results()
-    results = results[results["metric"].isin(metrics)]
     if results.empty:
         return
-    metrics = [m for m in metrics if m in set(results["metric"])]  # all-error metrics have none
+    keys = {key.key for key in summary.keys.get("metric", [])}
+    columns = ["metric", "metric_options", "metric_version"]
+    ours = results[columns].apply(tuple, axis=1).isin(keys)
+    results = results[ours & (results["dataset"] == summary.dataset)]
+    if results.empty:
+        return
     specs = store.metric_specs()
     for board in model_leaderboards(results, specs):
+        metrics = board.metrics
         table = Table(title=plain(board.title))
-        for header in ["rank", "model", "n", *[f"{m} {specs[m].arrow}" for m in metrics]]:
+        for header in ["rank", "model", "n", *[f"{m} {board.specs[m].arrow}" for m in metrics]]:
             table.add_column(plain(header))
         for row in board.frame.to_dict("records"):
             table.add_row(
-                str(int(row["rank"])),
+                "–" if math.isnan(row["rank"]) else str(int(row["rank"])),
                 plain(row["model"]),
                 str(row["n"]),
-                *[f"{row[m]:.4g}" for m in metrics],
+                *["–" if math.isnan(row[m]) else f"{row[m]:.4g}" for m in metrics],
             )
         console.print(table)
 

@@ -21,6 +21,7 @@ def register_metrics(register: MetricRegistrar) -> None:
             convention="ResNet-50 stage differences → learned score; needs "
             "--set regressor.checkpoint=PATH (from `semfid-bench train regressor`)",
             description="Learned semantic-change score (CLIP-LPIPS regressor).",
+            requires=("checkpoint",),
         ),
         f"{_MODULE}:make_regressor",
     )
@@ -32,6 +33,7 @@ def register_metrics(register: MetricRegistrar) -> None:
             convention="mean of the CLU map (1 = kept, 0 = changed); needs "
             "--set clu.checkpoint=PATH; clu.maps_dir=DIR saves heatmaps",
             description="Learned local semantic-difference map (CLU), averaged.",
+            requires=("checkpoint",),
         ),
         f"{_MODULE}:make_clu",
     )
