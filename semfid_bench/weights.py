@@ -19,6 +19,7 @@ Hugging Face uses ``$HF_HOME``, open_clip its ``cache_dir``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -29,14 +30,18 @@ from typing import Any
 
 from semfid_bench.errors import WeightsUnavailableError
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class WeightFile:
-    """A published weights file: where the authors host it and its SHA-256 (if known)."""
+    """A published weights file: where the authors host it, its SHA-256 and size (if known)."""
 
     filename: str
     url: str
     sha256: str | None = None
+    #: Size in bytes as the release lists it; None where it lists none.
+    size: int | None = None
 
 
 def cache_root() -> Path:
@@ -205,34 +210,111 @@ def locate_all(lookups: dict[str, Callable[[], Path]]) -> dict[str, Path]:
     return found
 
 
-def load_state_dict(path: str | Path) -> dict[str, Any]:
-    """A state dict from safetensors or a torch file (``weights_only=True``, never pickles).
+def load_state_dict(
+    path: str | Path,
+    *,
+    prefixes: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    release: WeightFile | None = None,
+) -> dict[str, Any]:
+    """A state dict from safetensors or a torch file, never running code from it.
 
-    Common wrappers (``params_ema``, ``params``, ``state_dict``, ``model``) are unwrapped.
-    A truncated or foreign file raises an error naming it.
+    Torch zip files are memory-mapped and safetensors files opened lazily, so a multi-GB
+    file is not held twice: only the tensors whose keys start with one of ``prefixes`` (all
+    when empty) and with none of ``exclude`` are kept, and only those are ever read. Foreign
+    objects pickled beside the tensors (Lightning callbacks, omegaconf configs, numpy
+    scalars) are read as inert stand-ins (:mod:`~semfid_bench.safe_unpickle`); one log line
+    names them. Common wrappers (``params_ema``, ``params``, ``state_dict``, ``model``) are
+    unwrapped. ``release`` (the published file, when known) lets errors compare the file's
+    size and SHA-256 with the release's.
     """
-    import torch
-
     path = Path(path)
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
 
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+    def wanted(key: str) -> bool:
+        return (not prefixes or key.startswith(prefixes)) and not key.startswith(exclude)
+
+    if path.suffix == ".safetensors":
+        return _load_safetensors(path, wanted, release)
+    from semfid_bench.safe_unpickle import UnsafeCheckpointError, load_with_stand_ins
+
+    try:
+        loaded, stood_in = load_with_stand_ins(path, mmap=True)
+    except UnsafeCheckpointError:
+        raise
     except Exception as exc:
-        raise WeightsUnavailableError(
-            f"Cannot read weights file {path}: {type(exc).__name__}: {exc}",
-            hint="The file may be truncated or not a checkpoint; download it again.",
-        ) from exc
+        raise unreadable(path, exc, release) from exc
+    if stood_in:
+        log.warning("%s: read as inert stand-ins (not imported): %s", path, ", ".join(stood_in))
+    state = _unwrap(loaded)
+    _check_tensors(path, state)
+    return {key: value for key, value in state.items() if wanted(key)}
+
+
+def _load_safetensors(
+    path: Path, wanted: Callable[[str], bool], release: WeightFile | None
+) -> dict[str, Any]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {key: handle.get_tensor(key) for key in handle.keys() if wanted(key)}  # noqa: SIM118
+    except Exception as exc:
+        raise unreadable(path, exc, release) from exc
+
+
+def _unwrap(state: Any) -> Any:
     for key in ("params_ema", "params", "state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-            break
+            return state[key]
+    return state
+
+
+def _check_tensors(path: Path, state: Any) -> None:
+    import torch
+
+    from semfid_bench.safe_unpickle import stand_ins_in
+
+    foreign = stand_ins_in(state)
+    if foreign:
+        raise WeightsUnavailableError(
+            f"{path}: its weights are pickled as objects of {', '.join(foreign)}, which "
+            "semfid-bench does not import (that could run code), so no tensors can be read.",
+            hint="Use the authors' release file, or re-save the weights as plain tensors "
+            "(torch.save(model.state_dict(), PATH)) where that code is installed.",
+        )
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsUnavailableError(f"{path} does not hold a state dict of tensors.")
-    return state
+
+
+def unreadable(path: Path, exc: Exception, release: WeightFile | None) -> WeightsUnavailableError:
+    """The error for a file that cannot be read: its size against the release's (truncated
+    or not), its SHA-256 against a pinned one, and what to do."""
+    size = path.stat().st_size if path.is_file() else 0
+    why = f"{type(exc).__name__}: {exc}"
+    if release is None or release.size is None:
+        known = f"{release.filename}'s published size is unknown" if release else "no release"
+        diagnosis = f"It is {size:,} bytes ({known}, so truncation cannot be confirmed)."
+    elif size < release.size:
+        diagnosis = (
+            f"It is {size:,} bytes, but the release {release.filename} is {release.size:,} "
+            "bytes: the file is truncated (an interrupted download or copy)."
+        )
+    elif size != release.size:
+        diagnosis = (
+            f"It is {size:,} bytes, but the release {release.filename} is {release.size:,} "
+            "bytes: it is another file."
+        )
+    else:
+        diagnosis = f"It has the release's size ({size:,} bytes) but is damaged."
+    if release is not None and release.sha256 and size:
+        digest = sha256_of(path)
+        if digest != release.sha256:
+            diagnosis += f" Its SHA-256 is {digest}, not the release's {release.sha256}."
+    source = f"from {release.url}" if release else "from its publisher"
+    return WeightsUnavailableError(
+        f"Cannot read weights file {path}: {why}. {diagnosis}",
+        hint=f"Delete it and download it again {source} (`semfid-bench doctor` checks every file).",
+    )
 
 
 def torchvision_state_dict(weights: Any, *, option: str) -> dict[str, Any]:
