@@ -333,3 +333,29 @@ def torchvision_state_dict(weights: Any, *, option: str) -> dict[str, Any]:
         raise _unavailable(
             filename, weights.url, cached, option, f"download failed ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def telling_keys(keys: list[str] | set[str], count: int = 3) -> list[str]:
+    """``count`` keys that best show what a mismatch is: one from each of the modules with
+    the most affected keys (a whole missing module says more than many keys of one)."""
+    groups: dict[str, list[str]] = {}
+    for key in sorted(keys):
+        groups.setdefault(".".join(key.split(".")[:2]), []).append(key)
+    ranked = sorted(groups.values(), key=len, reverse=True)
+    picked = [group[0] for group in ranked[:count]]
+    rest = [key for group in ranked for key in group[1:]]
+    return picked + rest[: count - len(picked)]
+
+
+def key_mismatch(source: str | Path, what: str, missing, unexpected, release: str) -> Exception:
+    """The error for a state dict that does not fit a network: how many keys are missing
+    and unexpected, the three most telling of each, and which file to use instead."""
+    parts = [
+        f"{len(keys)} {label} keys (e.g. {', '.join(telling_keys(keys))})"
+        for label, keys in (("missing", missing), ("unexpected", unexpected))
+        if keys
+    ]
+    return WeightsUnavailableError(
+        f"{source} is not a checkpoint of the {what}: {' and '.join(parts)}.",
+        hint=f"It holds another network (or another variant or size); pass {release}.",
+    )

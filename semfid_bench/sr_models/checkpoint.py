@@ -99,7 +99,7 @@ class CheckpointSRModel(SRModel):
     def _load(self, path: Path, checkpoint: PublishedCheckpoint):
         from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError
 
-        state = load_state_dict(path)
+        state = load_state_dict(path, release=checkpoint.file)
         try:
             descriptor = ModelLoader().load_from_state_dict(state)
         except UnsupportedModelError:

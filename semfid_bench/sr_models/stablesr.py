@@ -163,7 +163,8 @@ def load_stablesr(path) -> dict[str, torch.nn.Module]:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    state = load_state_dict(path)
+    parts = (convert.UNET, convert.VAE, convert.TEXT, convert.STRUCT)
+    state = load_state_dict(path, prefixes=parts, release=STABLESR_FILE)
     source = str(path)
     struct_state = convert.require_part(state, convert.STRUCT, "the time-aware encoder", source)
     encoder_config = convert.encoder_config(struct_state)
@@ -196,7 +197,7 @@ def load_cfw_vae(path, weight: float) -> torch.nn.Module:
     """The CFW autoencoder of ``vqgan_cfw_00011.ckpt`` with fusion weight ``weight``."""
     from diffusers import AutoencoderKL
 
-    state = load_state_dict(path)
+    state = load_state_dict(path, exclude=("loss.",), release=VQGAN_FILE)  # not the discriminator
     config, converted = convert.convert_vae(state)
     vae = AutoencoderKL.from_config(config)
     add_cfw(vae, weight)
