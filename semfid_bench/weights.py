@@ -23,7 +23,9 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ from typing import Any
 from semfid_bench.errors import WeightsUnavailableError
 
 log = logging.getLogger(__name__)
+#: True inside :func:`audit`: found files are checked against their release's size and hash.
+_AUDITING: ContextVar[bool] = ContextVar("semfid_bench_weights_audit", default=False)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,22 @@ class WeightFile:
     sha256: str | None = None
     #: Size in bytes as the release lists it; None where it lists none.
     size: int | None = None
+
+
+class ManualDownload(WeightsUnavailableError):
+    """Weights that only a person can download (Google Drive, OneDrive): where, and the
+    option that takes the local copy."""
+
+    def __init__(self, what: str, source: str, option: str) -> None:
+        super().__init__(
+            f"Weights {what} are not available: they must be downloaded by hand.",
+            hint=f"Download {source} and pass its path with {option}.",
+        )
+        self.what, self.source, self.option = what, source, option
+
+
+class WrongFileError(WeightsUnavailableError):
+    """A weights file whose size or SHA-256 is not the release's."""
 
 
 def cache_root() -> Path:
@@ -88,10 +108,10 @@ def fetch_weights(file: WeightFile, local_path: str | Path | None = None, *, opt
         path = Path(local_path).expanduser()
         if not path.is_file():
             raise _unavailable(file.filename, file.url, None, option, f"{path} does not exist")
-        return path
+        return _audited(path, file)
     cached = cache_root() / "weights" / file.filename
     if cached.is_file():
-        return cached
+        return _audited(cached, file)
     if offline():
         raise _unavailable(file.filename, file.url, cached, option, "offline mode is on")
     cached.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +135,44 @@ def fetch_weights(file: WeightFile, local_path: str | Path | None = None, *, opt
             )
         shutil.move(partial, cached)
     return cached
+
+
+@contextmanager
+def audit() -> Iterator[None]:
+    """Look weights up without downloading (offline), checking each file found against its
+    release's size and pinned SHA-256 (:class:`WrongFileError`); for ``doctor``."""
+    saved = {var: os.environ.get(var) for var in ("SEMFID_BENCH_OFFLINE", "HF_HUB_OFFLINE")}
+    os.environ.update(dict.fromkeys(saved, "1"))
+    token = _AUDITING.set(True)
+    try:
+        yield
+    finally:
+        _AUDITING.reset(token)
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+def _audited(path: Path, file: WeightFile) -> Path:
+    if not _AUDITING.get():
+        return path
+    size = path.stat().st_size
+    if file.size is not None and size != file.size:
+        state = "truncated" if size < file.size else "not the release"
+        raise WrongFileError(
+            f"{path} is {size:,} bytes, but the release {file.filename} is {file.size:,} "
+            f"bytes: it is {state}.",
+            hint=f"Delete it and download it again from {file.url}.",
+        )
+    if file.sha256 and (digest := sha256_of(path)) != file.sha256:
+        raise WrongFileError(
+            f"{path} has SHA-256 {digest}, but the release {file.filename} has "
+            f"{file.sha256}: it is damaged or another file.",
+            hint=f"Delete it and download it again from {file.url}.",
+        )
+    return path
 
 
 def hf_snapshot(
@@ -176,7 +234,7 @@ def local_weights(
     a folder) that must be there; the error names each missing one and where to get it.
     """
     if local_path is None:
-        raise _unavailable(what, source, None, option, "they must be downloaded by hand")
+        raise ManualDownload(what, source, option)
     path = Path(local_path).expanduser()
     if not path.exists():
         raise _unavailable(what, source, None, option, f"{path} does not exist")
@@ -192,13 +250,8 @@ def locate_all(lookups: dict[str, Callable[[], Path]]) -> dict[str, Path]:
     A model that needs several files reports all the missing ones in one error, each with
     where to get it and the option that takes a local copy, not one per attempt.
     """
-    found: dict[str, Path] = {}
-    errors: list[WeightsUnavailableError] = []
-    for name, lookup in lookups.items():
-        try:
-            found[name] = lookup()
-        except WeightsUnavailableError as exc:
-            errors.append(exc)
+    results = try_each(lookups)
+    errors = [r for r in results.values() if isinstance(r, WeightsUnavailableError)]
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -207,7 +260,18 @@ def locate_all(lookups: dict[str, Callable[[], Path]]) -> dict[str, Path]:
             f"{len(errors)} weights are not available:\n{lines}",
             hint="Each line says where to get the weights and which option takes a copy.",
         )
-    return found
+    return {name: path for name, path in results.items() if isinstance(path, Path)}
+
+
+def try_each(lookups: dict[str, Callable[[], Path]]) -> dict[str, Path | WeightsUnavailableError]:
+    """Every lookup's path, or the error that says why it is not available."""
+    results: dict[str, Path | WeightsUnavailableError] = {}
+    for name, lookup in lookups.items():
+        try:
+            results[name] = Path(lookup())
+        except WeightsUnavailableError as exc:
+            results[name] = exc
+    return results
 
 
 def load_state_dict(

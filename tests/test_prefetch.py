@@ -1,6 +1,7 @@
 """`semfid-bench prefetch`: every selected plugin's downloads, hash checks, then offline runs."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 import torch.hub
@@ -79,15 +80,15 @@ def test_offline_prefetch_reports_what_to_download(tmp_path, monkeypatch):
 
 
 class _Recorder:
-    """A metric plugin whose factory declares a prefetch, and one that does not."""
+    """A metric plugin whose factory declares its weight files, and one that does not."""
 
     calls: list = []  # noqa: RUF012
 
     class Declared:
         @classmethod
-        def prefetch(cls, **options):
-            _Recorder.calls.append(("prefetch", options))
-            return ["/weights/declared.bin"]
+        def weight_files(cls, **options):
+            _Recorder.calls.append(("weight_files", options))
+            return {"declared.bin": lambda: Path("/weights/declared.bin")}
 
     @staticmethod
     def undeclared(device, **options):
@@ -109,10 +110,14 @@ def test_prefetch_hook_gets_the_options_and_others_are_instantiated(make_registr
         {"declared": {"weights": "x"}, "undeclared": {"k": 1}},
     )
     assert [(o.name, o.how, o.error) for o in outcomes] == [
-        ("declared", "prefetch", None),
+        ("declared", "weight_files", None),
         ("undeclared", "instantiate", None),
     ]
-    assert _Recorder.calls == [("prefetch", {"weights": "x"}), ("instantiate", "cpu", {"k": 1})]
+    assert outcomes[0].paths == [Path("/weights/declared.bin")]
+    assert _Recorder.calls == [
+        ("weight_files", {"weights": "x"}),
+        ("instantiate", "cpu", {"k": 1}),
+    ]
 
 
 def test_unknown_plugin_is_an_error_outcome(make_registry):

@@ -22,6 +22,7 @@ def prefetch(
     ] = None,
 ) -> None:
     """Download everything a run with the same selection and options will load."""
+    from rich.markup import escape
     from rich.table import Table
 
     from semfid_bench.errors import SemfidError
@@ -46,10 +47,19 @@ def prefetch(
     table = Table("kind", "name", "result", "files")
     for outcome in outcomes:
         result = "[red]failed[/]" if outcome.error else f"ok ({outcome.how})"
+        if outcome.manual and not outcome.error:
+            result = "[yellow]by hand[/]"
         table.add_row(outcome.kind, outcome.name, result, "\n".join(map(str, outcome.paths)) or "-")
     console.print(table)
+    for outcome in outcomes:
+        for manual in outcome.manual:
+            console.print(
+                "[yellow]download by hand[/] "
+                + escape(f"{outcome.name}: {manual.what} from {manual.source}; pass it with ")
+                + escape(manual.option)
+            )
     failed = [o for o in outcomes if o.error]
     for outcome in failed:
         console.print(f"[red]error[/] {outcome.kind} {outcome.name}: {outcome.error}")
-    if failed:
+    if failed or any(o.manual for o in outcomes):
         raise typer.Exit(1)

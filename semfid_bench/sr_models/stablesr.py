@@ -11,6 +11,9 @@ checkpoints load through :mod:`stablesr_convert`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
@@ -65,6 +68,18 @@ class StableSR(ControlNetSR):
     :param input_size: the short side is upscaled to at least this many pixels.
     """
 
+    @staticmethod
+    def weight_files(
+        weights: str | None = None, vqgan: str | None = None, **_: object
+    ) -> dict[str, Callable[[], Path]]:
+        """The two checkpoints a run loads (for ``prefetch`` and ``doctor``)."""
+        return {
+            "stablesr": lambda: fetch_weights(
+                STABLESR_FILE, weights, option="--set stablesr.weights=PATH"
+            ),
+            "vqgan": lambda: fetch_weights(VQGAN_FILE, vqgan, option="--set stablesr.vqgan=PATH"),
+        }
+
     def __init__(
         self,
         scale: int = 4,
@@ -92,16 +107,7 @@ class StableSR(ControlNetSR):
         self.input_size = int(input_size)
         self.tile, self.tile_overlap, self.seed = int(tile), int(tile_overlap), int(seed)
         self.timesteps = respaced_timesteps(self.steps)
-        paths = locate_all(
-            {
-                "stablesr": lambda: fetch_weights(
-                    STABLESR_FILE, weights, option="--set stablesr.weights=PATH"
-                ),
-                "vqgan": lambda: fetch_weights(
-                    VQGAN_FILE, vqgan, option="--set stablesr.vqgan=PATH"
-                ),
-            }
-        )
+        paths = locate_all(self.weight_files(weights, vqgan))
         # The authors' schedule: LDM "linear" (= diffusers scaled_linear), eps, no clipping.
         self.scheduler = DDPMScheduler(
             beta_start=0.00085,
