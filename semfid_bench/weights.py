@@ -113,7 +113,8 @@ def fetch_weights(file: WeightFile, local_path: str | Path | None = None, *, opt
     if cached.is_file():
         return _audited(cached, file)
     if offline():
-        raise _unavailable(file.filename, file.url, cached, option, "offline mode is on")
+        why = "it is not in the cache" if _AUDITING.get() else "offline mode is on"
+        raise _unavailable(file.filename, file.url, cached, option, why)
     cached.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cached.parent) as tmp:
         partial = Path(tmp) / file.filename
