@@ -355,7 +355,7 @@ def unreadable(path: Path, exc: Exception, release: WeightFile | None) -> Weight
     """The error for a file that cannot be read: its size against the release's (truncated
     or not), its SHA-256 against a pinned one, and what to do."""
     size = path.stat().st_size if path.is_file() else 0
-    why = f"{type(exc).__name__}: {exc}"
+    why = f"{type(exc).__name__}: {exc}".rstrip(".")
     if release is None or release.size is None:
         known = f"{release.filename}'s published size is unknown" if release else "no release"
         diagnosis = f"It is {size:,} bytes ({known}, so truncation cannot be confirmed)."
