@@ -33,7 +33,9 @@ def doctor(
         "metric": select(metrics, "metric", registry),
     }
     checks = diagnose(registry, selection, parse_options(set_ or []), scale)
-    table = Table("check", "item", "status", "detail", title="semfid-bench doctor")
+    table = Table(title="semfid-bench doctor")
+    for column in ("check", "item", "status", "detail"):
+        table.add_column(column, overflow="fold")
     for check in checks:
         status = escape(check.status) if check.ok else f"[red]{escape(check.status)}[/]"
         table.add_row(check.section, escape(check.item), status, escape(check.detail))

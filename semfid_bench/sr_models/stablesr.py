@@ -74,10 +74,12 @@ class StableSR(ControlNetSR):
     ) -> dict[str, Callable[[], Path]]:
         """The two checkpoints a run loads (for ``prefetch`` and ``doctor``)."""
         return {
-            "stablesr": lambda: fetch_weights(
+            STABLESR_FILE.filename: lambda: fetch_weights(
                 STABLESR_FILE, weights, option="--set stablesr.weights=PATH"
             ),
-            "vqgan": lambda: fetch_weights(VQGAN_FILE, vqgan, option="--set stablesr.vqgan=PATH"),
+            VQGAN_FILE.filename: lambda: fetch_weights(
+                VQGAN_FILE, vqgan, option="--set stablesr.vqgan=PATH"
+            ),
         }
 
     def __init__(
@@ -116,8 +118,8 @@ class StableSR(ControlNetSR):
             clip_sample=False,
             variance_type="fixed_small",
         )
-        modules = load_stablesr(paths["stablesr"])
-        modules["vqgan"] = load_cfw_vae(paths["vqgan"], self.dec_w)
+        modules = load_stablesr(paths[STABLESR_FILE.filename])
+        modules["vqgan"] = load_cfw_vae(paths[VQGAN_FILE.filename], self.dec_w)
         text = modules.pop("text_encoder")
         ids = empty_prompt_ids(text.config.vocab_size, text.config.max_position_embeddings)
         with torch.inference_mode():
