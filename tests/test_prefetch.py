@@ -125,3 +125,53 @@ def test_unknown_plugin_is_an_error_outcome(make_registry):
         make_registry().get("sr_model", "nope")
     [outcome] = prefetch_all(make_registry(), {"sr_model": ["nope"]}, {})
     assert "Unknown sr model 'nope'" in outcome.error
+
+
+@pytest.fixture
+def no_model_loading(monkeypatch):
+    """Diffusion models whose constructors fail: prefetch must not instantiate them."""
+    from semfid_bench.sr_models.pasd import PASD
+    from semfid_bench.sr_models.sd_x4_upscaler import SDx4Upscaler
+    from semfid_bench.sr_models.seesr import SeeSR
+    from semfid_bench.sr_models.stablesr import StableSR
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("prefetch instantiated a model")
+
+    for cls in (SeeSR, PASD, StableSR, SDx4Upscaler):
+        monkeypatch.setattr(cls, "__init__", refuse)
+
+
+def test_drive_only_files_are_listed_with_url_and_option(tmp_path, monkeypatch, no_model_loading):
+    monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("SEMFID_BENCH_OFFLINE", "1")
+    result = runner.invoke(app, ["prefetch", "--models", "seesr,pasd,stablesr,sd-x4-upscaler"])
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    drive = "https://drive.google.com/drive/folders/12HXrRGEXUAnmHRaf0bIn-S8XSK4Ku0JO"
+    assert "download by hand seesr: SeeSR UNet and ControlNet from the SeeSR release" in text
+    assert f"{drive}; pass it with --set seesr.weights=DIR" in text
+    assert (
+        f"download by hand seesr: DAPE.pth from DAPE.pth from the SeeSR authors' Google Drive {drive}; pass it with --set seesr.dape=PATH"
+        in text
+    )
+    for missing in ("yangtao9009/PASD", "stablesr_000117.ckpt", "vqgan_cfw_00011.ckpt"):
+        assert missing in text
+    assert "stabilityai/stable-diffusion-x4-upscaler" in text
+
+
+def test_stablesr_prefetch_downloads_both_checkpoints(tmp_path, monkeypatch, no_model_loading):
+    monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEMFID_BENCH_OFFLINE", raising=False)
+    asked = []
+
+    def download(url, dst, progress=True):
+        asked.append(url.rsplit("/", 1)[-1])
+        Path(dst).write_bytes(b"checkpoint")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    result = runner.invoke(app, ["prefetch", "--models", "stablesr"])
+    assert result.exit_code == 0, result.output
+    assert asked == ["stablesr_000117.ckpt", "vqgan_cfw_00011.ckpt"]
+    assert (tmp_path / "cache" / "weights" / "vqgan_cfw_00011.ckpt").is_file()

@@ -55,7 +55,7 @@ def prefetch(
         for manual in outcome.manual:
             console.print(
                 "[yellow]download by hand[/] "
-                + escape(f"{outcome.name}: {manual.what} from {manual.source}; pass it with ")
+                + escape(f"{outcome.name}: {manual.what}: {manual.source}; pass it with ")
                 + escape(manual.option)
             )
     failed = [o for o in outcomes if o.error]
