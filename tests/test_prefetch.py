@@ -150,12 +150,10 @@ def test_drive_only_files_are_listed_with_url_and_option(tmp_path, monkeypatch, 
     assert result.exit_code == 1
     text = " ".join(result.output.split())
     drive = "https://drive.google.com/drive/folders/12HXrRGEXUAnmHRaf0bIn-S8XSK4Ku0JO"
-    assert "download by hand seesr: SeeSR UNet and ControlNet from the SeeSR release" in text
+    assert "download by hand seesr: SeeSR UNet and ControlNet: the SeeSR release folder" in text
     assert f"{drive}; pass it with --set seesr.weights=DIR" in text
-    assert (
-        f"download by hand seesr: DAPE.pth from DAPE.pth from the SeeSR authors' Google Drive {drive}; pass it with --set seesr.dape=PATH"
-        in text
-    )
+    assert "download by hand seesr: DAPE.pth: DAPE.pth from the SeeSR authors' Google Drive" in text
+    assert f"{drive}; pass it with --set seesr.dape=PATH" in text
     for missing in ("yangtao9009/PASD", "stablesr_000117.ckpt", "vqgan_cfw_00011.ckpt"):
         assert missing in text
     assert "stabilityai/stable-diffusion-x4-upscaler" in text
