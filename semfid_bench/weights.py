@@ -5,6 +5,9 @@ and SHA-256, or a Hugging Face repo id) and calls :func:`fetch_weights` or
 :func:`hf_snapshot`. Both accept a local path that bypasses everything else. When a file is
 neither local nor cached and cannot be downloaded (offline, no network), the error names
 the file, where it comes from, where it would be cached and the option to point at a copy.
+:func:`load_state_dict` reads a file without running code from it, memory-mapped, keeping
+only the keys a plugin asks for; :func:`audit` runs lookups offline and checks what they
+find against the release (for ``doctor``).
 
 Environment variables:
 
