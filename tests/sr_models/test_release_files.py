@@ -12,7 +12,8 @@ from release_files import save_like_lightning, save_with_extras
 
 from . import stablesr_layout as layout
 from .checkpoints import make_rrdbnet_state, make_swinir_state
-from .ram_layout import TINY_RAM, write_tiny_dape_files
+from .ram_layout import write_tiny_dape_files
+from .test_dape import _tagger
 from .test_stablesr import TINY_ENCODER, TINY_TEXT, TINY_UNET, TINY_VAE, _random
 
 
@@ -42,20 +43,11 @@ def _total(state: dict) -> torch.Tensor:
 
 
 def test_ram_and_dape_load_with_training_extras(tmp_path):
-    from semfid_bench.sr_models.dape import load_dape_tagger
-
     files = write_tiny_dape_files(tmp_path)
     ram = torch.load(files["ram.pth"])["model"]
     save_with_extras(ram, files["ram.pth"], "model")  # RAM's pretrain.py: model + extras
     save_with_extras(torch.load(files["DAPE.pth"]), files["DAPE.pth"])
-    tagger = load_dape_tagger(
-        files["ram.pth"],
-        files["DAPE.pth"],
-        files["tags.txt"],
-        files["thresholds.txt"],
-        device="cpu",
-        config=TINY_RAM,
-    )
+    tagger = _tagger(files)
     assert torch.equal(tagger.model.state_dict()["label_embed"], ram["label_embed"])
 
 
