@@ -374,6 +374,8 @@ def unreadable(path: Path, exc: Exception, release: WeightFile | None) -> Weight
         )
     else:
         diagnosis = f"It has the release's size ({size:,} bytes) but is damaged."
+    if size and _head(path).lstrip().lower().startswith((b"<!doctype", b"<html")):
+        diagnosis += " It is an HTML page (a download or sign-in page), not a checkpoint."
     if release is not None and release.sha256 and size:
         digest = sha256_of(path)
         if digest != release.sha256:
@@ -401,6 +403,11 @@ def torchvision_state_dict(weights: Any, *, option: str) -> dict[str, Any]:
         raise _unavailable(
             filename, weights.url, cached, option, f"download failed ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def _head(path: Path, count: int = 512) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(count)
 
 
 def telling_keys(keys: list[str] | set[str], count: int = 3) -> list[str]:

@@ -125,3 +125,10 @@ def test_mismatch_names_the_most_telling_keys():
     error = key_mismatch("f.ckpt", "UNet", missing, ["other.x"], "the release X")
     assert "13 missing keys (e.g. unet.down.0.w, vae.enc.b, text.w)" in error.message
     assert "1 unexpected keys (e.g. other.x)" in error.message and "the release X" in error.hint
+
+
+def test_an_html_page_saved_as_a_checkpoint_is_recognised(tmp_path):
+    page = tmp_path / "DAPE.pth"
+    page.write_text("<!DOCTYPE html><html><title>Google Drive - Virus scan warning</title>")
+    with pytest.raises(WeightsUnavailableError, match="It is an HTML page"):
+        load_state_dict(page)
