@@ -162,6 +162,7 @@ def test_drive_only_files_are_listed_with_url_and_option(tmp_path, monkeypatch, 
 def test_stablesr_prefetch_downloads_both_checkpoints(tmp_path, monkeypatch, no_model_loading):
     monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("SEMFID_BENCH_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # tests/metrics sets it globally
     asked = []
 
     def download(url, dst, progress=True):

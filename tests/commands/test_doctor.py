@@ -19,6 +19,7 @@ def empty_caches(tmp_path, monkeypatch):
     monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.delenv("SEMFID_BENCH_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # doctor must go offline by itself
 
     def no_network(*args, **kwargs):
         raise AssertionError("doctor must not download")
