@@ -21,7 +21,16 @@ from safetensors.torch import save_file
 
 from semfid_bench.errors import WeightsUnavailableError
 from semfid_bench.safe_unpickle import UnsafeCheckpointError, refusal
-from semfid_bench.weights import WeightFile, key_mismatch, load_state_dict, sha256_of, telling_keys
+from semfid_bench.weights import (
+    WeightFile,
+    WrongFileError,
+    audit,
+    fetch_weights,
+    key_mismatch,
+    load_state_dict,
+    sha256_of,
+    telling_keys,
+)
 
 STATE = {"model.diffusion_model.w": torch.arange(6.0), "first_stage_model.b": torch.ones(2)}
 
@@ -132,3 +141,22 @@ def test_an_html_page_saved_as_a_checkpoint_is_recognised(tmp_path):
     page.write_text("<!DOCTYPE html><html><title>Google Drive - Virus scan warning</title>")
     with pytest.raises(WeightsUnavailableError, match="It is an HTML page"):
         load_state_dict(page)
+
+
+def test_audit_checks_found_files_against_the_release_and_never_downloads(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEMFID_BENCH_OFFLINE", raising=False)
+    local = tmp_path / "model.pth"
+    local.write_bytes(b"0123456789")
+    digest = sha256_of(local)
+    good = WeightFile("model.pth", "https://example.org/model.pth", sha256=digest, size=10)
+    with audit():
+        assert fetch_weights(good, local, option="o") == local
+        with pytest.raises(WrongFileError, match=f"has SHA-256 {digest}, but the release"):
+            fetch_weights(WeightFile("model.pth", "u", sha256="0" * 64), local, option="o")
+        with pytest.raises(WrongFileError, match=r"is 10 bytes, but .* 20 bytes: it is truncated"):
+            fetch_weights(WeightFile("model.pth", "u", size=20), local, option="o")
+        with pytest.raises(WeightsUnavailableError, match="not in the cache"):
+            fetch_weights(WeightFile("other.pth", "https://example.org/other.pth"), option="o")
+    # outside an audit, a local file is taken as given
+    assert fetch_weights(WeightFile("model.pth", "u", sha256="0" * 64), local, option="o") == local

@@ -61,8 +61,9 @@ def test_reports_local_weights_as_found_and_exits_zero(tmp_path):
     assert f"vqgan_cfw_00011.ckpt found {vqgan}" in text
 
 
-def test_a_file_with_the_wrong_pinned_hash_is_reported(tmp_path):
+def test_a_file_of_another_size_than_the_release_is_reported(tmp_path):
     weights = write_checkpoint(make_rrdbnet_state("basicsr"), tmp_path / "r.pth", "params_ema")
     code, text = _doctor("--models", "realesrgan", "--set", f"realesrgan.weights={weights}")
     assert code == 1
-    assert "wrong file" in text and "has SHA-256" in text and "4fa0d38905f75ac0" in text
+    assert "wrong file" in text and "the release RealESRGAN_x4plus.pth is 67,040,989 bytes" in text
+    assert "it is truncated" in text
