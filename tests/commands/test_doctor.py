@@ -67,3 +67,22 @@ def test_a_file_of_another_size_than_the_release_is_reported(tmp_path):
     assert code == 1
     assert "wrong file" in text and "the release RealESRGAN_x4plus.pth is 67,040,989 bytes" in text
     assert "it is truncated" in text
+
+
+def test_cuda_versions_and_every_gpu_with_its_memory_are_listed(monkeypatch):
+    from types import SimpleNamespace
+
+    from semfid_bench.doctor import GIB, system_checks
+
+    gpus = [
+        SimpleNamespace(name="GPU-A", total_memory=80 * GIB),
+        SimpleNamespace(name="GPU-B", total_memory=24 * GIB),
+    ]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(gpus))
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: gpus[index])
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 90100)
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    rows = {(c.item, c.status, c.detail) for c in system_checks()}
+    assert {("CUDA", "12.8", ""), ("cuDNN", "90100", "")} <= rows
+    assert {("GPU 0", "GPU-A", "80.0 GiB"), ("GPU 1", "GPU-B", "24.0 GiB")} <= rows
