@@ -15,6 +15,7 @@ import typer
 
 from semfid_bench.commands.common import err_console
 from semfid_bench.commands.degrade import degrade
+from semfid_bench.commands.doctor import doctor
 from semfid_bench.commands.leaderboard import leaderboard
 from semfid_bench.commands.manifest import make_manifest
 from semfid_bench.commands.plugins import plugins
@@ -39,6 +40,7 @@ app.command("plugins")(plugins)
 app.command("manifest")(make_manifest)
 app.command("degrade")(degrade)
 app.command("prefetch")(prefetch)
+app.command("doctor")(doctor)
 app.add_typer(train_app, name="train")
 
 

@@ -3,12 +3,12 @@
 Images cross every interface as float32 RGB tensors in [0, 1], shaped (B, 3, H, W), on the
 run's device. Plugins may subclass these bases or just provide the same methods. The
 optional methods a plugin may add are the Protocols at the end (``isinstance`` works on
-them): :class:`ExplainsScores`, :class:`TracesSteps`, :class:`Prefetches`.
+them): :class:`ExplainsScores`, :class:`TracesSteps`, :class:`DeclaresWeights`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -118,12 +118,12 @@ class TracesSteps(Protocol):
 
 
 @runtime_checkable
-class Prefetches(Protocol):
-    """A plugin factory (class or function) that declares its downloads: ``semfid-bench
-    prefetch`` calls it instead of instantiating the plugin."""
+class DeclaresWeights(Protocol):
+    """A plugin factory (class or function) that declares its weight files: ``semfid-bench
+    prefetch`` downloads them and ``doctor`` checks them, without instantiating the plugin."""
 
-    def prefetch(self, **options: Any) -> list[Path] | None:
-        """Download what the plugin needs with these options (``--set`` options, plus
-        ``scale`` for SR models and degradations; never ``device``); the paths made
-        available."""
+    def weight_files(self, **options: Any) -> dict[str, Callable[[], Path]]:
+        """``{file name: lookup}`` for these options (``--set`` options, plus ``scale`` for
+        SR models and degradations; never ``device``); each lookup returns the file's path,
+        fetching it if needed (see :mod:`semfid_bench.weights`)."""
         ...

@@ -5,6 +5,9 @@ and SHA-256, or a Hugging Face repo id) and calls :func:`fetch_weights` or
 :func:`hf_snapshot`. Both accept a local path that bypasses everything else. When a file is
 neither local nor cached and cannot be downloaded (offline, no network), the error names
 the file, where it comes from, where it would be cached and the option to point at a copy.
+:func:`load_state_dict` reads a file without running code from it, memory-mapped, keeping
+only the keys a plugin asks for; :func:`audit` runs lookups offline and checks what they
+find against the release (for ``doctor``).
 
 Environment variables:
 
@@ -19,24 +22,49 @@ Hugging Face uses ``$HF_HOME``, open_clip its ``cache_dir``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from semfid_bench.errors import WeightsUnavailableError
 
+log = logging.getLogger(__name__)
+#: True inside :func:`audit`: found files are checked against their release's size and hash.
+_AUDITING: ContextVar[bool] = ContextVar("semfid_bench_weights_audit", default=False)
+
 
 @dataclass(frozen=True)
 class WeightFile:
-    """A published weights file: where the authors host it and its SHA-256 (if known)."""
+    """A published weights file: where the authors host it, its SHA-256 and size (if known)."""
 
     filename: str
     url: str
     sha256: str | None = None
+    #: Size in bytes as the release lists it; None where it lists none.
+    size: int | None = None
+
+
+class ManualDownload(WeightsUnavailableError):
+    """Weights that only a person can download (Google Drive, OneDrive): where, and the
+    option that takes the local copy."""
+
+    def __init__(self, what: str, source: str, option: str) -> None:
+        super().__init__(
+            f"Weights {what} are not available: they must be downloaded by hand.",
+            hint=f"Download {source} and pass its path with {option}.",
+        )
+        self.what, self.source, self.option = what, source, option
+
+
+class WrongFileError(WeightsUnavailableError):
+    """A weights file whose size or SHA-256 is not the release's."""
 
 
 def cache_root() -> Path:
@@ -83,12 +111,13 @@ def fetch_weights(file: WeightFile, local_path: str | Path | None = None, *, opt
         path = Path(local_path).expanduser()
         if not path.is_file():
             raise _unavailable(file.filename, file.url, None, option, f"{path} does not exist")
-        return path
+        return _audited(path, file)
     cached = cache_root() / "weights" / file.filename
     if cached.is_file():
-        return cached
+        return _audited(cached, file)
     if offline():
-        raise _unavailable(file.filename, file.url, cached, option, "offline mode is on")
+        why = "it is not in the cache" if _AUDITING.get() else "offline mode is on"
+        raise _unavailable(file.filename, file.url, cached, option, why)
     cached.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cached.parent) as tmp:
         partial = Path(tmp) / file.filename
@@ -110,6 +139,44 @@ def fetch_weights(file: WeightFile, local_path: str | Path | None = None, *, opt
             )
         shutil.move(partial, cached)
     return cached
+
+
+@contextmanager
+def audit() -> Iterator[None]:
+    """Look weights up without downloading (offline), checking each file found against its
+    release's size and pinned SHA-256 (:class:`WrongFileError`); for ``doctor``."""
+    saved = {var: os.environ.get(var) for var in ("SEMFID_BENCH_OFFLINE", "HF_HUB_OFFLINE")}
+    os.environ.update(dict.fromkeys(saved, "1"))
+    token = _AUDITING.set(True)
+    try:
+        yield
+    finally:
+        _AUDITING.reset(token)
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+def _audited(path: Path, file: WeightFile) -> Path:
+    if not _AUDITING.get():
+        return path
+    size = path.stat().st_size
+    if file.size is not None and size != file.size:
+        state = "truncated" if size < file.size else "not the release"
+        raise WrongFileError(
+            f"{path} is {size:,} bytes, but the release {file.filename} is {file.size:,} "
+            f"bytes: it is {state}.",
+            hint=f"Delete it and download it again from {file.url}.",
+        )
+    if file.sha256 and (digest := sha256_of(path)) != file.sha256:
+        raise WrongFileError(
+            f"{path} has SHA-256 {digest}, but the release {file.filename} has "
+            f"{file.sha256}: it is damaged or another file.",
+            hint=f"Delete it and download it again from {file.url}.",
+        )
+    return path
 
 
 def hf_snapshot(
@@ -171,7 +238,7 @@ def local_weights(
     a folder) that must be there; the error names each missing one and where to get it.
     """
     if local_path is None:
-        raise _unavailable(what, source, None, option, "they must be downloaded by hand")
+        raise ManualDownload(what, source, option)
     path = Path(local_path).expanduser()
     if not path.exists():
         raise _unavailable(what, source, None, option, f"{path} does not exist")
@@ -187,13 +254,8 @@ def locate_all(lookups: dict[str, Callable[[], Path]]) -> dict[str, Path]:
     A model that needs several files reports all the missing ones in one error, each with
     where to get it and the option that takes a local copy, not one per attempt.
     """
-    found: dict[str, Path] = {}
-    errors: list[WeightsUnavailableError] = []
-    for name, lookup in lookups.items():
-        try:
-            found[name] = lookup()
-        except WeightsUnavailableError as exc:
-            errors.append(exc)
+    results = try_each(lookups)
+    errors = [r for r in results.values() if isinstance(r, WeightsUnavailableError)]
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -202,37 +264,127 @@ def locate_all(lookups: dict[str, Callable[[], Path]]) -> dict[str, Path]:
             f"{len(errors)} weights are not available:\n{lines}",
             hint="Each line says where to get the weights and which option takes a copy.",
         )
-    return found
+    return {name: path for name, path in results.items() if isinstance(path, Path)}
 
 
-def load_state_dict(path: str | Path) -> dict[str, Any]:
-    """A state dict from safetensors or a torch file (``weights_only=True``, never pickles).
+def try_each(lookups: dict[str, Callable[[], Path]]) -> dict[str, Path | WeightsUnavailableError]:
+    """Every lookup's path, or the error that says why it is not available."""
+    results: dict[str, Path | WeightsUnavailableError] = {}
+    for name, lookup in lookups.items():
+        try:
+            results[name] = Path(lookup())
+        except WeightsUnavailableError as exc:
+            results[name] = exc
+    return results
 
-    Common wrappers (``params_ema``, ``params``, ``state_dict``, ``model``) are unwrapped.
-    A truncated or foreign file raises an error naming it.
+
+def load_state_dict(
+    path: str | Path,
+    *,
+    prefixes: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    release: WeightFile | None = None,
+) -> dict[str, Any]:
+    """A state dict from safetensors or a torch file, never running code from it.
+
+    Torch zip files are memory-mapped and safetensors files opened lazily, so a multi-GB
+    file is not held twice: only the tensors whose keys start with one of ``prefixes`` (all
+    when empty) and with none of ``exclude`` are kept, and only those are ever read. Foreign
+    objects pickled beside the tensors (Lightning callbacks, omegaconf configs, numpy
+    scalars) are read as inert stand-ins (:mod:`~semfid_bench.safe_unpickle`); one log line
+    names them. Common wrappers (``params_ema``, ``params``, ``state_dict``, ``model``) are
+    unwrapped. ``release`` (the published file, when known) lets errors compare the file's
+    size and SHA-256 with the release's.
     """
-    import torch
-
     path = Path(path)
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
 
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+    def wanted(key: str) -> bool:
+        return (not prefixes or key.startswith(prefixes)) and not key.startswith(exclude)
+
+    if path.suffix == ".safetensors":
+        return _load_safetensors(path, wanted, release)
+    from semfid_bench.safe_unpickle import UnsafeCheckpointError, load_with_stand_ins
+
+    try:
+        loaded, stood_in = load_with_stand_ins(path, mmap=True)
+    except UnsafeCheckpointError:
+        raise
     except Exception as exc:
-        raise WeightsUnavailableError(
-            f"Cannot read weights file {path}: {type(exc).__name__}: {exc}",
-            hint="The file may be truncated or not a checkpoint; download it again.",
-        ) from exc
+        raise unreadable(path, exc, release) from exc
+    if stood_in:
+        log.warning("%s: read as inert stand-ins (not imported): %s", path, ", ".join(stood_in))
+    state = _unwrap(loaded)
+    _check_tensors(path, state)
+    return {key: value for key, value in state.items() if wanted(key)}
+
+
+def _load_safetensors(
+    path: Path, wanted: Callable[[str], bool], release: WeightFile | None
+) -> dict[str, Any]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {key: handle.get_tensor(key) for key in handle.keys() if wanted(key)}  # noqa: SIM118
+    except Exception as exc:
+        raise unreadable(path, exc, release) from exc
+
+
+def _unwrap(state: Any) -> Any:
     for key in ("params_ema", "params", "state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-            break
+            return state[key]
+    return state
+
+
+def _check_tensors(path: Path, state: Any) -> None:
+    import torch
+
+    from semfid_bench.safe_unpickle import stand_ins_in
+
+    foreign = stand_ins_in(state)
+    if foreign:
+        raise WeightsUnavailableError(
+            f"{path}: its weights are pickled as objects of {', '.join(foreign)}, which "
+            "semfid-bench does not import (that could run code), so no tensors can be read.",
+            hint="Use the authors' release file, or re-save the weights as plain tensors "
+            "(torch.save(model.state_dict(), PATH)) where that code is installed.",
+        )
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsUnavailableError(f"{path} does not hold a state dict of tensors.")
-    return state
+
+
+def unreadable(path: Path, exc: Exception, release: WeightFile | None) -> WeightsUnavailableError:
+    """The error for a file that cannot be read: its size against the release's (truncated
+    or not), its SHA-256 against a pinned one, and what to do."""
+    size = path.stat().st_size if path.is_file() else 0
+    why = f"{type(exc).__name__}: {exc}".rstrip(".")
+    if release is None or release.size is None:
+        known = f"{release.filename}'s published size is unknown" if release else "no release"
+        diagnosis = f"It is {size:,} bytes ({known}, so truncation cannot be confirmed)."
+    elif size < release.size:
+        diagnosis = (
+            f"It is {size:,} bytes, but the release {release.filename} is {release.size:,} "
+            "bytes: the file is truncated (an interrupted download or copy)."
+        )
+    elif size != release.size:
+        diagnosis = (
+            f"It is {size:,} bytes, but the release {release.filename} is {release.size:,} "
+            "bytes: it is another file."
+        )
+    else:
+        diagnosis = f"It has the release's size ({size:,} bytes) but is damaged."
+    if size and _head(path).lstrip().lower().startswith((b"<!doctype", b"<html")):
+        diagnosis += " It is an HTML page (a download or sign-in page), not a checkpoint."
+    if release is not None and release.sha256 and size:
+        digest = sha256_of(path)
+        if digest != release.sha256:
+            diagnosis += f" Its SHA-256 is {digest}, not the release's {release.sha256}."
+    source = f"from {release.url}" if release else "from its publisher"
+    return WeightsUnavailableError(
+        f"Cannot read weights file {path}: {why}. {diagnosis}",
+        hint=f"Delete it and download it again {source} (`semfid-bench doctor` checks every file).",
+    )
 
 
 def torchvision_state_dict(weights: Any, *, option: str) -> dict[str, Any]:
@@ -251,3 +403,34 @@ def torchvision_state_dict(weights: Any, *, option: str) -> dict[str, Any]:
         raise _unavailable(
             filename, weights.url, cached, option, f"download failed ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def _head(path: Path, count: int = 512) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(count)
+
+
+def telling_keys(keys: list[str] | set[str], count: int = 3) -> list[str]:
+    """``count`` keys that best show what a mismatch is: one from each of the modules with
+    the most affected keys (a whole missing module says more than many keys of one)."""
+    groups: dict[str, list[str]] = {}
+    for key in sorted(keys):
+        groups.setdefault(".".join(key.split(".")[:2]), []).append(key)
+    ranked = sorted(groups.values(), key=len, reverse=True)
+    picked = [group[0] for group in ranked[:count]]
+    rest = [key for group in ranked for key in group[1:]]
+    return picked + rest[: count - len(picked)]
+
+
+def key_mismatch(source: str | Path, what: str, missing, unexpected, release: str) -> Exception:
+    """The error for a state dict that does not fit a network: how many keys are missing
+    and unexpected, the three most telling of each, and which file to use instead."""
+    parts = [
+        f"{len(keys)} {label} keys (e.g. {', '.join(telling_keys(keys))})"
+        for label, keys in (("missing", missing), ("unexpected", unexpected))
+        if keys
+    ]
+    return WeightsUnavailableError(
+        f"{source} is not a checkpoint of the {what}: {' and '.join(parts)}.",
+        hint=f"It holds another network (or another variant or size); pass {release}.",
+    )

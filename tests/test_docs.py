@@ -72,7 +72,7 @@ def test_every_spec_field_is_documented_with_type_and_default(row):
     assert row in GUIDE
 
 
-@pytest.mark.parametrize("name", ["ExplainsScores", "TracesSteps", "Prefetches"])
+@pytest.mark.parametrize("name", ["ExplainsScores", "TracesSteps", "DeclaresWeights"])
 def test_optional_method_protocols_are_shown_verbatim(name):
     from semfid_bench import interfaces
 

@@ -1,6 +1,7 @@
 """`semfid-bench prefetch`: every selected plugin's downloads, hash checks, then offline runs."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 import torch.hub
@@ -79,15 +80,15 @@ def test_offline_prefetch_reports_what_to_download(tmp_path, monkeypatch):
 
 
 class _Recorder:
-    """A metric plugin whose factory declares a prefetch, and one that does not."""
+    """A metric plugin whose factory declares its weight files, and one that does not."""
 
     calls: list = []  # noqa: RUF012
 
     class Declared:
         @classmethod
-        def prefetch(cls, **options):
-            _Recorder.calls.append(("prefetch", options))
-            return ["/weights/declared.bin"]
+        def weight_files(cls, **options):
+            _Recorder.calls.append(("weight_files", options))
+            return {"declared.bin": lambda: Path("/weights/declared.bin")}
 
     @staticmethod
     def undeclared(device, **options):
@@ -109,10 +110,14 @@ def test_prefetch_hook_gets_the_options_and_others_are_instantiated(make_registr
         {"declared": {"weights": "x"}, "undeclared": {"k": 1}},
     )
     assert [(o.name, o.how, o.error) for o in outcomes] == [
-        ("declared", "prefetch", None),
+        ("declared", "weight_files", None),
         ("undeclared", "instantiate", None),
     ]
-    assert _Recorder.calls == [("prefetch", {"weights": "x"}), ("instantiate", "cpu", {"k": 1})]
+    assert outcomes[0].paths == [Path("/weights/declared.bin")]
+    assert _Recorder.calls == [
+        ("weight_files", {"weights": "x"}),
+        ("instantiate", "cpu", {"k": 1}),
+    ]
 
 
 def test_unknown_plugin_is_an_error_outcome(make_registry):
@@ -120,3 +125,52 @@ def test_unknown_plugin_is_an_error_outcome(make_registry):
         make_registry().get("sr_model", "nope")
     [outcome] = prefetch_all(make_registry(), {"sr_model": ["nope"]}, {})
     assert "Unknown sr model 'nope'" in outcome.error
+
+
+@pytest.fixture
+def no_model_loading(monkeypatch):
+    """Diffusion models whose constructors fail: prefetch must not instantiate them."""
+    from semfid_bench.sr_models.pasd import PASD
+    from semfid_bench.sr_models.sd_x4_upscaler import SDx4Upscaler
+    from semfid_bench.sr_models.seesr import SeeSR
+    from semfid_bench.sr_models.stablesr import StableSR
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("prefetch instantiated a model")
+
+    for cls in (SeeSR, PASD, StableSR, SDx4Upscaler):
+        monkeypatch.setattr(cls, "__init__", refuse)
+
+
+def test_drive_only_files_are_listed_with_url_and_option(tmp_path, monkeypatch, no_model_loading):
+    monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("SEMFID_BENCH_OFFLINE", "1")
+    result = runner.invoke(app, ["prefetch", "--models", "seesr,pasd,stablesr,sd-x4-upscaler"])
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    drive = "https://drive.google.com/drive/folders/12HXrRGEXUAnmHRaf0bIn-S8XSK4Ku0JO"
+    assert "download by hand seesr: SeeSR UNet and ControlNet: the SeeSR release folder" in text
+    assert f"{drive}; pass it with --set seesr.weights=DIR" in text
+    assert "download by hand seesr: DAPE.pth: DAPE.pth from the SeeSR authors' Google Drive" in text
+    assert f"{drive}; pass it with --set seesr.dape=PATH" in text
+    for missing in ("yangtao9009/PASD", "stablesr_000117.ckpt", "vqgan_cfw_00011.ckpt"):
+        assert missing in text
+    assert "stabilityai/stable-diffusion-x4-upscaler" in text
+
+
+def test_stablesr_prefetch_downloads_both_checkpoints(tmp_path, monkeypatch, no_model_loading):
+    monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEMFID_BENCH_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # tests/metrics sets it globally
+    asked = []
+
+    def download(url, dst, progress=True):
+        asked.append(url.rsplit("/", 1)[-1])
+        Path(dst).write_bytes(b"checkpoint")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    result = runner.invoke(app, ["prefetch", "--models", "stablesr"])
+    assert result.exit_code == 0, result.output
+    assert asked == ["stablesr_000117.ckpt", "vqgan_cfw_00011.ckpt"]
+    assert (tmp_path / "cache" / "weights" / "vqgan_cfw_00011.ckpt").is_file()

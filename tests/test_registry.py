@@ -61,12 +61,12 @@ def test_factories_that_declare_it_get_a_context(make_registry):
 
 def test_optional_methods_are_recognised_by_their_protocols():
     from semfid_bench.degradations.sampled import SampledDegradation
-    from semfid_bench.interfaces import Degradation, ExplainsScores, Prefetches, TracesSteps
+    from semfid_bench.interfaces import DeclaresWeights, Degradation, ExplainsScores, TracesSteps
     from semfid_bench.metrics.c2c import CaptionToCaption
     from semfid_bench.sr_models.checkpoint import CheckpointSRModel
 
     assert isinstance(SampledDegradation(), TracesSteps)
     assert not isinstance(Degradation(), TracesSteps)
-    assert isinstance(CheckpointSRModel, Prefetches)
-    assert not isinstance(CaptionToCaption, Prefetches)
+    assert isinstance(CheckpointSRModel, DeclaresWeights)
+    assert not isinstance(CaptionToCaption, DeclaresWeights)
     assert issubclass(CaptionToCaption, ExplainsScores)

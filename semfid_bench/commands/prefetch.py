@@ -48,13 +48,22 @@ def prefetch(
     table = Table("kind", "name", "result", "files")
     for outcome in outcomes:
         result = "[red]failed[/]" if outcome.error else f"ok ({outcome.how})"
+        if outcome.manual and not outcome.error:
+            result = "[yellow]by hand[/]"
         files = plain("\n".join(map(str, outcome.paths)) or "-")
         table.add_row(outcome.kind, plain(outcome.name), result, files)
     console.print(table)
+    for outcome in outcomes:
+        for manual in outcome.manual:
+            console.print(
+                "[yellow]download by hand[/] "
+                + escape(f"{outcome.name}: {manual.what}: {manual.source}; pass it with ")
+                + escape(manual.option)
+            )
     failed = [o for o in outcomes if o.error]
     for outcome in failed:
         console.print(
             f"[red]error[/] {outcome.kind} {escape(outcome.name)}: {escape(outcome.error)}"
         )
-    if failed:
+    if failed or any(o.manual for o in outcomes):
         raise typer.Exit(1)

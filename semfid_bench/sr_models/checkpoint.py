@@ -8,6 +8,7 @@ class serves every feed-forward model whose checkpoint it recognises (RRDBNet, S
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -92,14 +93,16 @@ class CheckpointSRModel(SRModel):
         )
 
     @classmethod
-    def prefetch(cls, weights: str | None = None, variant: str | None = None, **_: Any):
-        """Download the checkpoint a run with these options will load (see docs/plugins.md)."""
-        return [cls.weights_path(weights, variant)]
+    def weight_files(
+        cls, weights: str | None = None, variant: str | None = None, **_: Any
+    ) -> dict[str, Callable[[], Path]]:
+        """The checkpoint a run with these options loads (see docs/plugins.md)."""
+        return {cls.checkpoint(variant).file.filename: lambda: cls.weights_path(weights, variant)}
 
     def _load(self, path: Path, checkpoint: PublishedCheckpoint):
         from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError
 
-        state = load_state_dict(path)
+        state = load_state_dict(path, release=checkpoint.file)
         try:
             descriptor = ModelLoader().load_from_state_dict(state)
         except UnsupportedModelError:

@@ -51,6 +51,8 @@ DAPE_SOURCE = (
     "DAPE.pth from the SeeSR authors' Google Drive "
     "https://drive.google.com/drive/folders/12HXrRGEXUAnmHRaf0bIn-S8XSK4Ku0JO"
 )
+#: RAM's captioning parts, never read from its checkpoint (DAPE only tags).
+_CAPTIONING = ("tag_encoder.", "text_decoder.")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -151,6 +153,9 @@ def load_dape_tagger(
         raise WeightsUnavailableError(f"{tag_thresholds} holds a non-number: {exc}") from exc
     model = RAM(config)
     load_ram_weights(
-        model, load_state_dict(ram), load_state_dict(dape), sources=(Path(ram), Path(dape))
+        model,
+        load_state_dict(ram, exclude=_CAPTIONING, release=RAM_WEIGHTS),
+        load_state_dict(dape),
+        sources=(Path(ram), Path(dape)),
     )
     return DAPETagger(model.to(device), tags, threshold_values)

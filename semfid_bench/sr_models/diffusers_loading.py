@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from semfid_bench.errors import WeightsUnavailableError
-from semfid_bench.weights import load_state_dict
+from semfid_bench.weights import key_mismatch, load_state_dict
 
 WEIGHT_NAMES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
 
@@ -51,10 +51,11 @@ def load_strict(model: torch.nn.Module, state: dict, what: str, source: str) -> 
     except RuntimeError as exc:  # shape mismatches
         raise WeightsUnavailableError(f"{source} does not fit the {what}: {exc}") from exc
     if result.missing_keys or result.unexpected_keys:
-        raise WeightsUnavailableError(
-            f"{source} does not fit the {what}: {len(result.missing_keys)} missing keys "
-            f"{result.missing_keys[:3]}, {len(result.unexpected_keys)} unexpected keys "
-            f"{result.unexpected_keys[:3]}.",
-            hint="Check that the file is the authors' release for this model.",
+        raise key_mismatch(
+            source,
+            what,
+            result.missing_keys,
+            result.unexpected_keys,
+            "the authors' release file for this model",
         )
     return model.eval()

@@ -97,6 +97,33 @@ class PASD(ControlNetSR):
         (no caption), or a callable mapping LR images to captions.
     """
 
+    @staticmethod
+    def weight_files(
+        weights: str | None = None,
+        checkpoint: str = "pasd/checkpoint-100000",
+        base: str | None = None,
+        captioner: object = "coca",
+        coca: str | None = None,
+        **_: object,
+    ) -> dict[str, Callable[[], Path]]:
+        """Every file a run with these options loads (for ``prefetch`` and ``doctor``)."""
+        lookups = {
+            "pasd": lambda: hf_snapshot(
+                PASD_REPO,
+                weights,
+                option="--set pasd.weights=DIR",
+                allow_patterns=[f"{checkpoint}/unet/*", f"{checkpoint}/controlnet/*"],
+            ),
+            "base": lambda: hf_snapshot(
+                BASE_REPO, base, option="--set pasd.base=DIR", allow_patterns=BASE_PATTERNS
+            ),
+        }
+        if captioner == "coca":
+            from semfid_bench.sr_models.coca_captioner import coca_weights
+
+            lookups["coca"] = lambda: coca_weights(coca)
+        return lookups
+
     def __init__(
         self,
         scale: int = 4,
@@ -139,22 +166,7 @@ class PASD(ControlNetSR):
         self.init_with_noise = bool(init_with_noise)
         self.colour_fix = colour_fix
         self.tile, self.tile_overlap, self.seed = int(tile), int(tile_overlap), int(seed)
-        lookups = {
-            "pasd": lambda: hf_snapshot(
-                PASD_REPO,
-                weights,
-                option="--set pasd.weights=DIR",
-                allow_patterns=[f"{checkpoint}/unet/*", f"{checkpoint}/controlnet/*"],
-            ),
-            "base": lambda: hf_snapshot(
-                BASE_REPO, base, option="--set pasd.base=DIR", allow_patterns=BASE_PATTERNS
-            ),
-        }
-        if captioner == "coca":
-            from semfid_bench.sr_models.coca_captioner import coca_weights
-
-            lookups["coca"] = lambda: coca_weights(coca)
-        paths = locate_all(lookups)
+        paths = locate_all(self.weight_files(weights, checkpoint, base, captioner, coca))
         self.captioner = _captioner(captioner, self.device, paths.get("coca"))
         repo, base_dir = paths["pasd"], paths["base"]
         self.scheduler = UniPCMultistepScheduler.from_pretrained(base_dir, subfolder="scheduler")

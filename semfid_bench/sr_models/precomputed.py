@@ -51,9 +51,9 @@ class PrecomputedOutputs(SRModel):
         self.flat = not any(p.is_dir() and "@" in p.name for p in self.root.iterdir())
 
     @staticmethod
-    def prefetch(**_: object) -> list[Path]:
+    def weight_files(**_: object) -> dict:
         """Nothing to download: the outputs are already on disk."""
-        return []
+        return {}
 
     def folder(self, degradation: str, level: float) -> Path:
         """Where outputs for one degradation level are looked up."""

@@ -66,9 +66,10 @@ class RealESRGAN(CheckpointSRModel):
                 "RealESRGAN_x4plus.pth",
                 "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/"
                 "RealESRGAN_x4plus.pth",
-                # Not published by the authors; the same value is recorded by many
-                # independent projects that verify this release file (67,040,989 bytes).
+                # Not published by the authors; the same values are recorded by many
+                # independent projects that verify this release file.
                 sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
+                size=67_040_989,
             ),
             architecture="ESRGAN",
             scale=4,

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from semfid_bench.errors import WeightsUnavailableError
+from semfid_bench.weights import telling_keys
 
 _CAPTIONING_PREFIXES = ("tag_encoder.", "text_decoder.")
 _TIED_LORA = re.compile(
@@ -108,7 +109,7 @@ def load_ram_weights(model: torch.nn.Module, ram: dict, dape: dict, *, sources: 
     if missing or wrong:
         raise WeightsUnavailableError(
             f"{ram_source} does not match RAM's layout: {len(missing)} missing keys "
-            f"{missing[:5]}, {len(wrong)} keys of other shapes {wrong[:5]}.",
+            f"{telling_keys(missing)}, {len(wrong)} keys of other shapes {telling_keys(wrong)}.",
             hint="Pass the RAM Swin-L checkpoint ram_swin_large_14m.pth with --set seesr.ram=PATH.",
         )
     tied_layers = len(model.tagging_head.encoder.layer)

@@ -8,6 +8,9 @@ inputs run with :class:`~semfid_bench.sr_models.latent_tiling.TiledUNet` and VAE
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
@@ -67,6 +70,15 @@ class SDx4Upscaler(SRModel):
     semantic-fidelity benchmark must not inject unasked); ``prompt`` changes that.
     """
 
+    @staticmethod
+    def weight_files(weights: str | None = None, **_: object) -> dict[str, Callable[[], Path]]:
+        """The hub repository a run loads (for ``prefetch`` and ``doctor``)."""
+        return {
+            REPO_ID: lambda: hf_snapshot(
+                REPO_ID, weights, option=OPTION, allow_patterns=ALLOW_PATTERNS
+            )
+        }
+
     def __init__(
         self,
         scale: int = 4,
@@ -96,7 +108,7 @@ class SDx4Upscaler(SRModel):
         self.negative_prompt = str(negative_prompt)
         self.tile = int(tile)
         self.seed = int(seed)
-        folder = hf_snapshot(REPO_ID, weights, option=OPTION, allow_patterns=ALLOW_PATTERNS)
+        folder = self.weight_files(weights)[REPO_ID]()
         pipe = StableDiffusionUpscalePipeline.from_pretrained(
             folder, dtype=torch_dtype(dtype, self.device)
         )

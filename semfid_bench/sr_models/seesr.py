@@ -17,6 +17,9 @@ The LR image is upscaled 4× bicubically (after enlarging images whose short sid
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import torch
 
 from semfid_bench.sr_models.colour_fix import colour_fix
@@ -97,6 +100,36 @@ class SeeSR(ControlNetSR):
         (default: RAM Swin-L at 384 px, the DAPE that SeeSR released).
     """
 
+    @staticmethod
+    def weight_files(
+        weights: str | None = None,
+        base: str | None = None,
+        tagger: object = "dape",
+        ram: str | None = None,
+        dape: str | None = None,
+        tag_list: str | None = None,
+        tag_thresholds: str | None = None,
+        **_: object,
+    ) -> dict[str, Callable[[], Path]]:
+        """Every file a run with these options loads (for ``prefetch`` and ``doctor``)."""
+        lookups = {
+            "seesr": lambda: local_weights(
+                weights,
+                what="SeeSR UNet and ControlNet",
+                source=SEESR_SOURCE,
+                option="--set seesr.weights=DIR",
+                expect=("unet/config.json", "controlnet/config.json"),
+            ),
+            "base": lambda: hf_snapshot(
+                BASE_REPO, base, option="--set seesr.base=DIR", allow_patterns=BASE_PATTERNS
+            ),
+        }
+        if tagger == "dape":
+            from semfid_bench.sr_models.dape import dape_weight_lookups
+
+            lookups |= dape_weight_lookups(ram, dape, tag_list, tag_thresholds)
+        return lookups
+
     def __init__(
         self,
         scale: int = 4,
@@ -144,27 +177,11 @@ class SeeSR(ControlNetSR):
         self.start_step, self.colour_fix = int(start_step), colour_fix
         self.tile, self.tile_overlap, self.seed = int(tile), int(tile_overlap), int(seed)
 
-        lookups = {
-            "seesr": lambda: local_weights(
-                weights,
-                what="SeeSR UNet and ControlNet",
-                source=SEESR_SOURCE,
-                option="--set seesr.weights=DIR",
-                expect=("unet/config.json", "controlnet/config.json"),
-            ),
-            "base": lambda: hf_snapshot(
-                BASE_REPO, base, option="--set seesr.base=DIR", allow_patterns=BASE_PATTERNS
-            ),
-        }
+        lookups = self.weight_files(weights, base, tagger, ram, dape, tag_list, tag_thresholds)
         if tagger == "dape":
-            from semfid_bench.sr_models.dape import (
-                dape_weight_lookups,
-                load_dape_tagger,
-                read_ram_config,
-            )
+            from semfid_bench.sr_models.dape import load_dape_tagger, read_ram_config
 
             dape_config = read_ram_config(ram_config)
-            lookups |= dape_weight_lookups(ram, dape, tag_list, tag_thresholds)
         paths = locate_all(lookups)
         if tagger == "dape":
             tagger = load_dape_tagger(

@@ -11,6 +11,9 @@ checkpoints load through :mod:`stablesr_convert`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
@@ -65,6 +68,20 @@ class StableSR(ControlNetSR):
     :param input_size: the short side is upscaled to at least this many pixels.
     """
 
+    @staticmethod
+    def weight_files(
+        weights: str | None = None, vqgan: str | None = None, **_: object
+    ) -> dict[str, Callable[[], Path]]:
+        """The two checkpoints a run loads (for ``prefetch`` and ``doctor``)."""
+        return {
+            STABLESR_FILE.filename: lambda: fetch_weights(
+                STABLESR_FILE, weights, option="--set stablesr.weights=PATH"
+            ),
+            VQGAN_FILE.filename: lambda: fetch_weights(
+                VQGAN_FILE, vqgan, option="--set stablesr.vqgan=PATH"
+            ),
+        }
+
     def __init__(
         self,
         scale: int = 4,
@@ -92,16 +109,7 @@ class StableSR(ControlNetSR):
         self.input_size = int(input_size)
         self.tile, self.tile_overlap, self.seed = int(tile), int(tile_overlap), int(seed)
         self.timesteps = respaced_timesteps(self.steps)
-        paths = locate_all(
-            {
-                "stablesr": lambda: fetch_weights(
-                    STABLESR_FILE, weights, option="--set stablesr.weights=PATH"
-                ),
-                "vqgan": lambda: fetch_weights(
-                    VQGAN_FILE, vqgan, option="--set stablesr.vqgan=PATH"
-                ),
-            }
-        )
+        paths = locate_all(self.weight_files(weights, vqgan))
         # The authors' schedule: LDM "linear" (= diffusers scaled_linear), eps, no clipping.
         self.scheduler = DDPMScheduler(
             beta_start=0.00085,
@@ -110,8 +118,8 @@ class StableSR(ControlNetSR):
             clip_sample=False,
             variance_type="fixed_small",
         )
-        modules = load_stablesr(paths["stablesr"])
-        modules["vqgan"] = load_cfw_vae(paths["vqgan"], self.dec_w)
+        modules = load_stablesr(paths[STABLESR_FILE.filename])
+        modules["vqgan"] = load_cfw_vae(paths[VQGAN_FILE.filename], self.dec_w)
         text = modules.pop("text_encoder")
         ids = empty_prompt_ids(text.config.vocab_size, text.config.max_position_embeddings)
         with torch.inference_mode():
@@ -163,7 +171,8 @@ def load_stablesr(path) -> dict[str, torch.nn.Module]:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    state = load_state_dict(path)
+    parts = (convert.UNET, convert.VAE, convert.TEXT, convert.STRUCT)
+    state = load_state_dict(path, prefixes=parts, release=STABLESR_FILE)
     source = str(path)
     struct_state = convert.require_part(state, convert.STRUCT, "the time-aware encoder", source)
     encoder_config = convert.encoder_config(struct_state)
@@ -196,7 +205,7 @@ def load_cfw_vae(path, weight: float) -> torch.nn.Module:
     """The CFW autoencoder of ``vqgan_cfw_00011.ckpt`` with fusion weight ``weight``."""
     from diffusers import AutoencoderKL
 
-    state = load_state_dict(path)
+    state = load_state_dict(path, exclude=("loss.",), release=VQGAN_FILE)  # not the discriminator
     config, converted = convert.convert_vae(state)
     vae = AutoencoderKL.from_config(config)
     add_cfw(vae, weight)

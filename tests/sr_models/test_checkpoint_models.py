@@ -102,7 +102,7 @@ def test_cached_checkpoint_is_used_without_a_path(tmp_path, monkeypatch, checkpo
     cached = tmp_path / "cache" / "weights" / "RealESRGAN_x4plus.pth"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(checkpoint_file("realesrgan").read_bytes())
-    assert RealESRGAN.prefetch() == [cached]
+    assert [f() for f in RealESRGAN.weight_files().values()] == [cached]
     assert RealESRGAN().upscale(lr).shape[-2:] == (21 * 4, 27 * 4)
 
 
