@@ -52,11 +52,13 @@ def _check_quick_gelu(model: str, pretrained: str) -> None:
     import open_clip
 
     cfg = open_clip.get_pretrained_cfg(model, pretrained) or {}
-    if cfg.get("quick_gelu") and "quickgelu" not in model.lower() and pretrained != "openai":
+    if cfg.get("quick_gelu") and "quickgelu" not in model.lower():
+        # open_clip itself only warns (OpenAI's tag included) and builds a GELU model.
         raise SemfidError(
             f"open_clip weights {model}/{pretrained} were trained with QuickGELU but "
             f"{model!r} uses GELU: embeddings would be silently wrong.",
-            hint=f"Use the model name {model}-quickgelu.",
+            hint=f"Use the model name {model}-quickgelu with these weights "
+            f"(e.g. --set clip.model={model}-quickgelu --set clip.pretrained={pretrained}).",
         )
 
 

@@ -131,3 +131,11 @@ def test_splice_vocabulary_offline_error_names_url(tiny_clip):
         metric._load()
     assert "splice-vocab-laion.txt" in info.value.message
     assert "AI4LIFE-GROUP/SpLiCE/main/data/vocab/laion.txt" in info.value.hint
+
+
+@pytest.mark.parametrize("model", ["ViT-B-32", "RN50"])
+def test_openai_weights_with_gelu_model_are_refused_quickgelu(model):
+    """open_clip only warns for `ViT-B-32` + `openai` and builds a GELU model."""
+    with pytest.raises(SemfidError, match="QuickGELU") as info:
+        ClipModel(model, "openai").encode_texts(["a cat"])
+    assert f"{model}-quickgelu" in info.value.hint
