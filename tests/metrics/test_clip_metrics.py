@@ -139,3 +139,76 @@ def test_openai_weights_with_gelu_model_are_refused_quickgelu(model):
     with pytest.raises(SemfidError, match="QuickGELU") as info:
         ClipModel(model, "openai").encode_texts(["a cat"])
     assert f"{model}-quickgelu" in info.value.hint
+
+
+@pytest.fixture(scope="module")
+def clip_224(tmp_path_factory):
+    """A tiny open_clip model with the real 224-px input and default preprocessing, and
+    open_clip's own eval transform for it."""
+    import json
+
+    import open_clip
+
+    from tests.metrics.conftest import _CONFIG
+
+    config = {
+        **_CONFIG,
+        "vision_cfg": {**_CONFIG["vision_cfg"], "image_size": 224, "patch_size": 32},
+    }
+    path = tmp_path_factory.mktemp("clip224") / "semfid-tiny-clip-224.json"
+    path.write_text(json.dumps(config))
+    open_clip.add_model_config(path)
+    _, _, transform = open_clip.create_model_and_transforms("semfid-tiny-clip-224", pretrained=None)
+    return ClipModel("semfid-tiny-clip-224", "none"), transform
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        ("astronaut", (301, 417)),
+        ("chelsea", (300, 451)),
+        ("coffee", (157, 233)),
+        ("rocket", (223, 225)),
+    ],
+)
+def test_preprocessing_matches_open_clip_transform(clip_224, name, size):
+    """Pixels equal open_clip's own eval transform on a PIL image of the quantised tensor
+    (odd sizes: the resized side's rounding and the centre crop's offset)."""
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    from semfid_bench.images import to_tensor
+
+    clip, transform = clip_224
+    photo = getattr(skimage.data, name)()[: size[0], : size[1]]
+    tensor = to_tensor(np.ascontiguousarray(photo))
+    tensor = tensor + 0.3 / 255 * torch.randn(
+        tensor.shape, generator=torch.Generator().manual_seed(0)
+    )
+    quantised = tensor.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+    expected = transform(Image.fromarray(quantised))[None]
+    torch.testing.assert_close(clip._preprocess(tensor[None]), expected, atol=0, rtol=0)
+
+
+def test_clip_weights_load_once_across_metrics(tiny_clip, tmp_path, monkeypatch, sample_images):
+    import open_clip
+
+    from semfid_bench.metrics.clip_model import clear_shared_clip_models
+
+    clear_shared_clip_models()
+    loads = []
+    create = open_clip.create_model
+    monkeypatch.setattr(
+        open_clip, "create_model", lambda *a, **k: loads.append(a) or create(*a, **k)
+    )
+    clip = ClipSimilarity(model=tiny_clip, pretrained="none")
+    c2i = CaptionToImage(model=tiny_clip, pretrained="none")
+    splice = _splice(tiny_clip, tmp_path, mode="nonsym")
+    items = _items(2, ["a cat", "a rocket"])
+    clip.score(sample_images[:2], clip.reference(sample_images[:2], items))
+    c2i.score(sample_images[:2], c2i.reference(sample_images[:2], items))
+    splice.score(sample_images[:2], splice.reference(sample_images[:2], items))
+    assert len(loads) == 1
+    assert clip.clip is c2i.clip is splice.clip
+    clear_shared_clip_models()
