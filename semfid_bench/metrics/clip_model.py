@@ -168,9 +168,24 @@ class ClipModel:
             out.append(F.normalize(model.encode_image(pixels).float(), dim=-1).cpu())
         return torch.cat(out)
 
+    @property
+    def context_length(self) -> int:
+        """Tokens the text encoder reads (start and end tokens included): 77 for CLIP."""
+        self._load()
+        return int(self._tokenizer.context_length)
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text before truncation (start and end tokens included)."""
+        self._load()
+        tokenizer = self._tokenizer
+        if hasattr(tokenizer, "sot_token_id"):  # open_clip's CLIP BPE tokenizer
+            return [len(tokenizer.encode(text)) + 2 for text in texts]
+        return [len(tokenizer.tokenizer(tokenizer.clean_fn(text)).input_ids) for text in texts]
+
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """Texts → (N, D) L2-normalised embeddings, float32 on CPU (truncated to context)."""
+        """Texts → (N, D) L2-normalised embeddings, float32 on CPU; texts longer than
+        :attr:`context_length` tokens are cut there (see :meth:`token_counts`)."""
         model = self._load()
         out = []
         for start in range(0, len(texts), self.batch_size):

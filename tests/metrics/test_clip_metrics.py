@@ -212,3 +212,31 @@ def test_clip_weights_load_once_across_metrics(tiny_clip, tmp_path, monkeypatch,
     assert len(loads) == 1
     assert clip.clip is c2i.clip is splice.clip
     clear_shared_clip_models()
+
+
+def test_c2i_records_caption_truncation_at_clip_context(tiny_clip, sample_images):
+    short = "an astronaut"
+    long = " ".join(["a red rocket on a launch pad"] * 20)  # well over 77 tokens
+    metric = CaptionToImage(model=tiny_clip, pretrained="none")
+    reference = metric.reference(sample_images[:2], _items(2, [short, long]))
+    _, details = metric.score_with_details(sample_images[:2], reference)
+    assert metric.clip.context_length == 77
+    assert details[0]["caption_tokens"] == 4 and details[0]["caption_truncated"] is False
+    assert details[1]["caption_tokens"] == 20 * 7 + 2 and details[1]["caption_truncated"] is True
+    # what CLIP reads of the long caption is its first 77 tokens
+    cut = metric.clip.encode_texts([" ".join(long.split()[:75])])
+    torch.testing.assert_close(reference["text"][1:], cut)
+
+
+def test_splice_sym_refuses_gt_without_active_concept(tiny_clip, sample_images, tmp_path):
+    """With no GT concept the symmetric score would be constant whatever the SR."""
+    metric = _splice(tiny_clip, tmp_path, mode="sym")
+    metric.l1_penalty = 50.0
+    reference = metric.reference(sample_images[:2], _items(2))
+    assert (reference["weights"] == 0).all()
+    with pytest.raises(SemfidError, match="no active concept") as info:
+        metric.score_with_details(sample_images[:2].roll(1, dims=0), reference)
+    assert "splice-sym.l1_penalty" in info.value.hint
+    nonsym = _splice(tiny_clip, tmp_path, mode="nonsym")
+    nonsym.l1_penalty = 50.0
+    nonsym.score(sample_images[:2], nonsym.reference(sample_images[:2], _items(2)))
