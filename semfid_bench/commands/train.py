@@ -23,7 +23,7 @@ ManifestOption = Annotated[
 ]
 BackboneOption = Annotated[
     str | None,
-    typer.Option(help="ResNet-50 pretraining: imagenet (torchvision) or clip-rn50 [recipe]."),
+    typer.Option(help="ResNet-50 pretraining: imagenet (torchvision) or clip-rn50."),
 ]
 PretrainedOption = Annotated[
     str,
@@ -42,25 +42,25 @@ RecipeOption = Annotated[
         "code's choices; docs/metrics.md lists the differences). Explicit options win."
     ),
 ]
-EpochsOption = Annotated[int | None, typer.Option(help="Maximum epochs [recipe].")]
-LrOption = Annotated[float | None, typer.Option(help="Adam learning rate [recipe].")]
-BatchOption = Annotated[int | None, typer.Option(help="Pairs per step [recipe].")]
+EpochsOption = Annotated[int | None, typer.Option(help="Maximum epochs.")]
+LrOption = Annotated[float | None, typer.Option(help="Adam learning rate.")]
+BatchOption = Annotated[int | None, typer.Option(help="Pairs per step.")]
 SeedOption = Annotated[
-    int | None, typer.Option(help="Seed for initialisation, shuffling and splits [recipe].")
+    int | None, typer.Option(help="Seed for initialisation, shuffling and splits.")
 ]
 PatienceOption = Annotated[
     int | None,
-    typer.Option(help="Stop after this many epochs without a better validation loss [recipe]."),
+    typer.Option(help="Stop after this many epochs without a better validation loss."),
 ]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 FinetuneOption = Annotated[
     bool | None,
     typer.Option(
         "--finetune/--freeze-backbone",
-        help="Train the backbone too, or only the heads/decoder [recipe].",
+        help="Train the backbone too, or only the heads/decoder.",
     ),
 ]
-SizeOption = Annotated[int | None, typer.Option(help="Model input SIZE×SIZE [recipe].")]
+SizeOption = Annotated[int | None, typer.Option(help="Model input SIZE×SIZE.")]
 NormOption = Annotated[
     str | None, typer.Option(help="unit (LPIPS: unit-length features) or none (thesis code).")
 ]
@@ -97,7 +97,7 @@ def train_regressor(
     pretrained: PretrainedOption = "default",
     weights: WeightsOption = None,
     depth: Annotated[
-        int | None, typer.Option(help="1–3: use the last depth+1 ResNet stages [recipe].")
+        int | None, typer.Option(help="1–3: use the last depth+1 ResNet stages.")
     ] = None,
     activation: Annotated[str | None, typer.Option(help="relu (reference) or sigmoid.")] = None,
     input_size: SizeOption = None,
@@ -147,12 +147,12 @@ def train_clu(
     preprocess: PreprocessOption = None,
     backbone_bn: BatchNormOption = None,
     decoder: Annotated[
-        str | None, typer.Option(help="semfid or thesis (the reference's decoder) [recipe].")
+        str | None, typer.Option(help="semfid or thesis (the reference's decoder).")
     ] = None,
     stem_tap: Annotated[
         str | None, typer.Option(help="output or pre-pool (thesis: before the stem's pool).")
     ] = None,
-    loss: Annotated[str | None, typer.Option(help="bce or mse (thesis) [recipe].")] = None,
+    loss: Annotated[str | None, typer.Option(help="bce or mse (thesis).")] = None,
     finetune: FinetuneOption = None,
     epochs: EpochsOption = None,
     lr: LrOption = None,
