@@ -42,7 +42,8 @@ from semfid_bench.metrics.clip_model import DEFAULT_MODEL, DEFAULT_PRETRAINED, s
 from semfid_bench.metrics.splice_solver import NonNegativeLasso
 from semfid_bench.weights import WeightFile, fetch_weights
 
-_SPLICE_DATA = "https://raw.githubusercontent.com/AI4LIFE-GROUP/SpLiCE/main/data"
+SPLICE_COMMIT = "9a498102ce7c6701f4afe361ffaa86c39b47fa5f"  # files checked against it (sha256)
+_SPLICE_DATA = f"https://raw.githubusercontent.com/AI4LIFE-GROUP/SpLiCE/{SPLICE_COMMIT}/data"
 VOCABULARIES = {
     "laion": WeightFile(
         "splice-vocab-laion.txt",

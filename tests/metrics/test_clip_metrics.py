@@ -130,7 +130,9 @@ def test_splice_vocabulary_offline_error_names_url(tiny_clip):
     with pytest.raises(WeightsUnavailableError) as info:
         metric._load()
     assert "splice-vocab-laion.txt" in info.value.message
-    assert "AI4LIFE-GROUP/SpLiCE/main/data/vocab/laion.txt" in info.value.hint
+    assert "AI4LIFE-GROUP/SpLiCE/9a498102ce7c6701f4afe361ffaa86c39b47fa5f/data/vocab/laion.txt" in (
+        info.value.hint
+    )
 
 
 @pytest.mark.parametrize("model", ["ViT-B-32", "RN50"])
