@@ -61,3 +61,30 @@ def photo_pairs() -> list[tuple[np.ndarray, np.ndarray]]:
         sr = np.asarray(Image.fromarray(gt).filter(ImageFilter.GaussianBlur(BLUR_RADIUS)))
         pairs.append((gt, sr))
     return pairs
+
+
+def seeded_state(names_and_shapes: list[tuple[str, torch.Size]], seed: int) -> dict:
+    """Deterministic values for a decoder's state, in the order given: He-scaled convs,
+    BatchNorm weights near 1, small biases and running means, running variances ≥ 0.5."""
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for name, shape in names_and_shapes:
+        if name.endswith("num_batches_tracked"):
+            state[name] = torch.tensor(0)
+            continue
+        noise = torch.randn(shape, generator=generator)
+        if name.endswith("running_var"):
+            state[name] = 0.5 + noise.abs()
+        elif name.endswith("running_mean") or name.endswith(".bias"):
+            state[name] = 0.1 * noise
+        elif len(shape) == 1:
+            state[name] = 0.75 + 0.25 * noise.tanh()
+        else:
+            state[name] = noise * (2.0 / torch.Size(shape[1:]).numel()) ** 0.5
+    return state
+
+
+def thesis_decoder_key(name: str) -> str:
+    """The reference CLU's ``decoder.{i}.…`` name → semfid-bench's thesis decoder name."""
+    index, rest = name.split(".", 1)
+    return "bottom." + rest if index == "4" else f"ups.{3 - int(index)}.{rest}"
