@@ -119,15 +119,15 @@ def train_regressor(
 ) -> None:
     """Train the semantic-fidelity regressor (MSE against TARGET)."""
     from semfid_bench.learned.backbones import backbone_config
-    from semfid_bench.learned.recipes import resolve_recipe
+    from semfid_bench.learned.recipes import model_settings, resolve_recipe
     from semfid_bench.learned.regressor import RegressorConfig
 
     given = dict(locals())
-    s = resolve_recipe("regressor", recipe, {k: given[k] for k in _RECIPE_KEYS + _REG_KEYS})
+    s = resolve_recipe("regressor", recipe, {k: given[k] for k in _OVERRIDES + _REG_KEYS})
     config = RegressorConfig(
         backbone=backbone_config(s["backbone"], _pretrained(pretrained)),
         recipe=recipe,
-        **{k: s[k] for k in _MODEL_KEYS_ALL + _REG_KEYS},
+        **model_settings("regressor", s),
     )
     name = f"regressor-{recipe}-{s['backbone']}-d{s['depth']}-{target}-s{s['seed']}"
     _train(manifest, config, target, weights, s, device, out, name, ("srcc", "plcc", "mse"))
@@ -165,15 +165,15 @@ def train_clu(
     """Train CLU, the per-pixel semantic-change map, on the manifest's masks."""
     from semfid_bench.learned.backbones import backbone_config
     from semfid_bench.learned.clu import CLUConfig
-    from semfid_bench.learned.recipes import resolve_recipe
+    from semfid_bench.learned.recipes import model_settings, resolve_recipe
 
     given = dict(locals())
-    s = resolve_recipe("clu", recipe, {k: given[k] for k in _RECIPE_KEYS + _CLU_KEYS})
+    s = resolve_recipe("clu", recipe, {k: given[k] for k in _OVERRIDES + _CLU_KEYS})
     config = CLUConfig(
         backbone=backbone_config(s["backbone"], _pretrained(pretrained)),
         decoder_width=decoder_width,
         recipe=recipe,
-        **{k: s[k] for k in _MODEL_KEYS_ALL + _CLU_KEYS},
+        **model_settings("clu", s),
     )
     name = f"clu-{recipe}-{s['backbone']}-s{s['seed']}"
     _train(
@@ -181,9 +181,9 @@ def train_clu(
     )
 
 
-_MODEL_KEYS = ("input_size", "feature_norm", "taps", "preprocess", "backbone_bn", "finetune")
-_MODEL_KEYS_ALL = (*_MODEL_KEYS, "crop_pct")
-_RECIPE_KEYS = ("backbone", *_MODEL_KEYS, "epochs", "lr", "batch_size", "seed", "patience")
+# CLI options that override a recipe's value when given
+_OVERRIDES = ("backbone", "input_size", "feature_norm", "taps", "preprocess", "backbone_bn",
+              "finetune", "epochs", "lr", "batch_size", "seed", "patience")  # fmt: skip
 _REG_KEYS = ("depth", "activation", "head_init")
 _CLU_KEYS = ("decoder", "stem_tap", "loss")
 
@@ -195,11 +195,9 @@ def _pretrained(value: str) -> str | None:
 def _train(manifest, config, target, weights, s, device, out, name, columns) -> None:
     from semfid_bench.device import resolve_device
     from semfid_bench.learned.checkpoints import checkpoints_dir
-    from semfid_bench.learned.recipes import train_model
-    from semfid_bench.learned.training import TrainOptions
+    from semfid_bench.learned.recipes import train_model, train_options
 
-    keys = ("epochs", "lr", "batch_size", "seed", "patience", "split", "early_stopping")
-    options = TrainOptions(**{k: s[k] for k in keys})
+    options = train_options(s)
     with _RichTrainingProgress(columns) as progress:
         trained = train_model(
             manifest,

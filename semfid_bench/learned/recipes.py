@@ -74,6 +74,26 @@ def resolve_recipe(kind: str, recipe: str, overrides: dict[str, Any]) -> dict[st
     return settings
 
 
+_MODEL_KEYS = ("input_size", "feature_norm", "taps", "preprocess", "crop_pct", "backbone_bn",
+               "finetune")  # fmt: skip
+MODEL_KEYS = {
+    "regressor": (*_MODEL_KEYS, "depth", "activation", "head_init"),
+    "clu": (*_MODEL_KEYS, "decoder", "stem_tap", "loss"),
+}
+OPTION_KEYS = ("epochs", "lr", "batch_size", "seed", "patience", "split", "early_stopping")
+
+
+def model_settings(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The architecture fields of :class:`RegressorConfig` / :class:`CLUConfig` in
+    resolved recipe ``settings``."""
+    return {key: settings[key] for key in MODEL_KEYS[kind]}
+
+
+def train_options(settings: dict[str, Any]) -> TrainOptions:
+    """The :class:`TrainOptions` in resolved recipe ``settings``."""
+    return TrainOptions(**{key: settings[key] for key in OPTION_KEYS})
+
+
 @dataclass
 class TrainedModel:
     """A trained model, where it was saved and the record stored with it."""

@@ -10,9 +10,13 @@ import torch
 from semfid_bench.learned.clu import CLUConfig, build_clu
 from semfid_bench.learned.pair_model import resize_crop
 from semfid_bench.learned.pairs import load_pairs, thesis_split
-from semfid_bench.learned.recipes import resolve_recipe, train_model
+from semfid_bench.learned.recipes import (
+    model_settings,
+    resolve_recipe,
+    train_model,
+    train_options,
+)
 from semfid_bench.learned.regressor import RegressorConfig
-from semfid_bench.learned.training import TrainOptions
 
 
 def test_thesis_split_is_torch_random_split_with_seed_42(small_pairs):
@@ -57,14 +61,9 @@ def test_thesis_recipe_runs_every_epoch_keeps_last_state_and_is_recorded(
 ):
     settings = resolve_recipe("regressor", "thesis", {"input_size": 32, "epochs": 3})
     config = RegressorConfig(
-        backbone=tiny_backbone,
-        recipe="thesis",
-        **{k: settings[k] for k in ("input_size", "feature_norm", "taps", "preprocess",
-                                    "backbone_bn", "finetune", "crop_pct", "depth",
-                                    "activation", "head_init")},
-    )  # fmt: skip
-    keys = ("epochs", "lr", "batch_size", "seed", "patience", "split", "early_stopping")
-    options = TrainOptions(**{k: settings[k] for k in keys})
+        backbone=tiny_backbone, recipe="thesis", **model_settings("regressor", settings)
+    )
+    options = train_options(settings)
     trained = train_model(small_pairs, config, options, target="fraction", out=tmp_path / "r")
     record = json.loads((tmp_path / "r.json").read_text())
     assert record["model"]["recipe"] == "thesis" and record["model"]["taps"] == "block3"

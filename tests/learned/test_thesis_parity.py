@@ -19,7 +19,7 @@ import torch
 
 from semfid_bench.images import to_tensor
 from semfid_bench.learned.backbones import backbone_config, clip_stages
-from semfid_bench.learned.recipes import resolve_recipe
+from semfid_bench.learned.recipes import model_settings, resolve_recipe
 from semfid_bench.learned.regressor import RegressorConfig, SemanticRegressor
 
 from .thesis_parity import head_weights, photo_pairs, rn50_clip, seeded_state, thesis_decoder_key
@@ -37,11 +37,10 @@ def _rn50():
 
 def _thesis_regressor(depth: int) -> SemanticRegressor:
     settings = resolve_recipe("regressor", "thesis", {"depth": depth})
-    keys = ("input_size", "feature_norm", "taps", "preprocess", "backbone_bn", "finetune")
     config = RegressorConfig(
         backbone=backbone_config("clip-rn50", None),
         recipe="thesis",
-        **{k: settings[k] for k in (*keys, "crop_pct", "depth", "activation", "head_init")},
+        **model_settings("regressor", settings),
     )
     model = SemanticRegressor(config, clip_stages(config.backbone, copy.deepcopy(_rn50())))
     for head, stage in zip(model.heads, range(3 - depth, 4), strict=True):
@@ -85,12 +84,10 @@ CLU_FIXTURE = json.loads((FIXTURE.parent / "clu_thesis.json").read_text())
 def _thesis_clu():
     from semfid_bench.learned.clu import CLUConfig, CLUNet
 
-    settings = resolve_recipe("clu", "thesis", {})
-    keys = ("input_size", "feature_norm", "taps", "preprocess", "backbone_bn", "finetune")
     config = CLUConfig(
         backbone=backbone_config("clip-rn50", None),
         recipe="thesis",
-        **{k: settings[k] for k in (*keys, "crop_pct", "decoder", "stem_tap", "loss")},
+        **model_settings("clu", resolve_recipe("clu", "thesis", {})),
     )
     model = CLUNet(config, clip_stages(config.backbone, copy.deepcopy(_rn50())))
     reference_order = [  # the reference's decoder.{0..4} state order, mapped to ours
