@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semfid_bench.learned.backbones import BackboneConfig, StageBackbone, build_backbone
-from semfid_bench.learned.pair_model import PairModel, check_choice
+from semfid_bench.learned.backbones import StageBackbone, build_backbone
+from semfid_bench.learned.pair_model import PairConfig, PairModel, check_choice
 
 DECODERS = ("semfid", "thesis")
 STEM_TAPS = ("output", "pre-pool")
@@ -30,24 +30,16 @@ LOSSES = ("bce", "mse")
 
 
 @dataclass(frozen=True)
-class CLUConfig:
+class CLUConfig(PairConfig):
     """Architecture of a CLU model; stored in its checkpoint."""
 
-    backbone: BackboneConfig
     decoder_width: int = 64
-    input_size: int = 224
-    finetune: bool = False
-    feature_norm: str = "unit"
-    taps: str = "stage"
-    preprocess: str = "squash"
-    crop_pct: float = 1.0
-    backbone_bn: str = "eval"
     decoder: str = "semfid"
     stem_tap: str = "output"
     loss: str = "bce"
-    recipe: str = "semfid"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_choice("decoder", self.decoder, DECODERS)
         check_choice("stem_tap", self.stem_tap, STEM_TAPS)
         check_choice("loss", self.loss, LOSSES)

@@ -22,6 +22,7 @@ does. The choices, each a config field recorded in checkpoints:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from semfid_bench.errors import SemfidError
-from semfid_bench.learned.backbones import StageBackbone
+from semfid_bench.learned.backbones import BackboneConfig, StageBackbone
 
 FEATURE_NORMS = ("unit", "none")
 PREPROCESS = ("squash", "crop")
@@ -67,19 +68,37 @@ def check_choice(name: str, value, choices: tuple) -> None:
         raise SemfidError(f"{name} must be one of {choices}, got {value!r}.")
 
 
+@dataclass(frozen=True)
+class PairConfig:
+    """What both learned models share (fields described in the module docstring);
+    ``recipe`` names the defaults they came from (``semfid`` or ``thesis``)."""
+
+    backbone: BackboneConfig
+    input_size: int = 224
+    finetune: bool = False
+    feature_norm: str = "unit"
+    taps: str = "stage"
+    preprocess: str = "squash"
+    crop_pct: float = 1.0
+    backbone_bn: str = "eval"
+    recipe: str = "semfid"
+
+    def __post_init__(self) -> None:
+        if self.input_size < 32:
+            raise SemfidError(
+                f"input_size must be at least 32 (five halvings), got {self.input_size}."
+            )
+        check_choice("feature_norm", self.feature_norm, FEATURE_NORMS)
+        check_choice("preprocess", self.preprocess, PREPROCESS)
+        check_choice("taps", self.taps, TAPS)
+        check_choice("backbone_bn", self.backbone_bn, BACKBONE_BN)
+
+
 class PairModel(nn.Module):
     """Shared backbone handling: preprocessing, freezing and the squared differences."""
 
-    def __init__(self, backbone: StageBackbone, config) -> None:
+    def __init__(self, backbone: StageBackbone, config: PairConfig) -> None:
         super().__init__()
-        if config.input_size < 32:
-            raise SemfidError(
-                f"input_size must be at least 32 (five halvings), got {config.input_size}."
-            )
-        check_choice("feature_norm", config.feature_norm, FEATURE_NORMS)
-        check_choice("preprocess", config.preprocess, PREPROCESS)
-        check_choice("taps", config.taps, TAPS)
-        check_choice("backbone_bn", config.backbone_bn, BACKBONE_BN)
         self.backbone = backbone
         self.input_size = config.input_size
         self.finetune = config.finetune

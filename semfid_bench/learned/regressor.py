@@ -17,37 +17,27 @@ import torch
 from torch import nn
 
 from semfid_bench.errors import SemfidError
-from semfid_bench.learned.backbones import BackboneConfig, StageBackbone, build_backbone
-from semfid_bench.learned.pair_model import PairModel
+from semfid_bench.learned.backbones import StageBackbone, build_backbone
+from semfid_bench.learned.pair_model import PairConfig, PairModel, check_choice
 
 ACTIVATIONS = ("relu", "sigmoid")
 HEAD_INITS = ("mean", "default")
 
 
 @dataclass(frozen=True)
-class RegressorConfig:
+class RegressorConfig(PairConfig):
     """Architecture of a regressor; stored in its checkpoint."""
 
-    backbone: BackboneConfig
     depth: int = 2
     activation: str = "relu"
-    input_size: int = 224
-    finetune: bool = False
-    feature_norm: str = "unit"
-    taps: str = "stage"
-    preprocess: str = "squash"
-    crop_pct: float = 1.0
-    backbone_bn: str = "eval"
     head_init: str = "mean"
-    recipe: str = "semfid"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 1 <= self.depth <= 3:
             raise SemfidError(f"Regressor depth must be 1, 2 or 3, got {self.depth}.")
-        if self.activation not in ACTIVATIONS:
-            raise SemfidError(f"Activation must be one of {ACTIVATIONS}, got {self.activation!r}.")
-        if self.head_init not in HEAD_INITS:
-            raise SemfidError(f"head_init must be one of {HEAD_INITS}, got {self.head_init!r}.")
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("head_init", self.head_init, HEAD_INITS)
 
 
 class SemanticRegressor(PairModel):
