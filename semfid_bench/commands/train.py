@@ -23,7 +23,8 @@ ManifestOption = Annotated[
     ),
 ]
 BackboneOption = Annotated[
-    str, typer.Option(help="ResNet-50 pretraining: imagenet (torchvision) or clip-rn50.")
+    str | None,
+    typer.Option(help="ResNet-50 pretraining: imagenet (torchvision) or clip-rn50."),
 ]
 PretrainedOption = Annotated[
     str,
@@ -35,22 +36,46 @@ PretrainedOption = Annotated[
 WeightsOption = Annotated[
     Path | None, typer.Option(help="Local backbone weights file instead of the download.")
 ]
-EpochsOption = Annotated[int, typer.Option(help="Maximum epochs.")]
-LrOption = Annotated[float, typer.Option(help="Adam learning rate.")]
-BatchOption = Annotated[int, typer.Option(help="Pairs per step.")]
-SeedOption = Annotated[int, typer.Option(help="Seed for initialisation, shuffling and splits.")]
-PatienceOption = Annotated[int, typer.Option(help="Stop after this many epochs without a "
-                                             "better validation loss.")]  # fmt: skip
-DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
-FinetuneOption = Annotated[
-    bool,
+RecipeOption = Annotated[
+    str,
     typer.Option(
-        "--finetune/--freeze-backbone", help="Train the backbone too, or only the heads/decoder."
+        help="Defaults for every option below: 'semfid' (ours) or 'thesis' (the thesis "
+        "code's choices; docs/metrics.md lists the differences). Explicit options win."
     ),
 ]
-SizeOption = Annotated[int, typer.Option(help="Images are resized to SIZE×SIZE.")]
+EpochsOption = Annotated[int | None, typer.Option(help="Maximum epochs.")]
+LrOption = Annotated[float | None, typer.Option(help="Adam learning rate.")]
+BatchOption = Annotated[int | None, typer.Option(help="Pairs per step.")]
+SeedOption = Annotated[
+    int | None, typer.Option(help="Seed for initialisation, shuffling and splits.")
+]
+PatienceOption = Annotated[
+    int | None,
+    typer.Option(help="Stop after this many epochs without a better validation loss."),
+]
+DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+FinetuneOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--finetune/--freeze-backbone",
+        help="Train the backbone too, or only the heads/decoder.",
+    ),
+]
+SizeOption = Annotated[int | None, typer.Option(help="Model input SIZE×SIZE.")]
 NormOption = Annotated[
-    str, typer.Option(help="unit (LPIPS: unit-length features) or none (thesis code).")
+    str | None, typer.Option(help="unit (LPIPS: unit-length features) or none (thesis code).")
+]
+TapsOption = Annotated[
+    str | None,
+    typer.Option(help="stage (stage outputs) or block3 (third block of each stage, thesis)."),
+]
+PreprocessOption = Annotated[
+    str | None,
+    typer.Option(help="squash (whole image to SIZE²) or crop (timm eval: resize + centre crop)."),
+]
+BatchNormOption = Annotated[
+    str | None,
+    typer.Option(help="Backbone BatchNorm while training: eval (fixed) or train (thesis)."),
 ]
 OutOption = Annotated[
     Path | None,
@@ -68,85 +93,112 @@ def train_regressor(
             "any other label name."
         ),
     ] = "mos",
-    backbone: BackboneOption = "imagenet",
+    recipe: RecipeOption = "semfid",
+    backbone: BackboneOption = None,
     pretrained: PretrainedOption = "default",
     weights: WeightsOption = None,
-    depth: Annotated[int, typer.Option(help="1–3: use the last depth+1 ResNet stages.")] = 2,
-    activation: Annotated[str, typer.Option(help="relu (reference) or sigmoid.")] = "relu",
-    input_size: SizeOption = 224,
-    feature_norm: NormOption = "unit",
-    finetune: FinetuneOption = False,
-    epochs: EpochsOption = 30,
-    lr: LrOption = 1e-4,
-    batch_size: BatchOption = 5,
-    seed: SeedOption = 42,
-    patience: PatienceOption = 5,
+    depth: Annotated[
+        int | None, typer.Option(help="1–3: use the last depth+1 ResNet stages.")
+    ] = None,
+    activation: Annotated[str | None, typer.Option(help="relu (reference) or sigmoid.")] = None,
+    input_size: SizeOption = None,
+    feature_norm: NormOption = None,
+    taps: TapsOption = None,
+    preprocess: PreprocessOption = None,
+    backbone_bn: BatchNormOption = None,
+    head_init: Annotated[
+        str | None, typer.Option(help="mean (1/C weights) or default (PyTorch's, thesis).")
+    ] = None,
+    finetune: FinetuneOption = None,
+    epochs: EpochsOption = None,
+    lr: LrOption = None,
+    batch_size: BatchOption = None,
+    seed: SeedOption = None,
+    patience: PatienceOption = None,
     device: DeviceOption = "auto",
     out: OutOption = None,
 ) -> None:
     """Train the semantic-fidelity regressor (MSE against TARGET)."""
     from semfid_bench.learned.backbones import backbone_config
+    from semfid_bench.learned.recipes import model_settings, resolve_recipe
     from semfid_bench.learned.regressor import RegressorConfig
 
+    given = dict(locals())
+    s = resolve_recipe("regressor", recipe, {k: given[k] for k in _OVERRIDES + _REG_KEYS})
     config = RegressorConfig(
-        backbone=backbone_config(backbone, _pretrained(pretrained)),
-        depth=depth,
-        activation=activation,
-        input_size=input_size,
-        finetune=finetune,
-        feature_norm=feature_norm,
+        backbone=backbone_config(s["backbone"], _pretrained(pretrained)),
+        recipe=recipe,
+        **model_settings("regressor", s),
     )
-    name = f"regressor-{backbone}-d{depth}-{target}-s{seed}"
-    _train(manifest, config, target, weights, epochs, lr, batch_size, seed, patience, device,
-           out, name, ("srcc", "plcc", "mse"))  # fmt: skip
+    name = f"regressor-{recipe}-{s['backbone']}-d{s['depth']}-{target}-s{s['seed']}"
+    _train(manifest, config, target, weights, s, device, out, name, ("srcc", "plcc", "mse"))
 
 
 @train_app.command("clu")
 def train_clu(
     manifest: ManifestOption,
-    backbone: BackboneOption = "imagenet",
+    recipe: RecipeOption = "semfid",
+    backbone: BackboneOption = None,
     pretrained: PretrainedOption = "default",
     weights: WeightsOption = None,
-    decoder_width: Annotated[int, typer.Option(help="Channels of the decoder.")] = 64,
-    input_size: SizeOption = 224,
-    feature_norm: NormOption = "unit",
-    finetune: FinetuneOption = False,
-    epochs: EpochsOption = 30,
-    lr: LrOption = 1e-4,
-    batch_size: BatchOption = 5,
-    seed: SeedOption = 42,
-    patience: PatienceOption = 5,
+    decoder_width: Annotated[int, typer.Option(help="Channels of the 'semfid' decoder.")] = 64,
+    input_size: SizeOption = None,
+    feature_norm: NormOption = None,
+    taps: TapsOption = None,
+    preprocess: PreprocessOption = None,
+    backbone_bn: BatchNormOption = None,
+    decoder: Annotated[
+        str | None, typer.Option(help="semfid or thesis (the reference's decoder).")
+    ] = None,
+    stem_tap: Annotated[
+        str | None, typer.Option(help="output or pre-pool (thesis: before the stem's pool).")
+    ] = None,
+    loss: Annotated[str | None, typer.Option(help="bce or mse (thesis).")] = None,
+    finetune: FinetuneOption = None,
+    epochs: EpochsOption = None,
+    lr: LrOption = None,
+    batch_size: BatchOption = None,
+    seed: SeedOption = None,
+    patience: PatienceOption = None,
     device: DeviceOption = "auto",
     out: OutOption = None,
 ) -> None:
     """Train CLU, the per-pixel semantic-change map, on the manifest's masks."""
     from semfid_bench.learned.backbones import backbone_config
     from semfid_bench.learned.clu import CLUConfig
+    from semfid_bench.learned.recipes import model_settings, resolve_recipe
 
+    given = dict(locals())
+    s = resolve_recipe("clu", recipe, {k: given[k] for k in _OVERRIDES + _CLU_KEYS})
     config = CLUConfig(
-        backbone=backbone_config(backbone, _pretrained(pretrained)),
+        backbone=backbone_config(s["backbone"], _pretrained(pretrained)),
         decoder_width=decoder_width,
-        input_size=input_size,
-        finetune=finetune,
-        feature_norm=feature_norm,
+        recipe=recipe,
+        **model_settings("clu", s),
     )
-    name = f"clu-{backbone}-s{seed}"
-    _train(manifest, config, "mask", weights, epochs, lr, batch_size, seed, patience, device,
-           out, name, ("iou", "iou_constant", "bce"))  # fmt: skip
+    name = f"clu-{recipe}-{s['backbone']}-s{s['seed']}"
+    _train(
+        manifest, config, "mask", weights, s, device, out, name, ("iou", "iou_constant", s["loss"])
+    )
+
+
+# CLI options that override a recipe's value when given
+_OVERRIDES = ("backbone", "input_size", "feature_norm", "taps", "preprocess", "backbone_bn",
+              "finetune", "epochs", "lr", "batch_size", "seed", "patience")  # fmt: skip
+_REG_KEYS = ("depth", "activation", "head_init")
+_CLU_KEYS = ("decoder", "stem_tap", "loss")
 
 
 def _pretrained(value: str) -> str | None:
     return None if value.lower() == "none" else value
 
 
-def _train(manifest, config, target, weights, epochs, lr, batch_size, seed, patience, device,
-           out, name, columns) -> None:  # fmt: skip
+def _train(manifest, config, target, weights, s, device, out, name, columns) -> None:
     from semfid_bench.device import resolve_device
     from semfid_bench.learned.checkpoints import checkpoints_dir
-    from semfid_bench.learned.recipes import train_model
-    from semfid_bench.learned.training import TrainOptions
+    from semfid_bench.learned.recipes import train_model, train_options
 
-    options = TrainOptions(epochs, lr, batch_size, seed, patience)
+    options = train_options(s)
     with _RichTrainingProgress(columns) as progress:
         trained = train_model(
             manifest,

@@ -96,12 +96,31 @@ class StageBackbone(nn.Module):
         self.register_buffer("mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
-        x = self.stem((images - self.mean) / self.std)
-        features = [x]
+    def forward(
+        self, images: torch.Tensor, block: int | None = None, stem_pre_pool: bool = False
+    ) -> list[torch.Tensor]:
+        """Five feature maps: the stem's, then one per stage.
+
+        :param block: None for each stage's output; an index to tap that block of every
+            stage instead (the thesis code's ``stages.{s}.2.act`` is ``block=2``: mid-stage
+            for stages of 4 and 6 blocks; a stage with fewer blocks gives its last one).
+        :param stem_pre_pool: tap the stem before its final pooling (the thesis CLU's
+            ``stem.conv3``, at 1/2 resolution) instead of its output.
+        """
+        x = (images - self.mean) / self.std
+        if stem_pre_pool:
+            x = self.stem[:-1](x)
+            features = [x]
+            x = self.stem[-1](x)
+        else:
+            x = self.stem(x)
+            features = [x]
         for stage in self.stages:
-            x = stage(x)
-            features.append(x)
+            tap = len(stage) - 1 if block is None else min(block, len(stage) - 1)
+            for index, layer in enumerate(stage):
+                x = layer(x)
+                if index == tap:
+                    features.append(x)
         return features
 
     @torch.no_grad()
@@ -174,6 +193,12 @@ def _clip(config: BackboneConfig, weights: str | Path | None) -> StageBackbone:
         net = ModifiedResNet(
             list(config.layers), output_dim=32, heads=1, image_size=64, width=config.width
         )
+    return clip_stages(config, net)
+
+
+def clip_stages(config: BackboneConfig, net: nn.Module) -> StageBackbone:
+    """An open_clip ``ModifiedResNet`` as a :class:`StageBackbone` (its attention pool
+    dropped)."""
     stem = nn.Sequential(
         net.conv1, net.bn1, net.act1, net.conv2, net.bn2, net.act2, net.conv3, net.bn3, net.act3,
         net.avgpool,

@@ -57,7 +57,8 @@ class _Learned(Metric):
         device = self._device()
         outputs = [
             self.model(
-                gt[i : i + self.batch_size].to(device), sr[i : i + self.batch_size].to(device)
+                self.model.prepare(gt[i : i + self.batch_size].to(device)),
+                self.model.prepare(sr[i : i + self.batch_size].to(device)),
             )
             for i in range(0, len(gt), self.batch_size)
         ]

@@ -71,6 +71,30 @@ def load_pairs(path: str | Path, *, target: str | None = None, masks: bool = Fal
     return pairs
 
 
+def thesis_split(pairs: list[Pair], seed: int, train_fraction: float = 0.8) -> dict:
+    """The thesis code's split: ``torch.utils.data.random_split`` of the manifest's rows
+    into ``int(0.8·n)`` train and the rest test, with ``torch.Generator().manual_seed(seed)``
+    (42 there); the test split is also what each epoch is evaluated on ("val"). The same
+    rows in the same order as the reference's CSV give the same split. A manifest with
+    ``split`` fields keeps them."""
+    import torch
+
+    if any(p.split for p in pairs):
+        train = [p for p in pairs if p.split == "train"]
+        test = [p for p in pairs if p.split == "test"]
+    else:
+        order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))
+        n_train = int(train_fraction * len(pairs))
+        train = [pairs[i] for i in order[:n_train].tolist()]
+        test = [pairs[i] for i in order[n_train:].tolist()]
+    if not train or not test:
+        raise ManifestError(
+            "(pairs)",
+            [f"need train and test pairs, got {len(train)} train and {len(test)} test"],
+        )
+    return {"train": train, "val": test, "test": test}
+
+
 def split_pairs(
     pairs: list[Pair], seed: int, test_fraction: float = 0.2, val_fraction: float = 0.1
 ) -> dict[str, list[Pair]]:

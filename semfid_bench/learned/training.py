@@ -1,12 +1,13 @@
 """Training loops for the regressor and CLU: seeded, with validation and early stopping.
 
-Data: every pair is read once, resized to the model's input size and kept in memory as
+Data: every pair is read once, prepared to the model's input size and kept in memory as
 8-bit tensors (N × 2 × 3 × size² bytes; 300 pairs at 224 px ≈ 90 MB). Each epoch shuffles
 the training pairs with a generator seeded from ``seed``; after it the validation loss is
 computed and the best state so far is kept; training stops after ``patience`` epochs
 without improvement and the best state is evaluated on the test split. Early stopping
 watches the validation *loss* (MSE or BCE), not SRCC, which is too noisy on a few dozen
-pairs to choose epochs by.
+pairs to choose epochs by. The thesis recipe instead runs every epoch and keeps the last
+state (``TrainOptions.early_stopping=False``).
 
 Same data, options and seed → identical weights on the CPU (same machine, torch build and
 thread count). On CUDA cuDNN is put in deterministic mode, but bilinear upsampling's
@@ -26,20 +27,29 @@ import torch
 import torch.nn.functional as F
 
 from semfid_bench.images import read_rgb, to_tensor
-from semfid_bench.learned.pair_model import resize
 from semfid_bench.learned.pairs import Pair
 
 
 @dataclass(frozen=True)
 class TrainOptions:
     """Optimisation settings; the defaults are the reference sweep's (Adam, lr 1e-4,
-    30 epochs, batch 5, seed 42)."""
+    30 epochs, batch 5, seed 42) plus ours: a validation split and early stopping.
+
+    :param split: ``semfid`` (train/val/test, see :func:`~semfid_bench.learned.pairs.split_pairs`)
+        or ``thesis`` (80/20 as ``torch.utils.data.random_split`` with ``seed``; the test
+        split is what each epoch is evaluated on, nothing is selected by it).
+    :param early_stopping: stop after ``patience`` epochs without a better validation loss
+        and keep the best state; without it every epoch runs and the last state is kept
+        (the thesis code).
+    """
 
     epochs: int = 30
     lr: float = 1e-4
     batch_size: int = 5
     seed: int = 42
     patience: int = 5
+    split: str = "semfid"
+    early_stopping: bool = True
 
 
 @dataclass
@@ -63,21 +73,25 @@ class PairTensors:
         return gt, sr, labels[index].to(device)
 
 
-def _resized_uint8(path, size: int) -> torch.Tensor:
-    image = resize(to_tensor(read_rgb(path))[None], size)[0]
+Prepare = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _prepared_uint8(path, prepare: Prepare) -> torch.Tensor:
+    image = prepare(to_tensor(read_rgb(path))[None])[0]
     return image.clamp(0, 1).mul(255).round().to(torch.uint8)
 
 
-def load_split(pairs: list[Pair], size: int) -> PairTensors:
-    """Read, resize and stack one split's images (and masks, when the pairs have them)."""
-    gt = torch.stack([_resized_uint8(p.gt, size) for p in pairs])
-    sr = torch.stack([_resized_uint8(p.sr, size) for p in pairs])
+def load_split(pairs: list[Pair], prepare: Prepare) -> PairTensors:
+    """Read, prepare (the model's :meth:`~semfid_bench.learned.pair_model.PairModel.prepare`)
+    and stack one split's images (and masks, when the pairs have them)."""
+    gt = torch.stack([_prepared_uint8(p.gt, prepare) for p in pairs])
+    sr = torch.stack([_prepared_uint8(p.sr, prepare) for p in pairs])
     targets = masks = None
     if all(p.target is not None for p in pairs):
         targets = torch.tensor([p.target for p in pairs], dtype=torch.float32)
     if all(p.mask is not None for p in pairs):
         masks = torch.stack(
-            [_resized_uint8(p.mask, size).float().mean(0, keepdim=True) / 255.0 for p in pairs]
+            [_prepared_uint8(p.mask, prepare).float().mean(0, keepdim=True) / 255.0 for p in pairs]
         )
     return PairTensors([p.id for p in pairs], gt, sr, targets, masks)
 
@@ -109,9 +123,11 @@ def changed_iou(maps: torch.Tensor, masks: torch.Tensor, threshold: float = 0.5)
 
 
 def map_metrics(maps: torch.Tensor, masks: torch.Tensor) -> dict[str, float]:
-    """BCE, mean changed-region IoU, and the IoU of the best constant map (all changed)."""
+    """BCE, MSE, mean changed-region IoU, and the IoU of the best constant map (all
+    changed)."""
     return {
         "bce": float(F.binary_cross_entropy(maps.clamp(1e-6, 1 - 1e-6), masks)),
+        "mse": float(F.mse_loss(maps, masks)),
         "iou": float(changed_iou(maps, masks).mean()),
         "iou_constant": float(changed_iou(torch.zeros_like(masks), masks).mean()),
     }
@@ -136,6 +152,7 @@ SEGMENTATION = Task(
     metrics=map_metrics,
     monitor="bce",
 )
+SEGMENTATION_MSE = Task(loss=F.mse_loss, metrics=map_metrics, monitor="mse")
 
 
 class Progress:
@@ -180,8 +197,9 @@ def fit(
     device,
     progress: Progress | None = None,
 ) -> FitResult:
-    """Train ``model`` in place on ``splits['train']``, early-stopping on ``splits['val']``;
-    the best state is restored and scored on every split."""
+    """Train ``model`` in place on ``splits['train']``, early-stopping on ``splits['val']``
+    (the best state is restored) unless ``options.early_stopping`` is off (the last state
+    is kept); the result is scored on every split."""
     progress = progress or Progress()
     if torch.device(device).type == "cuda":
         torch.backends.cudnn.deterministic = True
@@ -213,13 +231,16 @@ def fit(
         result.history.append({"epoch": epoch, "train_loss": train_loss, "val": val})
         result.epochs_run = epoch
         progress.epoch(epoch, train_loss, val)
-        if val[task.monitor] < best_value:
+        if not options.early_stopping:
+            result.best_epoch = epoch
+        elif val[task.monitor] < best_value:
             best_value, best_state, stale = val[task.monitor], copy.deepcopy(model.state_dict()), 0
             result.best_epoch = epoch
         else:
             stale += 1
             if stale >= options.patience:
                 break
-    model.load_state_dict(best_state)
+    if options.early_stopping:
+        model.load_state_dict(best_state)
     result.metrics = {name: evaluate(model, task, data, device) for name, data in splits.items()}
     return result

@@ -2,7 +2,9 @@
 
 - ``clip``: cosine between the CLIP image embeddings of GT and SR.
 - ``c2i``: cosine between the CLIP text embedding of the GT's caption (the manifest's, else
-  a captioner's) and the CLIP image embedding of the SR image.
+  a captioner's) and the CLIP image embedding of the SR image. CLIP reads 77 tokens; a
+  longer caption (a VLM's 128 new tokens often are) is cut there, as open_clip's tokenizer
+  does. Each result's details record the caption's token count and whether it was cut.
 
 GT-side embeddings are cached per GT content hash and model configuration
 (:mod:`semfid_bench.feature_cache`), so every SR model, level and later run reuses them.
@@ -87,7 +89,8 @@ class CaptionToImage(Metric):
 
     def reference(self, gt: torch.Tensor, items: Sequence[Item]) -> dict[str, Any]:
         captions = self.captions.caption_gt(gt, items)
-        return {"captions": captions, "text": self.clip.encode_texts(captions)}
+        tokens = self.clip.token_counts(captions)
+        return {"captions": captions, "tokens": tokens, "text": self.clip.encode_texts(captions)}
 
     def score(self, sr: torch.Tensor, reference: dict[str, Any]) -> torch.Tensor:
         return self.score_with_details(sr, reference)[0]
@@ -96,4 +99,9 @@ class CaptionToImage(Metric):
         self, sr: torch.Tensor, reference: dict[str, Any]
     ) -> tuple[torch.Tensor, list[dict]]:
         scores = (self.clip.encode_images(sr) * reference["text"]).sum(dim=-1)
-        return scores, [{"gt_caption": text} for text in reference["captions"]]
+        context = self.clip.context_length
+        details = [
+            {"gt_caption": text, "caption_tokens": count, "caption_truncated": count > context}
+            for text, count in zip(reference["captions"], reference["tokens"], strict=True)
+        ]
+        return scores, details

@@ -12,16 +12,20 @@ QuickGELU. open_clip names those models ``*-quickgelu``; pairing such a tag with
 name silently gives wrong embeddings, so that combination is refused. A weights *file*
 cannot be checked: name the right architecture yourself.
 
-Images are preprocessed on tensors (resize of the shortest side with antialiasing, centre
-crop, the model's mean/std), batched on the run's device; open_clip's own transforms do
-the same on PIL images, so embeddings differ from them only by resampling rounding.
+Images are preprocessed exactly as open_clip's own eval transform does it (for the default:
+PIL bicubic resize of the shortest side, centre crop, the model's mean/std): each tensor is
+quantised to 8 bits, as saving it would, and handed to that transform as a PIL image. A
+tensor resize would differ by up to 0.09 (normalised units) through the rounding of the
+resized side and PIL's 8-bit resampling.
+
+One loaded model per (model, weights, device) in a process (:func:`shared_clip_model`):
+``clip``, ``c2i`` and the SpLiCE metrics of a run load the weights once.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from semfid_bench.errors import SemfidError, WeightsUnavailableError
+from semfid_bench.images import to_uint8
 from semfid_bench.weights import offline
 
 DEFAULT_MODEL = "ViT-B-32"
@@ -52,11 +57,13 @@ def _check_quick_gelu(model: str, pretrained: str) -> None:
     import open_clip
 
     cfg = open_clip.get_pretrained_cfg(model, pretrained) or {}
-    if cfg.get("quick_gelu") and "quickgelu" not in model.lower() and pretrained != "openai":
+    if cfg.get("quick_gelu") and "quickgelu" not in model.lower():
+        # open_clip itself only warns (OpenAI's tag included) and builds a GELU model.
         raise SemfidError(
             f"open_clip weights {model}/{pretrained} were trained with QuickGELU but "
             f"{model!r} uses GELU: embeddings would be silently wrong.",
-            hint=f"Use the model name {model}-quickgelu.",
+            hint=f"Use the model name {model}-quickgelu with these weights "
+            f"(e.g. --set clip.model={model}-quickgelu --set clip.pretrained={pretrained}).",
         )
 
 
@@ -89,6 +96,7 @@ class ClipModel:
         self.option = option
         self._model = None
         self._tokenizer = None
+        self._transform = None
 
     @property
     def config(self) -> dict[str, Any]:
@@ -138,22 +146,17 @@ class ClipModel:
             ) from exc
 
     def _preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        import open_clip
+        """open_clip's own eval transform, on PIL images of the 8-bit quantised tensors."""
+        from PIL import Image
 
-        cfg = open_clip.get_model_preprocess_cfg(self._load())
-        size = cfg["size"] if "size" in cfg else cfg.get("image_size", 224)
-        size = size if isinstance(size, int) else size[0]
-        height, width = images.shape[-2:]
-        scale = size / min(height, width)
-        new = (max(size, round(height * scale)), max(size, round(width * scale)))
-        images = F.interpolate(
-            images, size=new, mode="bicubic", antialias=True, align_corners=False
-        )
-        top, left = (new[0] - size) // 2, (new[1] - size) // 2
-        images = images[..., top : top + size, left : left + size].clamp(0, 1)
-        mean = images.new_tensor(cfg["mean"]).view(1, 3, 1, 1)
-        std = images.new_tensor(cfg["std"]).view(1, 3, 1, 1)
-        return (images - mean) / std
+        if self._transform is None:
+            from open_clip import get_model_preprocess_cfg
+            from open_clip.transform import PreprocessCfg, image_transform_v2
+
+            cfg = PreprocessCfg(**get_model_preprocess_cfg(self._load()))
+            self._transform = image_transform_v2(cfg, is_train=False)
+        pixels = [self._transform(Image.fromarray(to_uint8(image))) for image in images]
+        return torch.stack(pixels).to(self.device)
 
     @torch.inference_mode()
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
@@ -161,13 +164,28 @@ class ClipModel:
         model = self._load()
         out = []
         for batch in images.split(self.batch_size):
-            pixels = self._preprocess(batch.to(self.device, torch.float32))
+            pixels = self._preprocess(batch)
             out.append(F.normalize(model.encode_image(pixels).float(), dim=-1).cpu())
         return torch.cat(out)
 
+    @property
+    def context_length(self) -> int:
+        """Tokens the text encoder reads (start and end tokens included): 77 for CLIP."""
+        self._load()
+        return int(self._tokenizer.context_length)
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text before truncation (start and end tokens included)."""
+        self._load()
+        tokenizer = self._tokenizer
+        if hasattr(tokenizer, "sot_token_id"):  # open_clip's CLIP BPE tokenizer
+            return [len(tokenizer.encode(text)) + 2 for text in texts]
+        return [len(tokenizer.tokenizer(tokenizer.clean_fn(text)).input_ids) for text in texts]
+
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """Texts → (N, D) L2-normalised embeddings, float32 on CPU (truncated to context)."""
+        """Texts → (N, D) L2-normalised embeddings, float32 on CPU; texts longer than
+        :attr:`context_length` tokens are cut there (see :meth:`token_counts`)."""
         model = self._load()
         out = []
         for start in range(0, len(texts), self.batch_size):
@@ -176,8 +194,22 @@ class ClipModel:
         return torch.cat(out) if out else torch.empty(0)
 
 
-@cache
+_SHARED: dict[tuple[str, str, str], ClipModel] = {}
+SHARED_MAX = 2  # loaded CLIPs kept per process (a run normally uses one)
+
+
 def shared_clip_model(model: str, pretrained: str | None, device: str, option: str) -> ClipModel:
-    """One ClipModel per configuration and device in a process: CLIP, C2I and the SpLiCE
-    metrics of a run load the weights once."""
-    return ClipModel(model, pretrained, device, option=option)
+    """One ClipModel per (model, weights, device) in a process: CLIP, C2I and the SpLiCE
+    metrics of a run load the weights once. ``option`` (the first requester's) only names
+    the setting in error hints. The oldest model is dropped beyond :data:`SHARED_MAX`."""
+    key = (model, weights_identity(pretrained), str(torch.device(device)))
+    if key not in _SHARED:
+        while len(_SHARED) >= SHARED_MAX:
+            _SHARED.pop(next(iter(_SHARED)))
+        _SHARED[key] = ClipModel(model, pretrained, device, option=option)
+    return _SHARED[key]
+
+
+def clear_shared_clip_models() -> None:
+    """Drop the loaded models (as a new process would start)."""
+    _SHARED.clear()

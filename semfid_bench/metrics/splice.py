@@ -7,7 +7,8 @@ L2-normalised, mean-centred and normalised again; the image side is
 ``normalise(normalise(w·D) + image_mean)``. Scores are cosines of reconstructions:
 
 - ``sym``: decompose the GT over the full vocabulary; decompose the SR over only the
-  concepts the GT used.
+  concepts the GT used. A GT with no active concept (a penalty too high for it) has no
+  symmetric score: that item gets an error row naming the penalty, never a constant.
 - ``nonsym``: decompose both over the full vocabulary.
 - nouns (``splice-nouns``): either mode over the vocabulary restricted to nouns (entries
   WordNet lists as nouns).
@@ -41,7 +42,8 @@ from semfid_bench.metrics.clip_model import DEFAULT_MODEL, DEFAULT_PRETRAINED, s
 from semfid_bench.metrics.splice_solver import NonNegativeLasso
 from semfid_bench.weights import WeightFile, fetch_weights
 
-_SPLICE_DATA = "https://raw.githubusercontent.com/AI4LIFE-GROUP/SpLiCE/main/data"
+SPLICE_COMMIT = "9a498102ce7c6701f4afe361ffaa86c39b47fa5f"  # files checked against it (sha256)
+_SPLICE_DATA = f"https://raw.githubusercontent.com/AI4LIFE-GROUP/SpLiCE/{SPLICE_COMMIT}/data"
 VOCABULARIES = {
     "laion": WeightFile(
         "splice-vocab-laion.txt",
@@ -270,6 +272,7 @@ class SpliceSimilarity(Metric):
         gt_weights = reference["weights"]
         centred = self._centred(sr_embeddings)
         if self.mode == "sym":
+            self._check_active(gt_weights)
             sr_weights = torch.zeros_like(gt_weights)
             for index in range(sr_embeddings.shape[0]):
                 active = gt_weights[index].nonzero().flatten()
@@ -282,6 +285,18 @@ class SpliceSimilarity(Metric):
         gt_recon = self._recompose(gt_weights, dictionary)
         scores = (gt_recon * self._recompose(sr_weights, dictionary)).sum(dim=-1)
         return scores, self._explain(gt_weights, sr_weights, reference["embeddings"], sr_embeddings)
+
+    def _check_active(self, gt_weights: torch.Tensor) -> None:
+        """The symmetric score needs GT concepts: with none, the SR would be decomposed over
+        an empty set and the score would be the same constant whatever the SR."""
+        empty = (gt_weights.count_nonzero(dim=1) == 0).nonzero().flatten().tolist()
+        if empty:
+            raise SemfidError(
+                f"SpLiCE: the GT decomposition (l1_penalty {self.l1_penalty:g}) has no active "
+                f"concept for image(s) {empty} of this batch; the symmetric score is undefined "
+                "there (it would not depend on the SR).",
+                hint=f"Lower --set {self.option}.l1_penalty, or use splice-nonsym.",
+            )
 
     def _explain(self, gt_weights, sr_weights, gt_embeddings, sr_embeddings) -> list[dict]:
         """Top concepts of GT, SR and of both residuals (over the full vocabulary)."""

@@ -42,3 +42,31 @@ def test_train_with_a_broken_manifest_reports_the_row(small_pairs, tmp_path):
     result = runner.invoke(app, ["train", "clu", "--manifest", str(bad), "--pretrained", "none"])
     assert isinstance(result.exception, ManifestError)
     assert "line 2 (id 'p000'): sr file not found" in str(result.exception)
+
+
+@pytest.mark.slow
+def test_train_regressor_recipe_thesis_is_recorded_and_explicit_options_win(
+    small_pairs, tmp_path, one_thread
+):
+    out = tmp_path / "thesis"
+    args = ["train", "regressor", "--manifest", str(small_pairs), "--target", "fraction",
+            "--recipe", "thesis", "--pretrained", "none", "--depth", "1", "--input-size", "32",
+            "--epochs", "1", "--feature-norm", "unit", "--device", "cpu",
+            "--out", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.with_suffix(".json").read_text())
+    model, options = record["model"], record["training"]["options"]
+    assert model["recipe"] == "thesis" and model["backbone"]["family"] == "clip-rn50"
+    assert (model["taps"], model["preprocess"], model["crop_pct"]) == ("block3", "crop", 0.9)
+    assert (model["backbone_bn"], model["head_init"], model["finetune"]) == (
+        "train",
+        "default",
+        True,
+    )
+    assert model["feature_norm"] == "unit"  # given explicitly: overrides the recipe's "none"
+    assert (options["split"], options["early_stopping"], options["batch_size"]) == (
+        "thesis",
+        False,
+        5,
+    )

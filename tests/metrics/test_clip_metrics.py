@@ -130,4 +130,115 @@ def test_splice_vocabulary_offline_error_names_url(tiny_clip):
     with pytest.raises(WeightsUnavailableError) as info:
         metric._load()
     assert "splice-vocab-laion.txt" in info.value.message
-    assert "AI4LIFE-GROUP/SpLiCE/main/data/vocab/laion.txt" in info.value.hint
+    assert "AI4LIFE-GROUP/SpLiCE/9a498102ce7c6701f4afe361ffaa86c39b47fa5f/data/vocab/laion.txt" in (
+        info.value.hint
+    )
+
+
+@pytest.mark.parametrize("model", ["ViT-B-32", "RN50"])
+def test_openai_weights_with_gelu_model_are_refused_quickgelu(model):
+    """open_clip only warns for `ViT-B-32` + `openai` and builds a GELU model."""
+    with pytest.raises(SemfidError, match="QuickGELU") as info:
+        ClipModel(model, "openai").encode_texts(["a cat"])
+    assert f"{model}-quickgelu" in info.value.hint
+
+
+@pytest.fixture(scope="module")
+def clip_224(tmp_path_factory):
+    """A tiny open_clip model with the real 224-px input and default preprocessing, and
+    open_clip's own eval transform for it."""
+    import json
+
+    import open_clip
+
+    from tests.metrics.conftest import _CONFIG
+
+    config = {
+        **_CONFIG,
+        "vision_cfg": {**_CONFIG["vision_cfg"], "image_size": 224, "patch_size": 32},
+    }
+    path = tmp_path_factory.mktemp("clip224") / "semfid-tiny-clip-224.json"
+    path.write_text(json.dumps(config))
+    open_clip.add_model_config(path)
+    _, _, transform = open_clip.create_model_and_transforms("semfid-tiny-clip-224", pretrained=None)
+    return ClipModel("semfid-tiny-clip-224", "none"), transform
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        ("astronaut", (301, 417)),
+        ("chelsea", (300, 451)),
+        ("coffee", (157, 233)),
+        ("rocket", (223, 225)),
+    ],
+)
+def test_preprocessing_matches_open_clip_transform(clip_224, name, size):
+    """Pixels equal open_clip's own eval transform on a PIL image of the quantised tensor
+    (odd sizes: the resized side's rounding and the centre crop's offset)."""
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    from semfid_bench.images import to_tensor
+
+    clip, transform = clip_224
+    photo = getattr(skimage.data, name)()[: size[0], : size[1]]
+    tensor = to_tensor(np.ascontiguousarray(photo))
+    tensor = tensor + 0.3 / 255 * torch.randn(
+        tensor.shape, generator=torch.Generator().manual_seed(0)
+    )
+    quantised = tensor.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+    expected = transform(Image.fromarray(quantised))[None]
+    torch.testing.assert_close(clip._preprocess(tensor[None]), expected, atol=0, rtol=0)
+
+
+def test_clip_weights_load_once_across_metrics(tiny_clip, tmp_path, monkeypatch, sample_images):
+    import open_clip
+
+    from semfid_bench.metrics.clip_model import clear_shared_clip_models
+
+    clear_shared_clip_models()
+    loads = []
+    create = open_clip.create_model
+    monkeypatch.setattr(
+        open_clip, "create_model", lambda *a, **k: loads.append(a) or create(*a, **k)
+    )
+    clip = ClipSimilarity(model=tiny_clip, pretrained="none")
+    c2i = CaptionToImage(model=tiny_clip, pretrained="none")
+    splice = _splice(tiny_clip, tmp_path, mode="nonsym")
+    items = _items(2, ["a cat", "a rocket"])
+    clip.score(sample_images[:2], clip.reference(sample_images[:2], items))
+    c2i.score(sample_images[:2], c2i.reference(sample_images[:2], items))
+    splice.score(sample_images[:2], splice.reference(sample_images[:2], items))
+    assert len(loads) == 1
+    assert clip.clip is c2i.clip is splice.clip
+    clear_shared_clip_models()
+
+
+def test_c2i_records_caption_truncation_at_clip_context(tiny_clip, sample_images):
+    short = "an astronaut"
+    long = " ".join(["a red rocket on a launch pad"] * 20)  # well over 77 tokens
+    metric = CaptionToImage(model=tiny_clip, pretrained="none")
+    reference = metric.reference(sample_images[:2], _items(2, [short, long]))
+    _, details = metric.score_with_details(sample_images[:2], reference)
+    assert metric.clip.context_length == 77
+    assert details[0]["caption_tokens"] == 4 and details[0]["caption_truncated"] is False
+    assert details[1]["caption_tokens"] == 20 * 7 + 2 and details[1]["caption_truncated"] is True
+    # what CLIP reads of the long caption is its first 77 tokens
+    cut = metric.clip.encode_texts([" ".join(long.split()[:75])])
+    torch.testing.assert_close(reference["text"][1:], cut)
+
+
+def test_splice_sym_refuses_gt_without_active_concept(tiny_clip, sample_images, tmp_path):
+    """With no GT concept the symmetric score would be constant whatever the SR."""
+    metric = _splice(tiny_clip, tmp_path, mode="sym")
+    metric.l1_penalty = 50.0
+    reference = metric.reference(sample_images[:2], _items(2))
+    assert (reference["weights"] == 0).all()
+    with pytest.raises(SemfidError, match="no active concept") as info:
+        metric.score_with_details(sample_images[:2].roll(1, dims=0), reference)
+    assert "splice-sym.l1_penalty" in info.value.hint
+    nonsym = _splice(tiny_clip, tmp_path, mode="nonsym")
+    nonsym.l1_penalty = 50.0
+    nonsym.score(sample_images[:2], nonsym.reference(sample_images[:2], _items(2)))

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from semfid_bench.metrics.clip_metrics import _image_caches
-from semfid_bench.metrics.clip_model import ClipModel, shared_clip_model
+from semfid_bench.metrics.clip_model import ClipModel, clear_shared_clip_models
 from semfid_bench.plugin_manager import build_registry
 from semfid_bench.runner import RunConfig, run_benchmark
 from semfid_bench.specs import Registration, SRModelSpec
@@ -61,7 +61,7 @@ def test_gt_features_computed_once_then_reused(tmp_path, tiny_clip, monkeypatch,
 
     encoded.clear()
     # A later run in a new process: drop in-memory models and caches, keep the disk cache.
-    shared_clip_model.cache_clear()
+    clear_shared_clip_models()
     _image_caches.clear()
     assert len(list((isolated_cache / "features" / "clip-image").rglob("*.pt"))) == 4
     summary, _ = _run(tmp_path, "second.db", tiny_clip, vocabulary)  # fresh results database
