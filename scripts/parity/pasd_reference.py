@@ -73,6 +73,77 @@ def _basicsr_shim() -> None:
     sys.modules.setdefault(name, shim)
 
 
+#: a tiny SD VAE (the KL autoencoder's layout, shrunk), for the initial latents
+VAE_CONFIG = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D"],
+    "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D"],
+    "block_out_channels": [8, 16],
+    "layers_per_block": 1,
+    "latent_channels": 4,
+    "norm_num_groups": 4,
+    "sample_size": 32,
+    "scaling_factor": 0.18215,
+}
+STEPS = 20
+ADDED_NOISE_LEVEL = 900
+LATENT_SEED = 7
+
+
+def initial_latents(ref: Path, out: Path) -> None:
+    """pasd/pipelines/pipeline_pasd.py prepare_latents (init from the LR latent, noised to
+    the first timestep, then again to ``added_noise_level``) with test_pasd.py's defaults,
+    on the authors' SD 1.5 scheduler config with UniPC, as test_pasd.py loads it."""
+    import diffusers
+    from diffusers import AutoencoderKL, UniPCMultistepScheduler
+    from pasd.pipelines.pipeline_pasd import StableDiffusionControlNetPipeline
+
+    base = ref / "checkpoints" / "stable-diffusion-v1-5"
+    scheduler = UniPCMultistepScheduler.from_pretrained(base, subfolder="scheduler")
+    vae = AutoencoderKL(**VAE_CONFIG).eval()
+    seed_parameters(vae, seed=22)
+    pipeline = types.SimpleNamespace(
+        vae=vae, scheduler=scheduler, vae_scale_factor=2, device=torch.device("cpu")
+    )
+    options = types.SimpleNamespace(
+        init_latent_with_noise=False,
+        num_inference_steps=STEPS,
+        added_noise_level=ADDED_NOISE_LEVEL,
+        offset_noise_scale=0.0,
+    )
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    generator = torch.Generator("cpu").manual_seed(LATENT_SEED)
+    with torch.no_grad():
+        latents = StableDiffusionControlNetPipeline.prepare_latents(
+            pipeline, options, image, 1, 4, 32, 32, torch.float32, pipeline.device, generator
+        )
+    save_fixture(
+        out,
+        "pasd_initial_latents",
+        {f"weights.vae.{k}": v for k, v in vae.state_dict().items()}
+        | {"input.image": image, "output.latents": latents, "timesteps": scheduler.timesteps},
+        {
+            "source": {
+                "repository": REPOSITORY,
+                "commit": COMMIT,
+                "function": "pasd/pipelines/pipeline_pasd.py StableDiffusionControlNetPipeline."
+                "prepare_latents (init_latent_with_noise False, added_noise_level "
+                f"{ADDED_NOISE_LEVEL}, {STEPS} steps) with UniPCMultistepScheduler from "
+                "checkpoints/stable-diffusion-v1-5/scheduler, generator "
+                f"torch.Generator('cpu').manual_seed({LATENT_SEED})",
+                "environment": f"diffusers {diffusers.__version__}, torch {torch.__version__}",
+                "script": "scripts/parity/pasd_reference.py",
+            },
+            "vae_config": VAE_CONFIG,
+            "scheduler_config": {k: v for k, v in scheduler.config.items() if k[0] != "_"},
+            "steps": STEPS,
+            "added_noise_level": ADDED_NOISE_LEVEL,
+            "seed": LATENT_SEED,
+        },
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", type=Path, required=True, help=f"{REPOSITORY} at {COMMIT}")
@@ -116,6 +187,7 @@ def main() -> None:
         "output.noise": noise,
         "output.degradation_removal": embedding,
     }
+    initial_latents(args.ref, args.out)
     save_fixture(
         args.out,
         "pasd_controlnet_unet",

@@ -15,18 +15,19 @@ from safetensors.torch import save_file
 
 
 def seed_parameters(model: torch.nn.Module, seed: int) -> None:
-    """Overwrite every parameter with seeded values, in sorted-name order: weight matrices
-    and kernels N(0, 1/fan_in), vectors (biases, norm scales) their init + N(0, 0.1²).
+    """Overwrite every parameter with seeded values, in sorted-name order (nothing is left
+    from the unseeded default init): weight matrices and kernels N(0, 1/fan_in), norm scales
+    (1-d ``weight``) 1 + N(0, 0.1²), other vectors (biases) N(0, 0.1²).
     Nothing stays zero, so zero-initialised outputs (ControlNet projections) take part.
     Values are rounded to float16 so the fixtures can store them in half the space, exactly."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for _, param in sorted(model.named_parameters()):
+        for name, param in sorted(model.named_parameters()):
             noise = torch.randn(param.shape, generator=generator)
             if param.ndim >= 2:
                 param.copy_(noise / math.sqrt(param[0].numel()))
             else:
-                param.add_(0.1 * noise)
+                param.copy_(0.1 * noise + float(name.endswith("weight")))
             param.copy_(param.half().float())
 
 

@@ -96,6 +96,10 @@ class PASD(ControlNetSR):
     guidance 9.0, added prompt "clean, high-resolution, 8k", their negative prompt, process
     size 768, added noise level 900, wavelet colour fix, latent tiles of 320 (overlap 8).
 
+    ``added_noise_level`` behaves as in the authors' pipeline: a level that is not one of
+    the sampling timesteps (900 is not among UniPC's 20) makes diffusers' ``add_noise`` use
+    the last step's sigma (t=50: 0.22 of fresh noise, signal kept ×0.975), not t=900's.
+
     :param weights: local copy of the ``yangtao9009/PASD`` repository (else the HF cache).
     :param checkpoint: folder inside it holding ``unet/`` and ``controlnet/``.
     :param base: local copy of SD 1.5 (``stable-diffusion-v1-5/stable-diffusion-v1-5``).

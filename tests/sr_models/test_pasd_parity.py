@@ -21,6 +21,11 @@ def reference():
     return load_parity("pasd_controlnet_unet")
 
 
+@pytest.fixture(scope="module")
+def reference_latents():
+    return load_parity("pasd_initial_latents")
+
+
 def _models(meta, tensors):
     unet = build_pasd_unet(meta["unet_config"]).eval()
     controlnet = build_pasd_controlnet(meta["controlnet_config"]).eval()
@@ -90,3 +95,45 @@ def test_the_fixture_sees_the_residual_order(reference):
     assert swaps
     noise = _run(*models, meta, x, residual_order=order)[2]
     assert (noise - tensors["output.noise"]).abs().amax() > 100 * TOLERANCE["atol"]
+
+
+def _initial_latents(meta, tensors, added_noise_level):
+    from diffusers import AutoencoderKL, UniPCMultistepScheduler
+
+    from semfid_bench.sr_models.pasd import PASD
+
+    model = PASD.__new__(PASD)
+    model.device, model.dtype, model.tile = torch.device("cpu"), torch.float32, 64
+    model.vae = AutoencoderKL(**meta["vae_config"]).eval()
+    model.vae.load_state_dict(part(tensors, "weights.vae"))
+    model.vae_factor = 2 ** (len(meta["vae_config"]["block_out_channels"]) - 1)
+    model.scheduler = UniPCMultistepScheduler.from_config(meta["scheduler_config"])
+    model.init_with_noise, model.added_noise_level = False, added_noise_level
+    model.scheduler.set_timesteps(meta["steps"])
+    generator = torch.Generator("cpu").manual_seed(meta["seed"])
+    with torch.no_grad():
+        return model._initial_latents(tensors["input.image"], generator), model.scheduler
+
+
+def test_initial_latents_match_the_authors(reference_latents):
+    """The LR latent noised to the first timestep and again to ``added_noise_level`` 900,
+    the same noise draws in the same order: as the authors' prepare_latents."""
+    meta, tensors = reference_latents
+    latents, scheduler = _initial_latents(meta, tensors, meta["added_noise_level"])
+    assert torch.equal(scheduler.timesteps, tensors["timesteps"].long())
+    torch.testing.assert_close(latents, tensors["output.latents"], **TOLERANCE)
+
+
+def test_added_noise_level_900_is_the_last_unipc_sigma(reference_latents):
+    """900 is not one of the 20 UniPC timesteps, so diffusers' add_noise falls back to the
+    last step's sigma: the second noising adds about 0.22 of fresh noise (the authors'
+    behaviour, kept; documented in docs/diffusion-models.md), not t=900's 0.99."""
+    meta, tensors = reference_latents
+    latents, scheduler = _initial_latents(meta, tensors, 900)
+    assert 900 not in scheduler.timesteps
+    last = int(scheduler.timesteps[-1])
+    at_last, _ = _initial_latents(meta, tensors, last)
+    assert torch.equal(latents, at_last)
+    alpha_bar = scheduler.alphas_cumprod
+    assert (1 - alpha_bar[last]).sqrt() == pytest.approx(0.22, abs=0.01)
+    assert (1 - alpha_bar[900]).sqrt() == pytest.approx(0.99, abs=0.01)
