@@ -26,6 +26,18 @@ def reference_latents():
     return load_parity("pasd_initial_latents")
 
 
+@pytest.fixture(scope="module")
+def models(reference):
+    return _models(*reference)
+
+
+@pytest.fixture(scope="module")
+def ours(reference, models):
+    """(down residuals, mid residual, noise) of our modules on the fixture's inputs."""
+    meta, tensors = reference
+    return _run(*models, meta, part(tensors, "input"))
+
+
 def _models(meta, tensors):
     unet = build_pasd_unet(meta["unet_config"]).eval()
     controlnet = build_pasd_controlnet(meta["controlnet_config"]).eval()
@@ -58,36 +70,35 @@ def _run(unet, controlnet, meta, x, residual_order=None):
     return down, mid, noise
 
 
-def test_degradation_removal_module_matches_the_authors(reference):
-    meta, tensors = reference
-    _, controlnet = _models(meta, tensors)
+def test_degradation_removal_module_matches_the_authors(reference, models):
+    _, tensors = reference
+    controlnet = models[1]
     with torch.no_grad():
         embedding = controlnet.controlnet_cond_embedding(tensors["input.lr_condition"])
     torch.testing.assert_close(embedding, tensors["output.degradation_removal"], **TOLERANCE)
 
 
-def test_controlnet_with_lr_condition_matches_the_authors(reference):
-    meta, tensors = reference
-    down, mid, _ = _run(*_models(meta, tensors), meta, part(tensors, "input"))
+def test_controlnet_with_lr_condition_matches_the_authors(reference, ours):
+    tensors = reference[1]
+    down, mid, _ = ours
     assert len(down) == sum(k.startswith("output.controlnet_down.") for k in tensors)
     for i, residual in enumerate(down):
         torch.testing.assert_close(residual, tensors[f"output.controlnet_down.{i}"], **TOLERANCE)
     torch.testing.assert_close(mid, tensors["output.controlnet_mid"], **TOLERANCE)
 
 
-def test_unet_with_pixel_aware_attention_matches_the_authors(reference):
-    meta, tensors = reference
-    noise = _run(*_models(meta, tensors), meta, part(tensors, "input"))[2]
+def test_unet_with_pixel_aware_attention_matches_the_authors(reference, ours):
+    tensors = reference[1]
+    noise = ours[2]
     torch.testing.assert_close(noise, tensors["output.noise"], **TOLERANCE)
 
 
-def test_the_fixture_sees_the_residual_order(reference):
-    """Handing the pixel-aware attention its residuals in another order (same shapes: the
-    two residuals of each resolution swapped) moves the output well past the tolerance."""
+def test_the_fixture_sees_the_residual_order(reference, models, ours):
+    """Handing the pixel-aware attention its residuals in another order (two same-shaped
+    residuals swapped) moves the output well past the tolerance."""
     meta, tensors = reference
-    models = _models(meta, tensors)
     x = part(tensors, "input")
-    down = _run(*models, meta, x)[0]
+    down = ours[0]
     order = list(range(len(down)))
     swaps = [(i, j) for i in order for j in order if i < j and down[i].shape == down[j].shape][:1]
     for i, j in swaps:

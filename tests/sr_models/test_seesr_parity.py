@@ -20,6 +20,18 @@ def reference():
     return load_parity("seesr_controlnet_unet")
 
 
+@pytest.fixture(scope="module")
+def models(reference):
+    return _models(*reference)
+
+
+@pytest.fixture(scope="module")
+def ours(reference, models):
+    """(down residuals, mid residual, noise, UNet alone) of our modules on the inputs."""
+    meta, tensors = reference
+    return _run(*models, meta, part(tensors, "input"))
+
+
 def _models(meta, tensors):
     unet = build_seesr_unet(meta["unet_config"]).eval()
     controlnet = build_seesr_controlnet(meta["controlnet_config"]).eval()
@@ -51,27 +63,26 @@ def _run(unet, controlnet, meta, x, scale=None):
     return down, mid, noise, alone
 
 
-def test_controlnet_with_lr_condition_matches_the_authors(reference):
-    meta, tensors = reference
-    down, mid, _, _ = _run(*_models(meta, tensors), meta, part(tensors, "input"))
+def test_controlnet_with_lr_condition_matches_the_authors(reference, ours):
+    tensors = reference[1]
+    down, mid, _, _ = ours
     assert len(down) == sum(k.startswith("output.controlnet_down.") for k in tensors)
     for i, residual in enumerate(down):
         torch.testing.assert_close(residual, tensors[f"output.controlnet_down.{i}"], **TOLERANCE)
     torch.testing.assert_close(mid, tensors["output.controlnet_mid"], **TOLERANCE)
 
 
-def test_unet_with_image_cross_attention_matches_the_authors(reference):
-    meta, tensors = reference
-    _, _, noise, alone = _run(*_models(meta, tensors), meta, part(tensors, "input"))
+def test_unet_with_image_cross_attention_matches_the_authors(reference, ours):
+    tensors = reference[1]
+    _, _, noise, alone = ours
     torch.testing.assert_close(alone, tensors["output.unet_alone"], **TOLERANCE)
     torch.testing.assert_close(noise, tensors["output.noise"], **TOLERANCE)
 
 
-def test_the_fixture_sees_every_input(reference):
+def test_the_fixture_sees_every_input(reference, models):
     """Each input (LR condition, its scale, the image embeddings) moves the output by far
     more than the tolerance, so the comparisons above can fail."""
     meta, tensors = reference
-    models = _models(meta, tensors)
     x = part(tensors, "input")
     expected = tensors["output.noise"]
     variants = [
