@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from semfid_bench.images import quantize, to_tensor, to_uint8
 from semfid_bench.interfaces import SRModel, UpscaleContext
 from semfid_bench.sr_models.colour_fix import colour_fix
 from semfid_bench.sr_models.latent_tiling import tiled_predict
@@ -37,8 +38,6 @@ def pil_resize(
     8-bit too. A resize to the same size is a copy, as in PIL."""
     from PIL import Image
 
-    from semfid_bench.images import to_tensor, to_uint8
-
     if image.shape[0] != 1:
         raise ValueError(f"pil_resize takes one image, not a batch of {image.shape[0]}")
     filters = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
@@ -54,8 +53,6 @@ def authors_output(
     """The authors' output chain after VAE decoding: the pipeline's 8-bit image (rounded),
     the colour fix towards the processed LR ``image`` converted back by ``ToPILImage``
     (``mul(255).byte()``: truncated), and PIL's bicubic resize to ``height`` × ``width``."""
-    from semfid_bench.images import quantize
-
     sr = quantize(sr)
     if method not in ("none", "nofix"):
         fixed = colour_fix(sr, image, method).clamp(0.0, 1.0)
