@@ -2,7 +2,8 @@
 
 Both run a text encoder, a VAE and a UNet + ControlNet pair in their own sampling loop;
 this base holds the parts that are identical (prompt encoding, VAE decoding with tiling
-for large latents, the per-image seeded loop, bicubic resizing).
+for large latents, the per-image seeded loop, the authors' 8-bit PIL resizing and output
+chain).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import inspect
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from semfid_bench.images import quantize, to_tensor, to_uint8
 from semfid_bench.interfaces import SRModel, UpscaleContext
+from semfid_bench.sr_models.colour_fix import colour_fix
 from semfid_bench.sr_models.latent_tiling import tiled_predict
 from semfid_bench.sr_models.sd_x4_upscaler import sampling_seed
 
@@ -24,6 +28,36 @@ def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
     shrink = height < image.shape[-2] or width < image.shape[-1]
     out = F.interpolate(image, size=(height, width), mode="bicubic", antialias=shrink)
     return out.clamp(0.0, 1.0)
+
+
+def pil_resize(
+    image: torch.Tensor, height: int, width: int, resample: str = "bicubic"
+) -> torch.Tensor:
+    """PIL's resize of the 8-bit image (1, 3, h, w) in [0, 1], as the SeeSR and PASD test
+    scripts resize their PIL images (``Image.resize``'s default is bicubic); the result is
+    8-bit too. A resize to the same size is a copy, as in PIL."""
+    from PIL import Image
+
+    if image.shape[0] != 1:
+        raise ValueError(f"pil_resize takes one image, not a batch of {image.shape[0]}")
+    filters = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+    picture = Image.fromarray(to_uint8(image[0]))
+    if picture.size != (width, height):
+        picture = picture.resize((width, height), filters[resample])
+    return to_tensor(np.array(picture))[None].to(image.device)
+
+
+def authors_output(
+    sr: torch.Tensor, image: torch.Tensor, method: str, height: int, width: int
+) -> torch.Tensor:
+    """The authors' output chain after VAE decoding: the pipeline's 8-bit image (rounded),
+    the colour fix towards the processed LR ``image`` converted back by ``ToPILImage``
+    (``mul(255).byte()``: truncated), and PIL's bicubic resize to ``height`` × ``width``."""
+    sr = quantize(sr)
+    if method not in ("none", "nofix"):
+        fixed = colour_fix(sr, image, method).clamp(0.0, 1.0)
+        sr = fixed.mul(255).byte().float().div(255)
+    return pil_resize(sr, height, width)
 
 
 class ControlNetSR(SRModel):

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from semfid_bench.sr_models.colour_fix import colour_fix
-from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
+from semfid_bench.images import quantize
+from semfid_bench.sr_models.controlnet_sr import ControlNetSR, authors_output, pil_resize
 from semfid_bench.sr_models.pixel_aware_attention import (
     DegradationRemovalModule,
     add_pixel_aware_attention,
@@ -75,20 +75,30 @@ def build_pasd_controlnet(config: dict) -> torch.nn.Module:
 
 
 def process_input(lr: torch.Tensor, scale: int, process_size: int) -> torch.Tensor:
-    """The authors' input: upscale by ``scale``; if the short side is then below
-    ``process_size``, resize it to ``process_size`` (keeping the aspect ratio); snap to
-    multiples of 8."""
-    height, width = lr.shape[-2] * scale, lr.shape[-1] * scale
+    """The authors' input (``test_pasd.py``), PIL resizes of the 8-bit image: upscale by
+    ``scale`` (bicubic); if the short side is then below ``process_size``, torchvision's
+    ``Resize(process_size, BILINEAR)`` (short side to ``process_size``, long side truncated
+    to ``int(process_size * long / short)``); resize to both sides snapped down to
+    multiples of 8 (bicubic)."""
+    image = quantize(lr)
+    image = pil_resize(image, image.shape[-2] * scale, image.shape[-1] * scale)
+    height, width = image.shape[-2:]
     if min(height, width) < process_size:
-        factor = process_size / min(height, width)
-        height, width = round(height * factor), round(width * factor)
-    return resize(lr, height // 8 * 8, width // 8 * 8)
+        short, long = min(height, width), max(height, width)
+        longer = int(process_size * long / short)
+        height, width = (process_size, longer) if height <= width else (longer, process_size)
+        image = pil_resize(image, height, width, resample="bilinear")
+    return pil_resize(image, height // 8 * 8, width // 8 * 8)
 
 
 class PASD(ControlNetSR):
     """PASD with the authors' defaults (``test_pasd.py``, ``--upscale 4``): 20 UniPC steps,
     guidance 9.0, added prompt "clean, high-resolution, 8k", their negative prompt, process
     size 768, added noise level 900, wavelet colour fix, latent tiles of 320 (overlap 8).
+
+    ``added_noise_level`` behaves as in the authors' pipeline: a level that is not one of
+    the sampling timesteps (900 is not among UniPC's 20) makes diffusers' ``add_noise`` use
+    the last step's sigma (t=50: 0.22 of fresh noise, signal kept ×0.975), not t=900's.
 
     :param weights: local copy of the ``yangtao9009/PASD`` repository (else the HF cache).
     :param checkpoint: folder inside it holding ``unet/`` and ``controlnet/``.
@@ -181,6 +191,7 @@ class PASD(ControlNetSR):
 
     def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
         height, width = lr.shape[-2:]
+        lr = quantize(lr)  # the authors read 8-bit images
         prompt, negative = self.prompts(self.captioner(lr)[0])
         cfg = self.guidance > 1.0
         text = self._encode_text([negative, prompt] if cfg else [prompt])
@@ -189,8 +200,8 @@ class PASD(ControlNetSR):
         self.scheduler.set_timesteps(self.steps, device=self.device)
         latents = self._initial_latents(image, generator)
         latents = self._sample(latents, image, text, generator)
-        sr = colour_fix(self._decode(latents), image, self.colour_fix)
-        return resize(sr, height * self.scale, width * self.scale)
+        sr = self._decode(latents)
+        return authors_output(sr, image, self.colour_fix, height * self.scale, width * self.scale)
 
     def _unet_conditioning(self, down: tuple[torch.Tensor, ...]):
         """PASD's pixel-aware cross-attention reads the ControlNet's features."""

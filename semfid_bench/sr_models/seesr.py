@@ -11,8 +11,9 @@ Our reimplementation of the authors' inference (cswry/SeeSR ``test_seesr.py`` an
 - LR embedding (LRE): sampling starts from the LR latent noised to step 999, not from noise;
 - tiled latent denoising, AdaIN (default) or wavelet colour fix.
 
-The LR image is upscaled 4× bicubically (after enlarging images whose short side is below
-``process_size / 4``), snapped to multiples of 8, restored, and resized back to 4× the LR.
+The LR image goes through the authors' chain of PIL resizes on 8-bit images (enlarge
+images whose short side is below ``process_size / 4``, upscale 4×, snap to multiples of 8),
+is restored, and the 8-bit result is resized back to 4× the LR (:func:`authors_output`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from semfid_bench.sr_models.colour_fix import colour_fix
-from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
+from semfid_bench.images import quantize
+from semfid_bench.sr_models.controlnet_sr import ControlNetSR, authors_output, pil_resize
 from semfid_bench.sr_models.image_cross_attention import (
     RAM_EMBED_DIM,
     add_image_cross_attention,
@@ -73,15 +74,18 @@ def _diffusers_config(config: dict) -> dict:
 
 
 def process_input(lr: torch.Tensor, scale: int, process_size: int) -> torch.Tensor:
-    """The authors' input: enlarge so the short side is ≥ process_size/scale, upscale by
-    ``scale``, then snap both sides down to multiples of 8."""
-    height, width = lr.shape[-2:]
+    """The authors' input (``test_seesr.py``), PIL resizes of the 8-bit image: enlarge so
+    the short side is ≥ process_size/scale, upscale by ``scale``, then resize to both sides
+    snapped down to multiples of 8."""
+    image = quantize(lr)
+    height, width = image.shape[-2:]
     short = process_size // scale
     if min(height, width) < short:
         factor = short / min(height, width)
-        height, width = int(factor * height), int(factor * width)
-    height, width = height * scale // 8 * 8, width * scale // 8 * 8
-    return resize(lr, height, width)
+        image = pil_resize(image, int(factor * height), int(factor * width))
+    height, width = image.shape[-2] * scale, image.shape[-1] * scale
+    image = pil_resize(image, height, width)
+    return pil_resize(image, height // 8 * 8, width // 8 * 8)
 
 
 class SeeSR(ControlNetSR):
@@ -203,6 +207,7 @@ class SeeSR(ControlNetSR):
 
     def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
         height, width = lr.shape[-2:]
+        lr = quantize(lr)  # the authors read 8-bit images
         tags, image_embeds = self.tagger(lr)
         prompt, negative = self.prompts(tags[0])
         cfg = self.guidance > 1.0
@@ -218,8 +223,7 @@ class SeeSR(ControlNetSR):
         with image_conditioning(image_embeds, self.unet, self.controlnet):
             latents = self._sample(latents, image, text, generator, last_step=self.start_step)
         sr = self._decode(latents)
-        sr = colour_fix(sr, image, self.colour_fix)
-        return resize(sr, height * self.scale, width * self.scale)
+        return authors_output(sr, image, self.colour_fix, height * self.scale, width * self.scale)
 
     def _initial_latents(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         shape = (1, 4, image.shape[-2] // self.vae_factor, image.shape[-1] // self.vae_factor)

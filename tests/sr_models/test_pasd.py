@@ -227,3 +227,63 @@ def test_unknown_captioner_is_refused():
 
     with pytest.raises(ValueError, match="captioner must be coca, none"):
         PASD(captioner="blip")
+
+
+def test_lr_conditioning_and_its_scale_take_part(tiny_pasd):
+    """The noise prediction depends on the LR condition and on ``conditioning_scale``; at
+    scale 0 the UNet gets zero residuals (also as its pixel-aware attention's context, as
+    the authors scale the residuals before the UNet sees them)."""
+    from semfid_bench.sr_models.pixel_aware_attention import pixel_conditioning
+
+    model = _model(tiny_pasd)
+    sample = torch.randn(1, 4, 4, 4, generator=torch.Generator().manual_seed(7))
+    cond, other_cond = torch.rand(2, 1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    text = model._encode_text(["an astronaut"])
+    with torch.no_grad():
+        base = model._predict_noise(sample, cond, t=10, text=text)
+        other = model._predict_noise(sample, other_cond, t=10, text=text)
+        model.conditioning_scale = 0.5
+        half = model._predict_noise(sample, cond, t=10, text=text)
+        model.conditioning_scale = 0.0
+        off = model._predict_noise(sample, cond, t=10, text=text)
+        down, mid = model.controlnet(
+            sample, 10, encoder_hidden_states=text, controlnet_cond=cond, return_dict=False
+        )
+        zeros = [torch.zeros_like(residual) for residual in down]
+        with pixel_conditioning(zeros, model.unet):
+            plain = model.unet(sample, 10, encoder_hidden_states=text, return_dict=False)[0]
+    assert all(residual.abs().amax() > 0 for residual in (*down, mid))
+    assert (base - other).abs().amax() > 1e-5
+    assert (base - half).abs().amax() > 1e-5
+    assert (half - off).abs().amax() > 1e-5
+    torch.testing.assert_close(off, plain, rtol=0, atol=1e-6)
+
+
+def _authors_pasd_input(picture, upscale: int = 4, process_size: int = 768):
+    """test_pasd.py's lines (yangxy/PASD @396f9ac, main(), control_type realisr)."""
+    from torchvision import transforms
+
+    resize_preproc = transforms.Resize(
+        process_size, interpolation=transforms.InterpolationMode.BILINEAR
+    )
+    picture = picture.resize((picture.size[0] * upscale, picture.size[1] * upscale))
+    if min(picture.size) < process_size:
+        picture = resize_preproc(picture)
+    return picture.resize((picture.size[0] // 8 * 8, picture.size[1] // 8 * 8))
+
+
+@pytest.mark.parametrize("size", [(16, 16), (37, 50), (130, 97), (150, 202), (201, 150)])
+def test_input_is_the_authors_pil_chain(size):
+    """Same pixels as test_pasd.py's chain (PIL 4x, torchvision bilinear Resize to the
+    process size, snap to 8), on a photograph; the former single torch bicubic resize
+    differed by up to 13/255 (RMSE 0.7-1.0 levels)."""
+    import numpy as np
+    from PIL import Image
+
+    from semfid_bench.images import to_tensor, to_uint8
+    from semfid_bench.sr_models.pasd import process_input
+
+    photo = load_image(SAMPLE_MANIFEST.parent / "chelsea.png")[:, 20 : 20 + size[0], :]
+    lr = photo[None, :, :, 50 : 50 + size[1]]
+    expected = to_tensor(np.array(_authors_pasd_input(Image.fromarray(to_uint8(lr[0])))))
+    assert torch.equal(process_input(lr, 4, 768)[0], expected)

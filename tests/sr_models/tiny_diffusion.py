@@ -79,6 +79,25 @@ def tiny_unet(**overrides):
     return UNet2DConditionModel(**config).eval()
 
 
+#: ControlNet parameters diffusers (like the paper) initialises to zero, so that an untrained
+#: ControlNet adds nothing; a tiny random ControlNet must have them non-zero to be tested.
+CONTROLNET_ZERO_INIT = (
+    "controlnet_down_blocks.",
+    "controlnet_mid_block.",
+    "controlnet_cond_embedding.conv_out.",
+)
+
+
+def wake_controlnet(controlnet: torch.nn.Module, seed: int, std: float = 0.5) -> None:
+    """Seeded non-zero init of the ControlNet's zero-initialised outputs (the residual
+    projections and the conditioning embedding's last convolution)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in controlnet.named_parameters():
+            if name.startswith(CONTROLNET_ZERO_INIT):
+                param.copy_(std * torch.randn(param.shape, generator=generator))
+
+
 def write_tiny_seesr(root: Path, image_dim: int) -> Path:
     """SD 2-base-like components and SeeSR's UNet/ControlNet (image attention ``image_dim``
     wide), tiny, in the authors' layout: base/{vae,text_encoder,tokenizer,scheduler},
@@ -109,6 +128,7 @@ def write_tiny_seesr(root: Path, image_dim: int) -> Path:
         for name, param in model.named_parameters():  # image attention must matter
             if "image_attentions" in name and "to_out" in name:
                 torch.nn.init.normal_(param, std=0.2)
+    wake_controlnet(controlnet, seed=4)
     unet.save_pretrained(root / "seesr" / "unet")
     controlnet.save_pretrained(root / "seesr" / "controlnet")
     return root
