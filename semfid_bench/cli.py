@@ -19,6 +19,7 @@ from semfid_bench.commands.plugins import plugins
 from semfid_bench.commands.prefetch import prefetch
 from semfid_bench.commands.publish import publish
 from semfid_bench.commands.run import run
+from semfid_bench.commands.study import study_app
 from semfid_bench.commands.train import train_app
 from semfid_bench.errors import SemfidError
 
@@ -37,6 +38,7 @@ app.command("manifest")(make_manifest)
 app.command("degrade")(degrade)
 app.command("prefetch")(prefetch)
 app.add_typer(train_app, name="train")
+app.add_typer(study_app, name="study")
 
 
 def main() -> None:

@@ -241,9 +241,10 @@ def load_manifest(path: str | Path) -> Manifest:
     return Manifest(name=name or path.stem, path=path, items=tuple(items))
 
 
-def write_manifest(path: Path, name: str, rows: list[dict]) -> None:
-    """Write a manifest: the header, then one JSON object per row."""
-    header = {"format": FORMAT, "version": VERSION, "name": name}
+def write_manifest(path: Path, name: str, rows: list[dict], extra: dict | None = None) -> None:
+    """Write a manifest: the header, then one JSON object per row. ``extra`` adds header
+    fields that record how the manifest was made (readers ignore them)."""
+    header = {**(extra or {}), "format": FORMAT, "version": VERSION, "name": name}
     with open(path, "w", encoding="utf-8") as handle:
         for row in [header, *rows]:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
