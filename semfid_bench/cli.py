@@ -12,6 +12,7 @@ import sys
 import typer
 
 from semfid_bench.commands.common import err_console
+from semfid_bench.commands.dataset import dataset_app
 from semfid_bench.commands.degrade import degrade
 from semfid_bench.commands.leaderboard import leaderboard
 from semfid_bench.commands.manifest import make_manifest
@@ -39,6 +40,7 @@ app.command("degrade")(degrade)
 app.command("prefetch")(prefetch)
 app.add_typer(train_app, name="train")
 app.add_typer(study_app, name="study")
+app.add_typer(dataset_app, name="dataset")
 
 
 def main() -> None:

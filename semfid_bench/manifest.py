@@ -244,7 +244,11 @@ def load_manifest(path: str | Path) -> Manifest:
 def write_manifest(path: Path, name: str, rows: list[dict], extra: dict | None = None) -> None:
     """Write a manifest: the header, then one JSON object per row. ``extra`` adds header
     fields that record how the manifest was made (readers ignore them)."""
-    header = {**(extra or {}), "format": FORMAT, "version": VERSION, "name": name}
+    header = {"format": FORMAT, "version": VERSION, "name": name}
+    clash = set(header) & set(extra or {})
+    if clash:
+        raise ValueError(f"extra header fields {sorted(clash)} would replace the header's own")
+    header |= extra or {}
     with open(path, "w", encoding="utf-8") as handle:
         for row in [header, *rows]:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
