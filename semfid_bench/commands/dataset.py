@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from semfid_bench.commands.common import DEFAULT_DB, DbOption, console, split_list
+from semfid_bench.commands.common import (
+    DEFAULT_DB,
+    DbOption,
+    console,
+    err_console,
+    parse_options,
+    select,
+    split_list,
+    warn_problems,
+)
 
 dataset_app = typer.Typer(
     help="Build study datasets: select SR pairs from a run, pseudo-label them.",
@@ -86,3 +95,54 @@ def dataset_select(
     steps = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in selection.counts.items())
     console.print(f"Pairs: {escape(steps)}.")
     console.print(f"Wrote {written} pair(s) to {escape(str(out))}.")
+
+
+@dataset_app.command("label")
+def dataset_label(
+    pairs: Annotated[Path, typer.Argument(help="Paired manifest (items with gt and sr).")],
+    metrics: Annotated[str, typer.Option(help="Comma-separated metrics to label with.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Manifest to write (default: replace PAIRS).")
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Plugin option PLUGIN.KEY=VALUE (repeatable)."),
+    ] = None,
+) -> None:
+    """Score the pairs with any metrics (cached in --db, resumable) and write the values
+    into each item's labels, e.g. for train regressor --target c2c."""
+    from semfid_bench.commands.run import _RichProgress
+    from semfid_bench.plugin_manager import build_registry
+    from semfid_bench.study.labels import label_pairs
+
+    registry = build_registry()
+    warn_problems(registry.problems)
+    with _RichProgress() as progress:
+        labelling = label_pairs(
+            pairs,
+            select(metrics, "metric", registry),
+            registry,
+            db,
+            out,
+            device=device,
+            options=parse_options(set_ or []),
+            progress=progress,
+        )
+    summary = labelling.summary
+    console.print(
+        f"Scored {summary.items} pair(s): {summary.computed} computed, {summary.skipped} "
+        f"reused, {len(summary.errors)} errors. Wrote {labelling.written} label(s) to "
+        f"{escape(str(out or pairs))}."
+    )
+    for metric, count in labelling.missing.items():
+        if count:
+            err_console.print(
+                f"[yellow]{count} pair(s) got no {escape(metric)} label "
+                "(failed or not finite; see the database).[/]"
+            )
+    for message in summary.errors[:10]:
+        err_console.print(f"[red]error[/] {escape(message)}")
+    if summary.errors:
+        raise typer.Exit(1)

@@ -13,14 +13,14 @@
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from semfid_bench.errors import SemfidError
 from semfid_bench.manifest import Manifest, write_manifest
 from semfid_bench.study.answers import Answer
+from semfid_bench.study.rows import header_records, item_row
 
 DEFAULT_MIN_TRAP_ACCURACY = 0.9
 DEFAULT_CONFIDENCE = 0.95
@@ -143,10 +143,6 @@ def score_study(
     )
 
 
-def _relative(path: Path | None, folder: Path) -> str | None:
-    return None if path is None else Path(os.path.relpath(path, folder)).as_posix()
-
-
 def write_rated_manifest(
     pairs: Manifest, scores: StudyScores, out: Path, source: str
 ) -> tuple[int, list[str]]:
@@ -172,20 +168,9 @@ def write_rated_manifest(
             "mos_high": score.high,
             "ratings": float(score.ratings),
         }
-        row = {
-            "id": item.id,
-            "gt": _relative(item.gt, out.parent),
-            "sr": _relative(item.sr, out.parent),
-            "mask": _relative(item.mask, out.parent),
-            "caption": item.caption,
-            "mos": score.mos,
-            "split": item.split,
-            "model": item.model,
-            "degradation": item.degradation,
-            "level": item.level,
-            "labels": labels,
-        }
-        rows.append({k: v for k, v in row.items() if v is not None})
+        rows.append(
+            item_row(replace(item, mos=score.mos, labels=tuple(labels.items())), out.parent)
+        )
     study = {
         "answers": source,
         "pairs": str(pairs.path),
@@ -197,6 +182,7 @@ def write_rated_manifest(
         "raters_dropped": len(scores.dropped),
         **scores.settings,
     }
-    write_manifest(out, f"{pairs.name}-rated", rows, extra={"study": study})
+    extra = header_records(pairs.path) | {"study": study}
+    write_manifest(out, f"{pairs.name}-rated", rows, extra=extra)
     unrated = sorted(set(by_id) - set(scores.pairs))
     return len(rows), unrated

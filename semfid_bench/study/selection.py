@@ -84,8 +84,9 @@ class SelectionCriteria:
             raise SemfidError("Bad selection: " + "; ".join(problems) + ".")
 
 
-def saved_sr_path(images: Path, dataset: str, degradation: str, level: float, model: str,
-                  item_id: str) -> Path:  # fmt: skip
+def saved_sr_path(
+    images: Path, dataset: str, degradation: str, level: float, model: str, item_id: str
+) -> Path:
     """Where ``run --save-images`` put a cell's SR image (the runner's ``_save`` layout)."""
     return Path(images) / dataset / f"{degradation}@{level:g}" / model / f"{item_id}.png"
 
