@@ -196,3 +196,20 @@ def test_cli_reports_the_dropped_raters(study, tmp_path):
     assert f"Raters: {HONEST + RANDOM}, dropped {RANDOM} below trap accuracy 0.9" in text
     assert f"Wrote {len(planted)} rated pair(s)" in text
     assert len(load_manifest(out)) == len(planted)
+
+
+def test_the_rated_manifest_feeds_the_metric_leaderboard(study, tmp_path):
+    import json
+
+    path, planted = study
+    out, db = tmp_path / "rated.jsonl", str(tmp_path / "r.db")
+    cli = CliRunner(env={"COLUMNS": "200"})
+    pairs = ["--pairs", str(USER_STUDY_MANIFEST)]
+    assert cli.invoke(app, ["study", "mos", str(path), *pairs, "--out", str(out)]).exit_code == 0
+    run = ["run", "--manifest", str(out), "--metrics", "psnr", "--db", db, "--device", "cpu"]
+    assert cli.invoke(app, run).exit_code == 0
+    board = ["leaderboard", "--db", db, "--kind", "metrics", "--format", "json"]
+    result = cli.invoke(app, [*board, "--resamples", "50"])
+    assert result.exit_code == 0, result.output
+    rows = {r["split"]: r for r in json.loads(result.output)["metrics"]}
+    assert rows["all"]["n"] == len(planted) and rows["all"]["metric"] == "psnr"
