@@ -261,6 +261,8 @@ def select_from_run(
     """Select pairs from a results database and the images its run saved; return the
     selection, the GT manifest and a record of the sources."""
     criteria.check()
+    if not Path(db).is_file():
+        raise SemfidError(f"Results database not found: {db}", hint="Pass the run's --db.")
     with ResultsStore(db) as store:
         results = store.results()
         if results.empty:

@@ -199,3 +199,25 @@ def test_cli_writes_a_manifest_recording_every_criterion(run, tmp_path):
             item.id.split("/")[0] + ".png"
         )
         assert np.array_equal(read_rgb(item.gt).shape, read_rgb(item.sr).shape)
+
+
+@pytest.mark.parametrize(
+    ("band", "message"),
+    [("0.8,0.6", "0 <= low <= high <= 1"), ("0.6", "expected LOW,HIGH"), ("a,b", "LOW,HIGH")],
+)
+def test_bad_band_is_a_clear_error(band, message, tmp_path):
+    args = ["dataset", "select", "--images", str(tmp_path), "--out", str(tmp_path / "p.jsonl")]
+    result = CliRunner().invoke(app, [*args, "--band", band, "--db", str(tmp_path / "r.db")])
+    assert isinstance(result.exception, SemfidError) and message in result.exception.message
+
+
+def test_missing_database_is_named(tmp_path):
+    with pytest.raises(SemfidError, match=r"Results database not found: .*nope\.db"):
+        select_from_run(tmp_path / "nope.db", tmp_path, SelectionCriteria())
+    assert not (tmp_path / "nope.db").exists()
+
+
+def test_band_accepts_a_dash():
+    from semfid_bench.commands.dataset import _band
+
+    assert _band("0.6-0.8") == _band("0.6,0.8") == (0.6, 0.8)
