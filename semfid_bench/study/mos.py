@@ -78,7 +78,8 @@ def wilson_interval(yes: int, total: int, confidence: float) -> tuple[float, flo
 
 def krippendorff_alpha(answers: list[Answer]) -> float | None:
     """Nominal Krippendorff's alpha of yes/no answers (raters × pairs, gaps allowed);
-    None when fewer than two raters or no pair with two answers."""
+    None where it is undefined: fewer than two raters, no pair with two answers, or one
+    answer given throughout."""
     import numpy as np
 
     try:
@@ -100,7 +101,7 @@ def krippendorff_alpha(answers: list[Answer]) -> float | None:
     if not ((~np.isnan(data)).sum(axis=0) >= 2).any():
         return None
     if len(np.unique(data[~np.isnan(data)])) < 2:
-        return 1.0  # everybody gave the same answer: perfect agreement, alpha is 0/0
+        return None  # everybody gave the same answer: alpha is 0/0, undefined
     return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
 
 
@@ -123,6 +124,11 @@ def score_study(
     accuracy = trap_accuracies(answers)
     kept = sorted(r for r, acc in accuracy.items() if _reliable(acc, min_trap_accuracy))
     dropped = sorted(set(accuracy) - set(kept))
+    if not kept:
+        raise SemfidError(
+            f"No rater reaches trap accuracy {min_trap_accuracy:g}: all {len(dropped)} dropped.",
+            hint="Check the is_trap/expected columns, or lower --min-trap-accuracy.",
+        )
     keep = set(kept)
     rated = [a for a in answers if a.rater in keep and not a.is_trap]
     votes: dict[str, list[bool]] = defaultdict(list)
@@ -150,6 +156,8 @@ def write_rated_manifest(
 
     Return (items written, ids of manifest pairs nobody rated). Answers to a non-trap id
     the manifest lacks are an error: they would silently vanish otherwise."""
+    if not scores.pairs:
+        raise SemfidError("The kept raters answered no pair other than traps.")
     by_id = {item.id: item for item in pairs}
     unknown = sorted(set(scores.pairs) - set(by_id))
     if unknown:

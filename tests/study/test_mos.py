@@ -140,6 +140,18 @@ def test_krippendorff_alpha_by_hand():
     assert krippendorff_alpha(answers) == pytest.approx(8 / 15)
 
 
+def test_krippendorff_alpha_is_undefined_without_variation():
+    same = [Answer(r, p, True) for r in "AB" for p in ("p1", "p2")]
+    assert krippendorff_alpha(same) is None
+    assert krippendorff_alpha([Answer("A", "p1", True), Answer("B", "p2", False)]) is None
+
+
+def test_nobody_passing_the_traps_is_an_error(tmp_path):
+    rows = [("r1", "t", "yes", "1", "no"), ("r1", "p", "yes", "", "")]
+    with pytest.raises(SemfidError, match=r"No rater reaches trap accuracy 0\.9"):
+        score_study(read_answers(write_csv(tmp_path / "a.csv", rows)))
+
+
 def test_last_answer_counts(tmp_path):
     rows = [("r1", "p", "yes", "", ""), ("r2", "p", "no", "", ""), ("r1", "p", "no", "", "")]
     scores = score_study(read_answers(write_csv(tmp_path / "a.csv", rows)), 0)
