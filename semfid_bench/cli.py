@@ -14,6 +14,7 @@ from typing import NoReturn
 import typer
 
 from semfid_bench.commands.common import err_console
+from semfid_bench.commands.dataset import dataset_app
 from semfid_bench.commands.degrade import degrade
 from semfid_bench.commands.doctor import doctor
 from semfid_bench.commands.leaderboard import leaderboard
@@ -22,6 +23,7 @@ from semfid_bench.commands.plugins import plugins
 from semfid_bench.commands.prefetch import prefetch
 from semfid_bench.commands.publish import publish
 from semfid_bench.commands.run import run
+from semfid_bench.commands.study import study_app
 from semfid_bench.commands.train import train_app
 from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import console as escape
@@ -42,6 +44,8 @@ app.command("degrade")(degrade)
 app.command("prefetch")(prefetch)
 app.command("doctor")(doctor)
 app.add_typer(train_app, name="train")
+app.add_typer(study_app, name="study")
+app.add_typer(dataset_app, name="dataset")
 
 
 def main() -> None:

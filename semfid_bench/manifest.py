@@ -383,9 +383,14 @@ def load_manifest(path: str | Path, *, allow_outside_paths: bool = False) -> Man
     return Manifest(name=name or path.stem, path=path, items=tuple(items))
 
 
-def write_manifest(path: Path, name: str, rows: list[dict]) -> None:
-    """Write a manifest: the header, then one JSON object per row."""
+def write_manifest(path: Path, name: str, rows: list[dict], extra: dict | None = None) -> None:
+    """Write a manifest: the header, then one JSON object per row. ``extra`` adds header
+    fields that record how the manifest was made (readers ignore them)."""
     header = {"format": FORMAT, "version": VERSION, "name": name}
+    clash = set(header) & set(extra or {})
+    if clash:
+        raise ValueError(f"extra header fields {sorted(clash)} would replace the header's own")
+    header |= extra or {}
     with open(path, "w", encoding="utf-8") as handle:
         for row in [header, *rows]:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")

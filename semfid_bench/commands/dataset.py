@@ -1,0 +1,148 @@
+"""``semfid-bench dataset select|label``: build a study's pair manifest from a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from semfid_bench.commands.common import (
+    DEFAULT_DB,
+    DbOption,
+    console,
+    err_console,
+    parse_options,
+    select,
+    split_list,
+    warn_problems,
+)
+
+dataset_app = typer.Typer(
+    help="Build study datasets: select SR pairs from a run, pseudo-label them.",
+    no_args_is_help=True,
+)
+
+
+def _band(text: str) -> tuple[float, float]:
+    from semfid_bench.errors import SemfidError
+
+    parts = split_list(text.replace("-", ",", 1) if "," not in text else text)
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError as exc:
+        raise SemfidError(f"Bad --band {text!r}: expected LOW,HIGH such as 0.6,0.8.") from exc
+    return low, high
+
+
+@dataset_app.command("select")
+def dataset_select(
+    images: Annotated[Path, typer.Option(help="Folder the run saved images to (--save-images).")],
+    out: Annotated[Path, typer.Option(help="Pairs manifest to write (JSONL).")],
+    db: DbOption = DEFAULT_DB,
+    dataset: Annotated[
+        str | None, typer.Option(help="Dataset in the database (default: its only one).")
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="The GT manifest (default: the one the run recorded).")
+    ] = None,
+    metrics: Annotated[
+        str, typer.Option(help="Comma-separated metrics whose normalised scores must be in band.")
+    ] = "ssim,lpips",
+    band: Annotated[
+        str, typer.Option(help="LOW,HIGH of the min-max normalised scores (1 = best).")
+    ] = "0.6,0.8",
+    blur_by: Annotated[
+        str,
+        typer.Option(
+            help="Sharpness: 'laplacian' (variance of the Laplacian of the SR image) or a "
+            "no-reference metric scored in the run."
+        ),
+    ] = "laplacian",
+    drop_blurriest: Annotated[
+        float, typer.Option(help="Fraction of in-band pairs with the lowest sharpness to drop.")
+    ] = 0.6,
+    count: Annotated[
+        int | None, typer.Option(help="Cap: pairs drawn balanced across model/degradation/level.")
+    ] = None,
+    rank_by: Annotated[
+        str | None, typer.Option(help="Instead of a balanced draw, rank by this metric ...")
+    ] = None,
+    lowest: Annotated[int | None, typer.Option(help="... and keep this many lowest.")] = None,
+    test_fraction: Annotated[
+        float, typer.Option(help="Share of GT images whose pairs go to the test split.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the balanced draw and the split.")] = 0,
+) -> None:
+    """Keep pairs with moderate classical scores, drop the most blurred, draw balanced
+    (or the lowest by a metric), and write a paired manifest recording every criterion."""
+    from semfid_bench.study.selection import SelectionCriteria, select_from_run, write_selection
+
+    criteria = SelectionCriteria(
+        metrics=tuple(split_list(metrics)),
+        band=_band(band),
+        blur_by=blur_by,
+        drop_blurriest=drop_blurriest,
+        count=count,
+        rank_by=rank_by,
+        lowest=lowest,
+        test_fraction=test_fraction,
+        seed=seed,
+    )
+    selection, gt_manifest, source = select_from_run(db, images, criteria, dataset, manifest)
+    written = write_selection(selection, gt_manifest, out, source)
+    steps = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in selection.counts.items())
+    console.print(f"Pairs: {escape(steps)}.")
+    console.print(f"Wrote {written} pair(s) to {escape(str(out))}.")
+
+
+@dataset_app.command("label")
+def dataset_label(
+    pairs: Annotated[Path, typer.Argument(help="Paired manifest (items with gt and sr).")],
+    metrics: Annotated[str, typer.Option(help="Comma-separated metrics to label with.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Manifest to write (default: replace PAIRS).")
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Plugin option PLUGIN.KEY=VALUE (repeatable)."),
+    ] = None,
+) -> None:
+    """Score the pairs with any metrics (cached in --db, resumable) and write the values
+    into each item's labels, e.g. for train regressor --target c2c."""
+    from semfid_bench.commands.run import _RichProgress
+    from semfid_bench.plugin_manager import build_registry
+    from semfid_bench.study.labels import label_pairs
+
+    registry = build_registry()
+    warn_problems(registry.problems)
+    with _RichProgress() as progress:
+        labelling = label_pairs(
+            pairs,
+            select(metrics, "metric", registry),
+            registry,
+            db,
+            out,
+            device=device,
+            options=parse_options(set_ or []),
+            progress=progress,
+        )
+    summary = labelling.summary
+    console.print(
+        f"Scored {summary.items} pair(s): {summary.computed} computed, {summary.skipped} "
+        f"reused, {len(summary.errors)} errors. Wrote {labelling.written} label(s) to "
+        f"{escape(str(out or pairs))}."
+    )
+    for metric, count in labelling.missing.items():
+        if count:
+            err_console.print(
+                f"[yellow]{count} pair(s) got no {escape(metric)} label "
+                "(failed or not finite; see the database).[/]"
+            )
+    for message in summary.errors[:10]:
+        err_console.print(f"[red]error[/] {escape(message)}")
+    if summary.errors:
+        raise typer.Exit(1)
