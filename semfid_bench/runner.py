@@ -439,7 +439,7 @@ def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
                         seed=model_seed(run.config.seed, item.id, model_name),
                     )
                     sr = _upscale(model_name, model, lr, gt, context, run.config.scale)
-                _save(run, item, degradation, level, model_name, lr, sr)
+                _save(run, item, cell, lr, sr)
             except Exception as exc:
                 message = f"item {item.id!r} ({item.gt}): {_error_message(exc)}"
                 rows = [ResultRow(cell, metric_keys[m], None, message) for m in todo]
@@ -604,12 +604,22 @@ def _score_with_details(metric, sr, reference):
     return with_details(sr, reference)
 
 
-def _save(run: _Run, item: Item, degradation: str, level: float, model_name: str, lr, sr):
-    """Keep LR and SR as ``DIR/<dataset>/<degradation>@<level>/{LR,<model>}/<id>.png``, every
-    part encoded by :func:`~semfid_bench.safe_paths.path_inside`."""
+def saved_image_path(
+    root: Path, dataset: str, degradation: str, level: float, folder: str, item_id: str
+) -> Path:
+    """Where ``--save-images ROOT`` keeps an image:
+    ``ROOT/<dataset>/<degradation>@<level>/<folder>/<id>.png``, ``folder`` ``LR`` or the
+    model's variant label; every part encoded by :func:`~semfid_bench.safe_paths.path_inside`
+    (an id is never read as a path)."""
+    return path_inside(root, dataset, f"{degradation}@{level:g}", folder, item_id, suffix=".png")
+
+
+def _save(run: _Run, item: Item, cell: CellKey, lr, sr):
+    """Keep the cell's LR and SR images (see :func:`saved_image_path`); option variants of
+    a model or degradation get folders of their own (their labels)."""
     if run.config.save_images is None:
         return
-    folder = (run.config.save_images, run.dataset, f"{degradation}@{level:g}")
+    where = (run.config.save_images, run.dataset, cell.degradation.label, cell.level)
     if lr is not None:
-        save_image(lr, path_inside(*folder, "LR", item.id, suffix=".png"))
-    save_image(sr[0], path_inside(*folder, model_name, item.id, suffix=".png"))
+        save_image(lr, saved_image_path(*where, "LR", item.id))
+    save_image(sr[0], saved_image_path(*where, cell.model.label, item.id))

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from semfid_bench.commands.common import (
     DEFAULT_DB,
+    AllowOutsideOption,
     DbOption,
     console,
     err_console,
@@ -18,6 +18,7 @@ from semfid_bench.commands.common import (
     split_list,
     warn_problems,
 )
+from semfid_bench.escaping import console as escape
 
 dataset_app = typer.Typer(
     help="Build study datasets: select SR pairs from a run, pseudo-label them.",
@@ -74,6 +75,7 @@ def dataset_select(
         float, typer.Option(help="Share of GT images whose pairs go to the test split.")
     ] = 0.2,
     seed: Annotated[int, typer.Option(help="Seed of the balanced draw and the split.")] = 0,
+    allow_outside_paths: AllowOutsideOption = False,
 ) -> None:
     """Keep pairs with moderate classical scores, drop the most blurred, draw balanced
     (or the lowest by a metric), and write a paired manifest recording every criterion."""
@@ -90,7 +92,9 @@ def dataset_select(
         test_fraction=test_fraction,
         seed=seed,
     )
-    selection, gt_manifest, source = select_from_run(db, images, criteria, dataset, manifest)
+    selection, gt_manifest, source = select_from_run(
+        db, images, criteria, dataset, manifest, allow_outside_paths
+    )
     written = write_selection(selection, gt_manifest, out, source)
     steps = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in selection.counts.items())
     console.print(f"Pairs: {escape(steps)}.")
@@ -110,6 +114,7 @@ def dataset_label(
         list[str] | None,
         typer.Option("--set", help="Plugin option PLUGIN.KEY=VALUE (repeatable)."),
     ] = None,
+    allow_outside_paths: AllowOutsideOption = False,
 ) -> None:
     """Score the pairs with any metrics (cached in --db, resumable) and write the values
     into each item's labels, e.g. for train regressor --target c2c."""
@@ -129,6 +134,7 @@ def dataset_label(
             device=device,
             options=parse_options(set_ or []),
             progress=progress,
+            allow_outside_paths=allow_outside_paths,
         )
     summary = labelling.summary
     console.print(

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from semfid_bench.commands.common import console, err_console
+from semfid_bench.commands.common import AllowOutsideOption, console, err_console
+from semfid_bench.escaping import console as escape
 
 study_app = typer.Typer(
     help="Run your own user study: import ratings as MOS.", no_args_is_help=True
@@ -32,6 +32,7 @@ def study_mos(
         float, typer.Option(help="Drop raters whose share of correct trap answers is lower.")
     ] = 0.9,
     confidence: Annotated[float, typer.Option(help="Confidence of the Wilson MOS CIs.")] = 0.95,
+    allow_outside_paths: AllowOutsideOption = False,
 ) -> None:
     """MOS (share of "yes") per pair with a Wilson CI, after dropping raters who fail the
     traps; Krippendorff's alpha; writes a manifest for leaderboard and train regressor."""
@@ -39,7 +40,7 @@ def study_mos(
     from semfid_bench.study.answers import read_answers
     from semfid_bench.study.mos import score_study, write_rated_manifest
 
-    manifest = load_manifest(pairs)
+    manifest = load_manifest(pairs, allow_outside_paths=allow_outside_paths)
     scores = score_study(read_answers(answers), min_trap_accuracy, confidence)
     written, unrated = write_rated_manifest(manifest, scores, out, str(answers))
     raters = len(scores.kept) + len(scores.dropped)

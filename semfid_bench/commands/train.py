@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from semfid_bench.commands.common import console, progress_bar
+from semfid_bench.commands.common import AllowOutsideOption, console, progress_bar
 from semfid_bench.escaping import console as escape
 
 train_app = typer.Typer(
@@ -117,6 +117,7 @@ def train_regressor(
     patience: PatienceOption = None,
     device: DeviceOption = "auto",
     out: OutOption = None,
+    allow_outside_paths: AllowOutsideOption = False,
 ) -> None:
     """Train the semantic-fidelity regressor (MSE against TARGET)."""
     from semfid_bench.learned.backbones import backbone_config
@@ -131,7 +132,8 @@ def train_regressor(
         **model_settings("regressor", s),
     )
     name = f"regressor-{recipe}-{s['backbone']}-d{s['depth']}-{target}-s{s['seed']}"
-    _train(manifest, config, target, weights, s, device, out, name, ("srcc", "plcc", "mse"))
+    columns = ("srcc", "plcc", "mse")
+    _train(manifest, config, target, weights, s, device, out, name, columns, allow_outside_paths)
 
 
 @train_app.command("clu")
@@ -162,6 +164,7 @@ def train_clu(
     patience: PatienceOption = None,
     device: DeviceOption = "auto",
     out: OutOption = None,
+    allow_outside_paths: AllowOutsideOption = False,
 ) -> None:
     """Train CLU, the per-pixel semantic-change map, on the manifest's masks."""
     from semfid_bench.learned.backbones import backbone_config
@@ -178,7 +181,16 @@ def train_clu(
     )
     name = f"clu-{recipe}-{s['backbone']}-s{s['seed']}"
     _train(
-        manifest, config, "mask", weights, s, device, out, name, ("iou", "iou_constant", s["loss"])
+        manifest,
+        config,
+        "mask",
+        weights,
+        s,
+        device,
+        out,
+        name,
+        ("iou", "iou_constant", s["loss"]),
+        allow_outside_paths,
     )
 
 
@@ -193,7 +205,9 @@ def _pretrained(value: str) -> str | None:
     return None if value.lower() == "none" else value
 
 
-def _train(manifest, config, target, weights, s, device, out, name, columns) -> None:
+def _train(
+    manifest, config, target, weights, s, device, out, name, columns, allow_outside_paths
+) -> None:
     from semfid_bench.device import resolve_device
     from semfid_bench.learned.checkpoints import checkpoints_dir
     from semfid_bench.learned.recipes import train_model, train_options
@@ -209,6 +223,7 @@ def _train(manifest, config, target, weights, s, device, out, name, columns) -> 
             weights=weights,
             out=out or checkpoints_dir() / name,
             progress=progress,
+            allow_outside_paths=allow_outside_paths,
         )
     metrics = trained.record["metrics"]
     table = Table("split", *columns, title="Best epoch "

@@ -56,14 +56,20 @@ def _pair(item: Item, target: str | None, masks: bool, problems: list[str]) -> P
     return Pair(item.id, item.gt, item.sr, value, item.mask if masks else None, item.split)
 
 
-def load_pairs(path: str | Path, *, target: str | None = None, masks: bool = False) -> list[Pair]:
+def load_pairs(
+    path: str | Path,
+    *,
+    target: str | None = None,
+    masks: bool = False,
+    allow_outside_paths: bool = False,
+) -> list[Pair]:
     """Read and validate a pair manifest; raise :class:`ManifestError` listing every problem.
 
     :param target: what the regressor learns (``mos``, ``c2c``, ``c2i`` or any label name);
         None when no target is needed.
     :param masks: require a ``mask`` on every pair (CLU training).
     """
-    manifest = load_manifest(path)
+    manifest = load_manifest(path, allow_outside_paths=allow_outside_paths)
     problems: list[str] = []
     pairs = [pair for item in manifest if (pair := _pair(item, target, masks, problems))]
     if problems:

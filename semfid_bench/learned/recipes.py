@@ -114,14 +114,21 @@ def train_model(
     weights: str | Path | None = None,
     out: str | Path | None = None,
     progress: Progress | None = None,
+    allow_outside_paths: bool = False,
 ) -> TrainedModel:
     """Train a regressor (on ``target``) or a CLU model (on masks) from a pair manifest.
 
     :param weights: local backbone weights instead of the pretrained download.
     :param out: checkpoint path stem; nothing is saved when None.
+    :param allow_outside_paths: as for :func:`~semfid_bench.manifest.load_manifest`.
     """
     regressor = isinstance(config, RegressorConfig)
-    pairs = load_pairs(manifest, target=target if regressor else None, masks=not regressor)
+    pairs = load_pairs(
+        manifest,
+        target=target if regressor else None,
+        masks=not regressor,
+        allow_outside_paths=allow_outside_paths,
+    )
     splitter = thesis_split if options.split == "thesis" else split_pairs
     splits = splitter(pairs, options.seed)
     torch.manual_seed(options.seed)  # before reading images: a missing weights file fails fast

@@ -20,7 +20,7 @@ from semfid_bench.errors import SemfidError
 from semfid_bench.manifest import Manifest, load_manifest, write_manifest
 from semfid_bench.registry import Registry
 from semfid_bench.runner import GIVEN_SR, Progress, RunConfig, RunSummary, run_benchmark
-from semfid_bench.store import ResultsStore, canonical_options
+from semfid_bench.store import ResultsStore
 from semfid_bench.study.rows import header_records, item_row
 
 
@@ -34,9 +34,10 @@ class Labelling:
 
 
 def _values(
-    results: pd.DataFrame, manifest: Manifest, metrics: list[str], options: dict, run_id: str
+    results: pd.DataFrame, manifest: Manifest, summary: RunSummary
 ) -> dict[tuple[str, str], float]:
-    """(item id, metric) → value of the paired cells, with the run's metric options.
+    """(item id, metric) → value of the paired cells, for the run's metric keys (effective
+    options and version).
 
     A cell with several values (its GT or SR file changed since an earlier run) takes the
     one this run computed; if this run reused one of several, that is an error."""
@@ -49,12 +50,9 @@ def _values(
         )
         for item in manifest
     }
-    wanted = {m: canonical_options(options.get(m)) for m in metrics}
-    rows = results[
-        (results["dataset"] == manifest.name)
-        & results["metric"].isin(metrics)
-        & (results["metric_options"] == results["metric"].map(wanted))
-    ]
+    keys = {key.key for key in summary.keys.get("metric", [])}
+    metric_key = results[["metric", "metric_options", "metric_version"]].apply(tuple, axis=1)
+    rows = results[(results["dataset"] == manifest.name) & metric_key.isin(keys)]
     rows = rows[
         [
             cell in cells
@@ -66,7 +64,7 @@ def _values(
     values: dict[tuple[str, str], float] = {}
     for (item_id, metric), group in rows.groupby(["item_id", "metric"]):
         if len(group) > 1:
-            group = group[group["run_id"] == run_id]
+            group = group[group["run_id"] == summary.run_id]
         if len(group) != 1:
             raise SemfidError(
                 f"Item {item_id!r} has several {metric} values for different image files.",
@@ -86,11 +84,13 @@ def label_pairs(
     device: str = "auto",
     options: dict | None = None,
     progress: Progress | None = None,
+    allow_outside_paths: bool = False,
 ) -> Labelling:
     """Score every pair of ``pairs`` with ``metrics`` (cached in ``db``) and write the
     manifest with the values in each item's labels to ``out`` (default: ``pairs`` itself,
-    replaced atomically)."""
-    manifest = load_manifest(pairs)
+    replaced atomically). ``allow_outside_paths`` as for :func:`load_manifest` (a pairs
+    manifest usually points into a run's image folder)."""
+    manifest = load_manifest(pairs, allow_outside_paths=allow_outside_paths)
     unpaired = [item.id for item in manifest if not item.paired]
     if unpaired:
         raise SemfidError(
@@ -105,10 +105,11 @@ def label_pairs(
         manifest=manifest.path,
         device=device,
         options=options,
+        allow_outside_paths=allow_outside_paths,
     )
     with ResultsStore(db) as store:
         summary = run_benchmark(config, registry, store, progress)
-        values = _values(store.results(), manifest, metrics, options, summary.run_id)
+        values = _values(store.results(), manifest, summary)
     out = Path(out or manifest.path).resolve()
     labelling = Labelling(summary=summary, missing=dict.fromkeys(metrics, 0))
     rows = []
@@ -130,7 +131,7 @@ def label_pairs(
     os.close(handle)
     try:
         write_manifest(Path(temporary), manifest.name, rows, extra=extra)
-        load_manifest(temporary)
+        load_manifest(temporary, allow_outside_paths=allow_outside_paths)
         os.replace(temporary, out)
     finally:
         Path(temporary).unlink(missing_ok=True)

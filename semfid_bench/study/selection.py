@@ -39,6 +39,7 @@ import pandas as pd
 from semfid_bench.errors import SemfidError
 from semfid_bench.images import read_rgb
 from semfid_bench.manifest import Manifest, load_manifest, write_manifest
+from semfid_bench.runner import saved_image_path
 from semfid_bench.specs import MetricSpec
 from semfid_bench.store import ResultsStore
 
@@ -84,13 +85,6 @@ class SelectionCriteria:
             raise SemfidError("Bad selection: " + "; ".join(problems) + ".")
 
 
-def saved_sr_path(
-    images: Path, dataset: str, degradation: str, level: float, model: str, item_id: str
-) -> Path:
-    """Where ``run --save-images`` put a cell's SR image (the runner's ``_save`` layout)."""
-    return Path(images) / dataset / f"{degradation}@{level:g}" / model / f"{item_id}.png"
-
-
 def laplacian_variance(path: Path) -> float:
     """Variance of the Laplacian of an image's grey levels: low means blurred."""
     import cv2
@@ -114,6 +108,8 @@ def normalise(values: pd.Series, higher_is_better: bool) -> pd.Series:
 def cell_table(results: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """One row per SR cell of ``dataset``, one column per metric (raw values)."""
     rows = results[results["dataset"] == dataset]
+    # option variants of a model or degradation are cells (and image folders) of their own
+    rows = rows.assign(model=rows["model_label"], degradation=rows["degradation_label"])
     if rows.empty:
         raise SemfidError(f"The results database has no results for dataset {dataset!r}.")
     counts = rows.groupby([*CELL, "metric"]).size()
@@ -257,9 +253,11 @@ def select_from_run(
     criteria: SelectionCriteria,
     dataset: str | None = None,
     manifest: Path | None = None,
+    allow_outside_paths: bool = False,
 ) -> tuple[Selection, Manifest, dict]:
     """Select pairs from a results database and the images its run saved; return the
-    selection, the GT manifest and a record of the sources."""
+    selection, the GT manifest (read with ``allow_outside_paths`` as for
+    :func:`load_manifest`) and a record of the sources."""
     criteria.check()
     if not Path(db).is_file():
         raise SemfidError(f"Results database not found: {db}", hint="Pass the run's --db.")
@@ -268,13 +266,15 @@ def select_from_run(
         if results.empty:
             raise SemfidError(f"The results database {db} holds no results.")
         name = dataset or only_dataset(results)
-        gt_manifest = load_manifest(manifest or run_manifest(store, name))
+        gt_manifest = load_manifest(
+            manifest or run_manifest(store, name), allow_outside_paths=allow_outside_paths
+        )
         specs = store.metric_specs()
     selection = select_pairs(
         cell_table(results, name),
         specs,
         criteria,
-        lambda row: saved_sr_path(
+        lambda row: saved_image_path(
             images, name, row["degradation"], row["level"], row["model"], row["item_id"]
         ),
     )
@@ -325,5 +325,5 @@ def write_selection(
         }
     }
     write_manifest(out, f"{manifest.name}-pairs", rows, extra=header)
-    load_manifest(out)
+    load_manifest(out, allow_outside_paths=True)  # it points into the run's image folder
     return len(rows)

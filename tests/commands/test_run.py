@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from semfid_bench.cli import app
 from semfid_bench.errors import SemfidError
+from semfid_bench.escaping import md_text
 from semfid_bench.hookspecs import hookimpl
 from semfid_bench.interfaces import Metric
 from semfid_bench.specs import MetricSpec
@@ -43,7 +44,7 @@ def test_model_and_metric_variants_are_kept_apart(tmp_path, crops_manifest):
     assert "psnr-y[crop_border=0]" in result.output
     board = runner.invoke(app, ["leaderboard", "--db", str(db), "--rank-by", "psnr-y"])
     assert board.exit_code == 0, board.output
-    assert "| psnr-y ↑ ★ | psnr-y[crop_border=0] ↑ |" in board.output
+    assert f"| psnr-y ↑ ★ | {md_text('psnr-y[crop_border=0]')} ↑ |" in board.output
     rows = [line for line in board.output.splitlines() if "| `bicubic" in line]
     assert [row.split(" | ")[1:3] for row in rows] == [
         ["`bicubic`", "2"],
