@@ -149,6 +149,12 @@ class StableSR(ControlNetSR):
         sr = colour_fix(sr, (image + 1) / 2, self.colour_fix)
         return resize(sr, height * self.scale, width * self.scale)
 
+    def _vae_tiling(self, height: int, width: int) -> None:
+        """Never tile the VAE encoder: the authors encode the whole upscaled image (their
+        only tiling, above ``--vqgantile_size`` 1280 px, cuts the image for the whole
+        pipeline, not for the encoder)."""
+        self.vae.disable_tiling()
+
     def _predict_noise(self, sample, lr_latent, *, t) -> torch.Tensor:
         timesteps = t.reshape(1).expand(sample.shape[0]).to(self.device)
         features = self.structcond(lr_latent, timesteps)

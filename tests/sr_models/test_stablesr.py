@@ -238,6 +238,44 @@ def test_spade_and_cfw_take_part(tiny_checkpoints, lr):
     assert not torch.equal(without_cfw, model.upscale(lr, _context(1)))
 
 
+#: Largest output difference from float32 allowed per half precision (images in [0, 1]):
+#: (max, mean) over pixels. bfloat16 keeps 8 mantissa bits to float16's 11, hence ~8× more.
+HALF_TOLERANCE = {torch.float16: (0.02, 0.002), torch.bfloat16: (0.15, 0.015)}
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_runs_close_to_float32(tiny_checkpoints, lr, dtype):
+    """``dtype=auto`` is float16 on CUDA: SPADE, the time-aware encoder and the UNet run in
+    half precision with the authors' float32 group norm (issue 20 item 1), on CPU here."""
+    reference = _model(tiny_checkpoints).upscale(lr, _context(1))
+    model = _model(tiny_checkpoints, dtype=dtype)
+    half = getattr(torch, dtype)
+    assert model.unet.dtype == next(model.structcond.parameters()).dtype == half
+    assert model.unet.down_blocks[0].resnets[0].spade.mlp_gamma.weight.dtype == half
+    out = model.upscale(lr, _context(1))
+    difference = (out - reference).abs()
+    largest, mean = HALF_TOLERANCE[half]
+    assert difference.max() <= largest and difference.mean() <= mean
+    assert not torch.equal(out, reference)
+
+
+def test_vae_encoder_is_not_tiled_as_the_authors_never_tile_it(tiny_checkpoints):
+    """The authors encode the whole upscaled image (up to 1280 px) in one pass. Latent
+    tiling must not switch on diffusers' VAE tiling (then 32 px tiles: the converted
+    config lacked ``sample_size``, the authors' ``resolution`` 512; issue 14 item 3)."""
+    model = _model(tiny_checkpoints, tile=4, tile_overlap=2)
+    assert model.vae.config.sample_size == 512
+    image = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        latent = model._encode_image(image, torch.Generator().manual_seed(1))
+        assert not model.vae.use_tiling
+        moments = model.vae.quant_conv(model.vae.encoder(image * 2 - 1))
+    mean, logvar = moments.chunk(2, dim=1)
+    eps = torch.randn(mean.shape, generator=torch.Generator().manual_seed(1))
+    expected = (mean + torch.exp(0.5 * logvar.clamp(-30.0, 20.0)) * eps) * 0.18215
+    torch.testing.assert_close(latent, expected)
+
+
 @pytest.mark.slow
 def test_tiled_latents_padding_and_downscaling(tiny_checkpoints):
     """An 8×8 input at input size 48 is upscaled 6×, padded to 64 pixels, denoised in
