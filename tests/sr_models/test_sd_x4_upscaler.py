@@ -66,7 +66,7 @@ def test_upscales_four_times_finite_and_seeded(tiny_x4_dir, lr):
 
 
 def test_odd_sizes_are_padded_and_cropped_back_with_guidance(tiny_x4_dir, lr):
-    sr = _model(tiny_x4_dir).upscale(lr[..., :13, :15], _context(1))
+    sr = _model(tiny_x4_dir, prompt="a cat").upscale(lr[..., :13, :15], _context(1))
     assert sr.shape == (1, 3, 52, 60)
     assert torch.isfinite(sr).all()
 
@@ -79,6 +79,26 @@ def test_tiled_run_keeps_size_and_uses_tiles(tiny_x4_dir, lr):
     assert tiled.shape == whole.shape == (1, 3, 128, 64)
     assert torch.isfinite(tiled).all()
     assert not torch.equal(tiled, whole)
+
+
+def _unet_batches(model) -> list[int]:
+    """Batch size of every UNet call ``model`` makes from now on."""
+    batches = []
+    model.pipe.unet.register_forward_pre_hook(lambda module, args: batches.append(len(args[0])))
+    return batches
+
+
+@pytest.mark.parametrize(
+    ("prompt", "negative", "per_step"), [("", "", 1), ("a cat", "", 2), ("", "blur", 2)]
+)
+def test_guidance_pass_only_when_the_prompts_differ(tiny_x4_dir, lr, prompt, negative, per_step):
+    """Equal prompts make classifier-free guidance a no-op: the UNet then sees one sample
+    per step, not the (negative, positive) pair (issue 14 item 9)."""
+    model = _model(tiny_x4_dir, prompt=prompt, negative_prompt=negative)
+    assert model.guidance == (1.0 if per_step == 1 else 9.0)
+    batches = _unet_batches(model)
+    model.upscale(lr[..., :8, :8], _context(1))
+    assert batches == [per_step, per_step]
 
 
 def test_offline_without_weights_names_repo_and_option(tmp_path, monkeypatch):
