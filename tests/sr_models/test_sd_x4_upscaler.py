@@ -10,6 +10,7 @@ from semfid_bench.images import load_image
 from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
+from .precision import assert_close_to_float32
 from .tiny_diffusion import tiny_text_encoder, tiny_tokenizer, tiny_unet, tiny_vae
 
 
@@ -99,6 +100,15 @@ def test_guidance_pass_only_when_the_prompts_differ(tiny_x4_dir, lr, prompt, neg
     batches = _unet_batches(model)
     model.upscale(lr[..., :8, :8], _context(1))
     assert batches == [per_step, per_step]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_runs_close_to_float32(tiny_x4_dir, lr, dtype):
+    reference = _model(tiny_x4_dir, prompt="a cat").upscale(lr, _context(1))
+    model = _model(tiny_x4_dir, prompt="a cat", dtype=dtype)
+    half = getattr(torch, dtype)
+    assert model.pipe.unet.dtype == model.pipe.text_encoder.dtype == half
+    assert_close_to_float32(model.upscale(lr, _context(1)), reference, half)
 
 
 def test_offline_without_weights_names_repo_and_option(tmp_path, monkeypatch):

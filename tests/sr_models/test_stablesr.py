@@ -14,6 +14,7 @@ from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
 from . import stablesr_layout as layout
+from .precision import assert_close_to_float32
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "stablesr_layout.json").read_text())
 
@@ -238,11 +239,6 @@ def test_spade_and_cfw_take_part(tiny_checkpoints, lr):
     assert not torch.equal(without_cfw, model.upscale(lr, _context(1)))
 
 
-#: Largest output difference from float32 allowed per half precision (images in [0, 1]):
-#: (max, mean) over pixels. bfloat16 keeps 8 mantissa bits to float16's 11, hence ~8× more.
-HALF_TOLERANCE = {torch.float16: (0.02, 0.002), torch.bfloat16: (0.15, 0.015)}
-
-
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_half_precision_runs_close_to_float32(tiny_checkpoints, lr, dtype):
     """``dtype=auto`` is float16 on CUDA: SPADE, the time-aware encoder and the UNet run in
@@ -252,11 +248,7 @@ def test_half_precision_runs_close_to_float32(tiny_checkpoints, lr, dtype):
     half = getattr(torch, dtype)
     assert model.unet.dtype == next(model.structcond.parameters()).dtype == half
     assert model.unet.down_blocks[0].resnets[0].spade.mlp_gamma.weight.dtype == half
-    out = model.upscale(lr, _context(1))
-    difference = (out - reference).abs()
-    largest, mean = HALF_TOLERANCE[half]
-    assert difference.max() <= largest and difference.mean() <= mean
-    assert not torch.equal(out, reference)
+    assert_close_to_float32(model.upscale(lr, _context(1)), reference, half)
 
 
 def test_vae_encoder_is_not_tiled_as_the_authors_never_tile_it(tiny_checkpoints):
