@@ -78,11 +78,15 @@ def import_authors_modules(ref: Path) -> types.SimpleNamespace:
     _module("basicsr.ops.dcn", ModulatedDeformConvPack=nn.Module, modulated_deform_conv=None)
     # Imported by openaimodel.py, unused by the modules here.
     _module("basicsr.archs.stylegan2_arch", ConvLayer=None, EqualConv2d=None)
+    # openaimodel.py checks ``type(context_dim) == ListConfig`` (OmegaConf lists from YAML).
+    _module("omegaconf", ref)
+    _module("omegaconf.listconfig", ListConfig=type("ListConfig", (list,), {}))
     _load_file("basicsr.archs.arch_util", ref / "basicsr" / "archs" / "arch_util.py")
     _load_file("basicsr.archs.rrdbnet_arch", ref / "basicsr" / "archs" / "rrdbnet_arch.py")
     from ldm.modules.diffusionmodules import model, openaimodel
 
     return types.SimpleNamespace(
+        UNetModelDualcondV2=openaimodel.UNetModelDualcondV2,
         ResBlockDual=openaimodel.ResBlockDual,
         EncoderUNetModelWT=openaimodel.EncoderUNetModelWT,
         Encoder=model.Encoder,
@@ -117,6 +121,34 @@ def spade_resblock(authors) -> dict:
     return {
         "source": _source(
             "ldm/modules/diffusionmodules/openaimodel.py", "ResBlockDual.forward (with SPADE)"
+        ),
+        "config": config,
+        "shapes": shapes,
+        "inputs": inputs,
+        "outputs": {"out": out},
+    }
+
+
+def spade_unet(authors) -> dict:
+    """``UNetModelDualcondV2`` with the released config's switches (linear transformer
+    projections, 64-wide heads, SPADE in every ResBlock), tiny: checks our conversion of
+    the whole UNet, SPADE placement included."""
+    config = dict(
+        image_size=16, in_channels=4, model_channels=64, out_channels=4, num_res_blocks=1,
+        attention_resolutions=(1, 2), channel_mult=(1, 2), num_head_channels=64,
+        use_spatial_transformer=True, use_linear_in_transformer=True, transformer_depth=1,
+        context_dim=32, use_checkpoint=False, legacy=False, semb_channels=16,
+    )  # fmt: skip
+    unet, shapes = _build(authors.UNetModelDualcondV2, config)
+    inputs = _inputs(4, x=(1, 4, 16, 16), context=(1, 5, 32), struct_16=(1, 16, 16, 16),
+                     struct_8=(1, 16, 8, 8))  # fmt: skip
+    inputs["timesteps"] = torch.tensor([500])
+    struct = {"16": inputs["struct_16"], "8": inputs["struct_8"]}
+    with torch.no_grad():
+        out = unet(inputs["x"], inputs["timesteps"], inputs["context"], struct)
+    return {
+        "source": _source(
+            "ldm/modules/diffusionmodules/openaimodel.py", "UNetModelDualcondV2.forward"
         ),
         "config": config,
         "shapes": shapes,
@@ -199,6 +231,7 @@ def cfw_autoencoder(authors) -> dict:
 
 CASES = {
     "stablesr_spade_resblock": spade_resblock,
+    "stablesr_spade_unet": spade_unet,
     "stablesr_time_aware_encoder": time_aware_encoder,
     "stablesr_cfw_autoencoder": cfw_autoencoder,
 }

@@ -31,7 +31,13 @@ RESBLOCK_KEYS = {
 
 
 @pytest.mark.parametrize(
-    "name", ["stablesr_spade_resblock", "stablesr_time_aware_encoder", "stablesr_cfw_autoencoder"]
+    "name",
+    [
+        "stablesr_spade_resblock",
+        "stablesr_spade_unet",
+        "stablesr_time_aware_encoder",
+        "stablesr_cfw_autoencoder",
+    ],
 )
 def test_fixture_names_its_source(name):
     source = load_fixture(name)["source"]
@@ -59,6 +65,27 @@ def test_spade_resblock_matches_the_authors_resblockdual():
     with torch.no_grad(), structure_conditioning({"8": inputs["segmap"]}, unet):
         out = resnet(inputs["x"], inputs["emb"])
     torch.testing.assert_close(out, fixture["outputs"]["out"], **TOLERANCE)
+
+
+def test_converted_unet_matches_the_authors_unet_model_dualcond_v2():
+    """The whole tiny UNet through our converter: diffusers' UNet, SPADE on every ResNet."""
+    from diffusers import UNet2DConditionModel
+
+    from semfid_bench.sr_models import stablesr_convert as convert
+    from semfid_bench.sr_models.stablesr_modules import add_spade, structure_conditioning
+
+    fixture = load_fixture("stablesr_spade_unet")
+    state = {convert.UNET + k: v for k, v in seeded_state(fixture["shapes"]).items()}
+    config, converted = convert.convert_unet(state)
+    unet = UNet2DConditionModel.from_config(config)
+    add_spade(unet, fixture["config"]["semb_channels"])
+    unet.load_state_dict(converted, strict=True)
+    unet.eval()
+    inputs = fixture["inputs"]
+    struct = {"16": inputs["struct_16"], "8": inputs["struct_8"]}
+    with torch.no_grad(), structure_conditioning(struct, unet):
+        out = unet(inputs["x"], inputs["timesteps"], encoder_hidden_states=inputs["context"])
+    torch.testing.assert_close(out.sample, fixture["outputs"]["out"], **TOLERANCE)
 
 
 def test_time_aware_encoder_matches_the_authors_encoder_unet_model_wt():
