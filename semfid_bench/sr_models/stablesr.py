@@ -32,8 +32,10 @@ from semfid_bench.weights import WeightFile, fetch_weights, load_state_dict, loc
 HUB = "https://huggingface.co/Iceclear/StableSR/resolve/main/"
 STABLESR_FILE = WeightFile("stablesr_000117.ckpt", HUB + "stablesr_000117.ckpt")
 VQGAN_FILE = WeightFile("vqgan_cfw_00011.ckpt", HUB + "vqgan_cfw_00011.ckpt")
-#: The UNet's input must be a multiple of this many pixels (VAE ×8, three UNet downsamples).
-PIXEL_MULTIPLE = 64
+#: The upscaled image is reflect-padded to a multiple of this many pixels, as the authors'
+#: script does. At the default sizes every latent tile is 64 × 64; a latent smaller than
+#: the tile (a multiple of 4 only) runs whole, diffusers' UNet matching its odd sizes.
+PIXEL_MULTIPLE = 32
 
 
 def respaced_timesteps(steps: int, total: int = 1000) -> list[int]:

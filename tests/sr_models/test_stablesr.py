@@ -268,6 +268,20 @@ def test_vae_encoder_is_not_tiled_as_the_authors_never_tile_it(tiny_checkpoints)
     torch.testing.assert_close(latent, expected)
 
 
+def test_pads_to_multiples_of_32_pixels_as_the_authors(tiny_checkpoints, lr):
+    """16 × 24 → 64 × 96 pixels: a multiple of 32 already, so not padded (the authors pad
+    to 32; 64 would add 32 reflected rows that the model sees). The 8 × 12 latent, not a
+    multiple of 8, runs through the UNet whole."""
+    model = _model(tiny_checkpoints)
+    encoded = []
+    model.vae.encoder.register_forward_pre_hook(lambda module, args: encoded.append(args[0]))
+    wide = torch.cat([lr, lr.flip(-1)[..., :8]], dim=-1)
+    out = model.upscale(wide, _context(0))
+    assert [tuple(x.shape) for x in encoded] == [(1, 3, 64, 96)]
+    assert out.shape == (1, 3, 64, 96)
+    assert torch.isfinite(out).all()
+
+
 @pytest.mark.slow
 def test_tiled_latents_padding_and_downscaling(tiny_checkpoints):
     """An 8×8 input at input size 48 is upscaled 6×, padded to 64 pixels, denoised in
