@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from semfid_bench.sr_models import stablesr_convert as convert
-from semfid_bench.sr_models.colour_fix import colour_fix
+from semfid_bench.sr_models.colour_fix import adain_colour_fix, colour_fix
 from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
 from semfid_bench.sr_models.diffusers_loading import load_strict
 from semfid_bench.sr_models.latent_tiling import tiled_predict
@@ -36,6 +36,8 @@ VQGAN_FILE = WeightFile("vqgan_cfw_00011.ckpt", HUB + "vqgan_cfw_00011.ckpt")
 #: script does. At the default sizes every latent tile is 64 × 64; a latent smaller than
 #: the tile (a multiple of 4 only) runs whole, diffusers' UNet matching its odd sizes.
 PIXEL_MULTIPLE = 32
+#: The authors' AdaIN eps (1e-5) acts on variances in [-1, 1], 4× those in [0, 1].
+ADAIN_EPS = 1e-5 / 4
 
 
 def respaced_timesteps(steps: int, total: int = 1000) -> list[int]:
@@ -147,9 +149,15 @@ class StableSR(ControlNetSR):
             latents = self._step(noise_pred, t, latents, generator)
         scaled = (latents / self.vae.config.scaling_factor).to(self.vqgan.dtype)
         sr = cfw_decode(self.vqgan, scaled, padded.to(self.vqgan.dtype)).float()
-        sr = ((sr[..., : size[0], : size[1]] + 1) / 2).clamp(0.0, 1.0)
-        sr = colour_fix(sr, (image + 1) / 2, self.colour_fix)
-        return resize(sr, height * self.scale, width * self.scale)
+        # As the authors: the colour fix sees the padded images, then the padding is cut.
+        sr = self._fix_colours((sr + 1) / 2, (padded + 1) / 2)
+        return resize(sr[..., : size[0], : size[1]], height * self.scale, width * self.scale)
+
+    def _fix_colours(self, sr: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """The authors' colour fix (in [-1, 1]) computed in [0, 1], clamped to [0, 1]."""
+        if self.colour_fix == "adain":
+            return adain_colour_fix(sr, reference, eps=ADAIN_EPS)
+        return colour_fix(sr, reference, self.colour_fix).clamp(0.0, 1.0)
 
     def _vae_tiling(self, height: int, width: int) -> None:
         """Never tile the VAE encoder: the authors encode the whole upscaled image (their

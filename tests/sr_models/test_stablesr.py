@@ -282,6 +282,43 @@ def test_pads_to_multiples_of_32_pixels_as_the_authors(tiny_checkpoints, lr):
     assert torch.isfinite(out).all()
 
 
+def _authors_adain(content_feat, style_feat):
+    """``adaptive_instance_normalization`` + ``calc_mean_std`` (eps 1e-5) of IceClear/StableSR
+    @398ee93 ``scripts/wavelet_color_fix.py``, condensed."""
+
+    def calc_mean_std(feat, eps=1e-5):
+        b, c = feat.shape[:2]
+        std = (feat.reshape(b, c, -1).var(dim=2) + eps).sqrt().reshape(b, c, 1, 1)
+        return feat.reshape(b, c, -1).mean(dim=2).reshape(b, c, 1, 1), std
+
+    style_mean, style_std = calc_mean_std(style_feat)
+    content_mean, content_std = calc_mean_std(content_feat)
+    return (content_feat - content_mean) / content_std * style_std + style_mean
+
+
+def test_adain_colour_fix_runs_on_the_padded_image_in_the_authors_range(
+    tiny_checkpoints, lr, monkeypatch
+):
+    """The authors' script fixes colours on the padded [-1, 1] decoder output against the
+    padded LR image, clamps ``(x + 1) / 2``, then cuts the padding (16 × 20 → 64 × 80,
+    padded to 64 × 96)."""
+    from semfid_bench.sr_models import stablesr
+
+    calls, cfw_decode = [], stablesr.cfw_decode
+
+    def recording_decode(vae, latents, image):
+        calls.append((image, cfw_decode(vae, latents, image)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(stablesr, "cfw_decode", recording_decode)
+    wide = torch.cat([lr, lr.flip(-1)[..., :4]], dim=-1)
+    out = _model(tiny_checkpoints).upscale(wide, _context(2))
+    ((padded, decoded),) = calls
+    assert padded.shape[-2:] == (64, 96)
+    expected = ((_authors_adain(decoded, padded) + 1) / 2).clamp(0, 1)[..., :64, :80]
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
+
+
 @pytest.mark.slow
 def test_tiled_latents_padding_and_downscaling(tiny_checkpoints):
     """An 8×8 input at input size 48 is upscaled 6×, padded to 64 pixels, denoised in
