@@ -62,11 +62,15 @@ def empty_prompt_ids(vocab_size: int, length: int) -> torch.Tensor:
 
 class StableSR(ControlNetSR):
     """StableSR with the authors' defaults (README, 128 → 512): 200 DDPM steps, CFW weight
-    ``dec_w`` 0.5, AdaIN colour fix, input size 512, latent tiles of 64 with overlap 32.
+    ``dec_w`` 0.5, AdaIN colour fix, input size 512, latent tiles of 64 with overlap 32,
+    pixel patches of 1280 with stride 1000 for larger images.
 
     :param weights: local ``stablesr_000117.ckpt`` (else the cache, else the hub).
     :param vqgan: local ``vqgan_cfw_00011.ckpt`` (else the cache, else the hub).
     :param input_size: the short side is upscaled to at least this many pixels.
+    :param vqgantile_size: an upscaled image with a side above this many pixels is restored in
+        patches of this size, each through the whole pipeline with the same seed, blended
+        with Gaussian weights (the authors' ``--vqgantile_size``; ``--vqgantile_stride``).
     """
 
     def __init__(
@@ -82,6 +86,8 @@ class StableSR(ControlNetSR):
         input_size: int = 512,
         tile: int = 64,
         tile_overlap: int = 32,
+        vqgantile_size: int = 1280,
+        vqgantile_stride: int = 1000,
         dtype: str = "auto",
         seed: int = 0,
     ) -> None:
@@ -89,6 +95,12 @@ class StableSR(ControlNetSR):
 
         if colour_fix not in ("adain", "wavelet", "none"):
             raise ValueError(f"colour_fix must be adain, wavelet or none, not {colour_fix!r}")
+        if vqgantile_size % PIXEL_MULTIPLE or not 0 < vqgantile_stride <= vqgantile_size:
+            raise ValueError(
+                f"vqgantile_size must be a multiple of {PIXEL_MULTIPLE} and vqgantile_stride "
+                f"between 1 and it, not {vqgantile_size} and {vqgantile_stride}"
+            )
+        self.vqgantile_size, self.vqgantile_stride = int(vqgantile_size), int(vqgantile_stride)
         self.scale = int(scale)
         self.device = torch.device(device)
         self.dtype = torch_dtype(dtype, self.device)
@@ -130,6 +142,19 @@ class StableSR(ControlNetSR):
         image = F.interpolate(lr * 2 - 1, size=size, mode="bicubic").clamp(-1, 1)
         pad_h, pad_w = (-s % PIXEL_MULTIPLE for s in size)
         padded = F.pad(image, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else image
+        sr = tiled_predict(
+            self._restore,
+            padded,
+            tile=self.vqgantile_size,
+            overlap=self.vqgantile_size - self.vqgantile_stride,
+            seed=seed,
+        )
+        return resize(sr[..., : size[0], : size[1]], height * self.scale, width * self.scale)
+
+    def _restore(self, padded: torch.Tensor, *, seed: int) -> torch.Tensor:
+        """The pipeline on one padded image (or patch) in [-1, 1]: encode, sample, CFW
+        decode, colour fix, to [0, 1]; its noise drawn from ``seed`` (the authors reseed
+        every patch)."""
         generator = torch.Generator("cpu").manual_seed(seed)
         lr_latent = self._encode_image((padded + 1) / 2, generator)
         start = torch.tensor([999], dtype=torch.long, device=self.device)
@@ -150,8 +175,7 @@ class StableSR(ControlNetSR):
         scaled = (latents / self.vae.config.scaling_factor).to(self.vqgan.dtype)
         sr = cfw_decode(self.vqgan, scaled, padded.to(self.vqgan.dtype)).float()
         # As the authors: the colour fix sees the padded images, then the padding is cut.
-        sr = self._fix_colours((sr + 1) / 2, (padded + 1) / 2)
-        return resize(sr[..., : size[0], : size[1]], height * self.scale, width * self.scale)
+        return self._fix_colours((sr + 1) / 2, (padded + 1) / 2)
 
     def _fix_colours(self, sr: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """The authors' colour fix (in [-1, 1]) computed in [0, 1], clamped to [0, 1]."""

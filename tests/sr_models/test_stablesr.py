@@ -319,6 +319,37 @@ def test_adain_colour_fix_runs_on_the_padded_image_in_the_authors_range(
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
 
 
+def test_images_above_vqgantile_size_are_restored_in_reseeded_blended_patches(tiny_checkpoints, lr):
+    """The authors' ``--vqgantile_size`` split (``ImageSpliterTh``): 64 × 96 pixels with
+    patches of 64 and stride 48 → patches at x = 0 and 32, each through the whole pipeline
+    with the same seed, blended with the Gaussian weights."""
+    from semfid_bench.sr_models.latent_tiling import gaussian_weights
+
+    model = _model(tiny_checkpoints, vqgantile_size=64, vqgantile_stride=48)
+    encoded = []
+    model.vae.encoder.register_forward_pre_hook(lambda module, args: encoded.append(args[0]))
+    wide = torch.cat([lr, lr.flip(-1)[..., :8]], dim=-1)
+    out = model.upscale(wide, _context(3))
+    assert [tuple(x.shape) for x in encoded] == [(1, 3, 64, 64)] * 2
+    image = encoded[0].new_zeros(1, 3, 64, 96)
+    image[..., :64], image[..., 32:] = encoded
+    with torch.no_grad():
+        patches = [model._restore(image[..., x : x + 64], seed=3) for x in (0, 32)]
+    weights = gaussian_weights(64, 64)
+    total, norm = torch.zeros(1, 3, 64, 96), torch.zeros(1, 1, 64, 96)
+    for x, patch in zip((0, 32), patches, strict=True):
+        total[..., x : x + 64] += patch * weights
+        norm[..., x : x + 64] += weights
+    torch.testing.assert_close(out, total / norm)
+
+
+def test_vqgantile_options_are_checked(tiny_checkpoints):
+    with pytest.raises(ValueError, match="vqgantile_size must be a multiple of 32"):
+        _model(tiny_checkpoints, vqgantile_size=100)
+    with pytest.raises(ValueError, match="vqgantile_stride"):
+        _model(tiny_checkpoints, vqgantile_size=64, vqgantile_stride=96)
+
+
 @pytest.mark.slow
 def test_tiled_latents_padding_and_downscaling(tiny_checkpoints):
     """An 8×8 input at input size 48 is upscaled 6×, padded to 64 pixels, denoised in
