@@ -239,16 +239,20 @@ def test_spade_and_cfw_take_part(tiny_checkpoints, lr):
     assert not torch.equal(without_cfw, model.upscale(lr, _context(1)))
 
 
+@pytest.fixture(scope="module")
+def float32_output(tiny_checkpoints, lr):
+    return _model(tiny_checkpoints).upscale(lr, _context(1))
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-def test_half_precision_runs_close_to_float32(tiny_checkpoints, lr, dtype):
+def test_half_precision_runs_close_to_float32(tiny_checkpoints, lr, float32_output, dtype):
     """``dtype=auto`` is float16 on CUDA: SPADE, the time-aware encoder and the UNet run in
     half precision with the authors' float32 group norm (issue 20 item 1), on CPU here."""
-    reference = _model(tiny_checkpoints).upscale(lr, _context(1))
     model = _model(tiny_checkpoints, dtype=dtype)
     half = getattr(torch, dtype)
     assert model.unet.dtype == next(model.structcond.parameters()).dtype == half
     assert model.unet.down_blocks[0].resnets[0].spade.mlp_gamma.weight.dtype == half
-    assert_close_to_float32(model.upscale(lr, _context(1)), reference, half)
+    assert_close_to_float32(model.upscale(lr, _context(1)), float32_output, half)
 
 
 def test_vae_encoder_is_not_tiled_as_the_authors_never_tile_it(tiny_checkpoints):
@@ -319,6 +323,7 @@ def test_adain_colour_fix_runs_on_the_padded_image_in_the_authors_range(
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow  # four tiny pipeline runs
 def test_images_above_vqgantile_size_are_restored_in_reseeded_blended_patches(tiny_checkpoints, lr):
     """The authors' ``--vqgantile_size`` split (``ImageSpliterTh``): 64 × 96 pixels with
     patches of 64 and stride 48 → patches at x = 0 and 32, each through the whole pipeline
