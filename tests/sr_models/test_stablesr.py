@@ -178,6 +178,34 @@ def test_respaced_timesteps_follow_the_authors_space_timesteps():
     assert respaced_timesteps(4) == [999, 666, 333, 0]
 
 
+def _authors_space_timesteps(num_timesteps: int, section_counts: list[int]) -> set[int]:
+    """``space_timesteps`` of IceClear/StableSR @398ee93
+    ``scripts/sr_val_ddpm_text_T_vqganfin_oldcanvas_tile.py`` (integer-list branch)."""
+    size_per = num_timesteps // len(section_counts)
+    extra = num_timesteps % len(section_counts)
+    start_idx = 0
+    all_steps = []
+    for i, section_count in enumerate(section_counts):
+        size = size_per + (1 if i < extra else 0)
+        frac_stride = 1 if section_count <= 1 else (size - 1) / (section_count - 1)
+        cur_idx = 0.0
+        taken_steps = []
+        for _ in range(section_count):
+            taken_steps.append(start_idx + round(cur_idx))
+            cur_idx += frac_stride
+        all_steps += taken_steps
+        start_idx += size
+    return set(all_steps)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 7, 50, 199, 200, 333, 1000])
+def test_respaced_timesteps_equal_a_copy_of_the_authors_function(steps):
+    from semfid_bench.sr_models.stablesr import respaced_timesteps
+
+    expected = sorted(_authors_space_timesteps(1000, [steps]), reverse=True)
+    assert respaced_timesteps(steps) == expected
+
+
 @pytest.fixture(scope="module")
 def tiny_checkpoints(tmp_path_factory):
     """Both released files, tiny and random, in the CompVis layout the loader reads."""
