@@ -53,6 +53,22 @@ def respaced_timesteps(steps: int, total: int = 1000) -> list[int]:
     return sorted(taken, reverse=True)
 
 
+def ddpm_scheduler():
+    """The authors' schedule as diffusers' ``DDPMScheduler``: LDM "linear" betas 0.00085 to
+    0.012 (= diffusers' scaled_linear), eps prediction, fixed-small variance, no clipping.
+    Run with the :func:`respaced_timesteps` as custom timesteps, its steps are the authors'
+    respaced posterior."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        variance_type="fixed_small",
+    )
+
+
 def empty_prompt_ids(vocab_size: int, length: int) -> torch.Tensor:
     """open_clip's tokens for "": start, end, zero padding (start/end are the last two ids)."""
     ids = torch.zeros(1, length, dtype=torch.long)
@@ -91,8 +107,6 @@ class StableSR(ControlNetSR):
         dtype: str = "auto",
         seed: int = 0,
     ) -> None:
-        from diffusers import DDPMScheduler
-
         if colour_fix not in ("adain", "wavelet", "none"):
             raise ValueError(f"colour_fix must be adain, wavelet or none, not {colour_fix!r}")
         if vqgantile_size % PIXEL_MULTIPLE or not 0 < vqgantile_stride <= vqgantile_size:
@@ -118,14 +132,7 @@ class StableSR(ControlNetSR):
                 ),
             }
         )
-        # The authors' schedule: LDM "linear" (= diffusers scaled_linear), eps, no clipping.
-        self.scheduler = DDPMScheduler(
-            beta_start=0.00085,
-            beta_end=0.012,
-            beta_schedule="scaled_linear",
-            clip_sample=False,
-            variance_type="fixed_small",
-        )
+        self.scheduler = ddpm_scheduler()
         modules = load_stablesr(paths["stablesr"])
         modules["vqgan"] = load_cfw_vae(paths["vqgan"], self.dec_w)
         text = modules.pop("text_encoder")

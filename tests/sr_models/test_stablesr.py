@@ -206,6 +206,53 @@ def test_respaced_timesteps_equal_a_copy_of_the_authors_function(steps):
     assert respaced_timesteps(steps) == expected
 
 
+def _authors_respaced_posterior(steps: int):
+    """The authors' sampler schedule, from IceClear/StableSR @398ee93: ``register_schedule``
+    ("linear": ``linspace(√0.00085, √0.012)²``), the script's respacing (``new_betas`` from
+    ``alphas_cumprod`` at the used steps), then ``register_schedule(given_betas=new_betas)``'s
+    posterior; in float64. Returns (used steps, alphas_cumprod, variance, coef1, coef2)."""
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
+    alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+    use = sorted(_authors_space_timesteps(1000, [steps]))
+    last, new_betas = 1.0, []
+    for i, alpha_cumprod in enumerate(alphas_cumprod):
+        if i in use:
+            new_betas.append(1 - alpha_cumprod / last)
+            last = alpha_cumprod
+    betas = torch.stack(new_betas)
+    alphas = 1.0 - betas
+    alphas_cumprod = torch.cumprod(alphas, dim=0)
+    prev = torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]])
+    variance = betas * (1.0 - prev) / (1.0 - alphas_cumprod)
+    coef1 = betas * prev.sqrt() / (1.0 - alphas_cumprod)
+    coef2 = (1.0 - prev) * alphas.sqrt() / (1.0 - alphas_cumprod)
+    return use, alphas_cumprod, variance, coef1, coef2
+
+
+@pytest.mark.parametrize("index", [199, 120, 1, 0])
+def test_scheduler_steps_are_the_authors_respaced_posterior(index):
+    """``p_sample`` of ``LatentDiffusionSRTextWT`` (eps, no clipping): x0 from eps, the
+    posterior mean, plus the fixed-small standard deviation × noise except at index 0."""
+    from semfid_bench.sr_models.stablesr import ddpm_scheduler, respaced_timesteps
+
+    use, alphas_cumprod, variance, coef1, coef2 = _authors_respaced_posterior(200)
+    generator = torch.Generator().manual_seed(index)
+    x, eps = torch.randn(2, 1, 4, 8, 8, generator=generator, dtype=torch.float64)
+    noise = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(7))
+    a = alphas_cumprod[index]
+    x0 = (1 / a).sqrt() * x - (1 / a - 1).sqrt() * eps
+    expected = coef1[index] * x0 + coef2[index] * x
+    if index > 0:
+        expected = expected + (0.5 * variance[index].clamp(min=1e-20).log()).exp() * noise
+
+    scheduler = ddpm_scheduler()
+    scheduler.set_timesteps(timesteps=respaced_timesteps(200))
+    ours = scheduler.step(
+        eps.float(), use[index], x.float(), generator=torch.Generator().manual_seed(7)
+    ).prev_sample
+    torch.testing.assert_close(ours.double(), expected, rtol=1e-4, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def tiny_checkpoints(tmp_path_factory):
     """Both released files, tiny and random, in the CompVis layout the loader reads."""
