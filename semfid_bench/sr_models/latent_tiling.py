@@ -16,6 +16,7 @@ should meet: one module holds them, and the other imports them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,17 +37,24 @@ def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
+#: Variance of the blending Gaussian as a fraction of the tile size squared (σ = 0.1 × tile),
+#: as in the authors' ``_gaussian_weights`` (SeeSR, PASD and StableSR share it).
+TILE_VARIANCE = 0.01
+
+
 def gaussian_weights(height: int, width: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
-    """(1, 1, H, W) Gaussian blending weights peaking at the tile centre (σ = 0.3 × size),
-    never zero, so every pixel covered by a tile gets a positive total weight."""
+    """(1, 1, H, W) blending weights: the authors' ``_gaussian_weights`` (cswry/SeeSR
+    ``pipelines/pipeline_seesr.py``, yangxy/PASD ``pasd/pipelines/pipeline_pasd.py``,
+    IceClear/StableSR ``ldm/models/diffusion/ddpm.py``), value for value. Normal densities
+    with variance ``0.01 × size²``; columns centre on ``(W - 1) / 2``, rows on ``H / 2`` (half
+    a pixel low: the authors' asymmetry, kept). Never zero inside a tile."""
 
-    def axis(n: int) -> torch.Tensor:
+    def axis(n: int, centre: float) -> torch.Tensor:
         x = torch.arange(n, dtype=torch.float64)
-        centre = (n - 1) / 2
-        sigma = 0.3 * n
-        return torch.exp(-((x - centre) ** 2) / (2 * sigma**2))
+        density = torch.exp(-((x - centre) ** 2) / (n * n) / (2 * TILE_VARIANCE))
+        return density / math.sqrt(2 * math.pi * TILE_VARIANCE)
 
-    weights = axis(height)[:, None] * axis(width)[None, :]
+    weights = axis(height, height / 2)[:, None] * axis(width, (width - 1) / 2)[None, :]
     return weights.to(device=device, dtype=dtype)[None, None]
 
 

@@ -55,6 +55,12 @@ def pad_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
 
 
+def effective_guidance(guidance: float, prompt: str, negative_prompt: str) -> float:
+    """``guidance``, or 1 (no guidance pass) when the two prompts are the same and guidance
+    could not change the prediction."""
+    return 1.0 if prompt == negative_prompt else guidance
+
+
 def sampling_seed(run_seed: int, model_seed: int) -> int:
     """The seed of a model's noise: the run's per-item seed, re-drawn by a nonzero ``seed``
     option (new samples without changing the degradations, which share the run seed)."""
@@ -67,7 +73,10 @@ class SDx4Upscaler(SRModel):
     Defaults follow the model card and diffusers: 75 steps, guidance 9.0, noise level 20.
     Noise comes from a CPU generator seeded per item (:func:`sampling_seed`), so results do
     not depend on the device's RNG. The default prompt is empty (no semantic hint, which a
-    semantic-fidelity benchmark must not inject unasked); ``prompt`` changes that.
+    semantic-fidelity benchmark must not inject unasked); ``prompt`` changes that. When the
+    prompt equals the negative prompt (both empty by default), classifier-free guidance
+    cannot change the prediction (``uncond + g · (cond − uncond)`` with cond = uncond), so
+    ``guidance`` is 1 then: one UNet pass per step instead of two.
     """
 
     @staticmethod
@@ -102,10 +111,10 @@ class SDx4Upscaler(SRModel):
         self.scale = 4
         self.device = torch.device(device)
         self.steps = int(steps)
-        self.guidance = float(guidance)
         self.noise_level = int(noise_level)
         self.prompt = str(prompt)
         self.negative_prompt = str(negative_prompt)
+        self.guidance = effective_guidance(float(guidance), self.prompt, self.negative_prompt)
         self.tile = int(tile)
         self.seed = int(seed)
         folder = self.weight_files(weights)[REPO_ID]()

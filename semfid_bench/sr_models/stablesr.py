@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from semfid_bench.sr_models import stablesr_convert as convert
-from semfid_bench.sr_models.colour_fix import colour_fix
+from semfid_bench.sr_models.colour_fix import adain_colour_fix, colour_fix
 from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
 from semfid_bench.sr_models.diffusers_loading import load_strict
 from semfid_bench.sr_models.latent_tiling import tiled_predict
@@ -35,8 +35,12 @@ from semfid_bench.weights import WeightFile, fetch_weights, load_state_dict, loc
 HUB = "https://huggingface.co/Iceclear/StableSR/resolve/main/"
 STABLESR_FILE = WeightFile("stablesr_000117.ckpt", HUB + "stablesr_000117.ckpt")
 VQGAN_FILE = WeightFile("vqgan_cfw_00011.ckpt", HUB + "vqgan_cfw_00011.ckpt")
-#: The UNet's input must be a multiple of this many pixels (VAE ×8, three UNet downsamples).
-PIXEL_MULTIPLE = 64
+#: The upscaled image is reflect-padded to a multiple of this many pixels, as the authors'
+#: script does. At the default sizes every latent tile is 64 × 64; a latent smaller than
+#: the tile (a multiple of 4 only) runs whole, diffusers' UNet matching its odd sizes.
+PIXEL_MULTIPLE = 32
+#: The authors' AdaIN eps (1e-5) acts on variances in [-1, 1], 4× those in [0, 1].
+ADAIN_EPS = 1e-5 / 4
 
 
 def respaced_timesteps(steps: int, total: int = 1000) -> list[int]:
@@ -52,6 +56,22 @@ def respaced_timesteps(steps: int, total: int = 1000) -> list[int]:
     return sorted(taken, reverse=True)
 
 
+def ddpm_scheduler():
+    """The authors' schedule as diffusers' ``DDPMScheduler``: LDM "linear" betas 0.00085 to
+    0.012 (= diffusers' scaled_linear), eps prediction, fixed-small variance, no clipping.
+    Run with the :func:`respaced_timesteps` as custom timesteps, its steps are the authors'
+    respaced posterior."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        variance_type="fixed_small",
+    )
+
+
 def empty_prompt_ids(vocab_size: int, length: int) -> torch.Tensor:
     """open_clip's tokens for "": start, end, zero padding (start/end are the last two ids)."""
     ids = torch.zeros(1, length, dtype=torch.long)
@@ -61,11 +81,15 @@ def empty_prompt_ids(vocab_size: int, length: int) -> torch.Tensor:
 
 class StableSR(ControlNetSR):
     """StableSR with the authors' defaults (README, 128 → 512): 200 DDPM steps, CFW weight
-    ``dec_w`` 0.5, AdaIN colour fix, input size 512, latent tiles of 64 with overlap 32.
+    ``dec_w`` 0.5, AdaIN colour fix, input size 512, latent tiles of 64 with overlap 32,
+    pixel patches of 1280 with stride 1000 for larger images.
 
     :param weights: local ``stablesr_000117.ckpt`` (else the cache, else the hub).
     :param vqgan: local ``vqgan_cfw_00011.ckpt`` (else the cache, else the hub).
     :param input_size: the short side is upscaled to at least this many pixels.
+    :param vqgantile_size: an upscaled image with a side above this many pixels is restored in
+        patches of this size, each through the whole pipeline with the same seed, blended
+        with Gaussian weights (the authors' ``--vqgantile_size``; ``--vqgantile_stride``).
     """
 
     @staticmethod
@@ -95,13 +119,19 @@ class StableSR(ControlNetSR):
         input_size: int = 512,
         tile: int = 64,
         tile_overlap: int = 32,
+        vqgantile_size: int = 1280,
+        vqgantile_stride: int = 1000,
         dtype: str = "auto",
         seed: int = 0,
     ) -> None:
-        from diffusers import DDPMScheduler
-
         if colour_fix not in ("adain", "wavelet", "none"):
             raise ValueError(f"colour_fix must be adain, wavelet or none, not {colour_fix!r}")
+        if vqgantile_size % PIXEL_MULTIPLE or not 0 < vqgantile_stride <= vqgantile_size:
+            raise ValueError(
+                f"vqgantile_size must be a multiple of {PIXEL_MULTIPLE} and vqgantile_stride "
+                f"between 1 and it, not {vqgantile_size} and {vqgantile_stride}"
+            )
+        self.vqgantile_size, self.vqgantile_stride = int(vqgantile_size), int(vqgantile_stride)
         self.scale = int(scale)
         self.device = torch.device(device)
         self.dtype = torch_dtype(dtype, self.device)
@@ -110,14 +140,7 @@ class StableSR(ControlNetSR):
         self.tile, self.tile_overlap, self.seed = int(tile), int(tile_overlap), int(seed)
         self.timesteps = respaced_timesteps(self.steps)
         paths = locate_all(self.weight_files(weights, vqgan))
-        # The authors' schedule: LDM "linear" (= diffusers scaled_linear), eps, no clipping.
-        self.scheduler = DDPMScheduler(
-            beta_start=0.00085,
-            beta_end=0.012,
-            beta_schedule="scaled_linear",
-            clip_sample=False,
-            variance_type="fixed_small",
-        )
+        self.scheduler = ddpm_scheduler()
         modules = load_stablesr(paths[STABLESR_FILE.filename])
         modules["vqgan"] = load_cfw_vae(paths[VQGAN_FILE.filename], self.dec_w)
         text = modules.pop("text_encoder")
@@ -134,6 +157,19 @@ class StableSR(ControlNetSR):
         image = F.interpolate(lr * 2 - 1, size=size, mode="bicubic").clamp(-1, 1)
         pad_h, pad_w = (-s % PIXEL_MULTIPLE for s in size)
         padded = F.pad(image, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else image
+        sr = tiled_predict(
+            self._restore,
+            padded,
+            tile=self.vqgantile_size,
+            overlap=self.vqgantile_size - self.vqgantile_stride,
+            seed=seed,
+        )
+        return resize(sr[..., : size[0], : size[1]], height * self.scale, width * self.scale)
+
+    def _restore(self, padded: torch.Tensor, *, seed: int) -> torch.Tensor:
+        """The pipeline on one padded image (or patch) in [-1, 1]: encode, sample, CFW
+        decode, colour fix, to [0, 1]; its noise drawn from ``seed`` (the authors reseed
+        every patch)."""
         generator = torch.Generator("cpu").manual_seed(seed)
         lr_latent = self._encode_image((padded + 1) / 2, generator)
         start = torch.tensor([999], dtype=torch.long, device=self.device)
@@ -153,9 +189,20 @@ class StableSR(ControlNetSR):
             latents = self._step(noise_pred, t, latents, generator)
         scaled = (latents / self.vae.config.scaling_factor).to(self.vqgan.dtype)
         sr = cfw_decode(self.vqgan, scaled, padded.to(self.vqgan.dtype)).float()
-        sr = ((sr[..., : size[0], : size[1]] + 1) / 2).clamp(0.0, 1.0)
-        sr = colour_fix(sr, (image + 1) / 2, self.colour_fix)
-        return resize(sr, height * self.scale, width * self.scale)
+        # As the authors: the colour fix sees the padded images, then the padding is cut.
+        return self._fix_colours((sr + 1) / 2, (padded + 1) / 2)
+
+    def _fix_colours(self, sr: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """The authors' colour fix (in [-1, 1]) computed in [0, 1], clamped to [0, 1]."""
+        if self.colour_fix == "adain":
+            return adain_colour_fix(sr, reference, eps=ADAIN_EPS)
+        return colour_fix(sr, reference, self.colour_fix).clamp(0.0, 1.0)
+
+    def _vae_tiling(self, height: int, width: int) -> None:
+        """Never tile the VAE encoder: the authors encode the whole upscaled image (their
+        only tiling, above ``--vqgantile_size`` 1280 px, cuts the image for the whole
+        pipeline, not for the encoder)."""
+        self.vae.disable_tiling()
 
     def _predict_noise(self, sample, lr_latent, *, t) -> torch.Tensor:
         timesteps = t.reshape(1).expand(sample.shape[0]).to(self.device)

@@ -27,6 +27,10 @@ UNET_HEAD_CHANNELS = 64
 ENCODER_HEADS = 4
 #: ``scale_factor`` of the same config.
 SCALE_FACTOR = 0.18215
+#: ``first_stage_config.ddconfig.resolution`` of the same config (and of
+#: ``configs/autoencoder/autoencoder_kl_64x64x4_resi.yaml``): diffusers' ``sample_size``,
+#: which also sets the tile of its VAE tiling (diffusers' default is 32).
+VAE_RESOLUTION = 512
 
 
 def _strip(state: dict, prefix: str) -> dict:
@@ -134,6 +138,7 @@ def vae_config(vae_state: dict) -> dict:
         "layers_per_block": len(blocks),
         "latent_channels": vae_state["post_quant_conv.weight"].shape[0],
         "norm_num_groups": 32,
+        "sample_size": VAE_RESOLUTION,
         "scaling_factor": SCALE_FACTOR,
         "force_upcast": True,
     }

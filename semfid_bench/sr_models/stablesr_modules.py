@@ -30,13 +30,17 @@ SPADE_HIDDEN = 128
 
 
 class GroupNorm32(nn.GroupNorm):
-    """LDM's ``normalization``: GroupNorm(32) computed in float32."""
+    """LDM's ``normalization``: GroupNorm(32) computed in float32 and returned in the
+    input's dtype. The authors cast only the input (``super().forward(x.float())``) since
+    their weights stay float32 under autocast; ours may be cast to float16/bfloat16 with
+    the model, so the affine parameters are upcast too (else: "mixed dtype")."""
 
     def __init__(self, channels: int, eps: float = 1e-5) -> None:
         super().__init__(32, channels, eps=eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.float()).type(x.dtype)
+        weight, bias = self.weight.float(), self.bias.float()
+        return F.group_norm(x.float(), self.num_groups, weight, bias, self.eps).type(x.dtype)
 
 
 class SPADE(nn.Module):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from math import exp, pi, sqrt
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -32,6 +34,59 @@ def test_weights_are_positive_and_peak_in_the_centre():
     assert weights.shape == (1, 1, 9, 7)
     assert (weights > 0).all()
     assert weights[0, 0, 4, 3] == weights.max()
+
+
+def authors_gaussian_weights(tile_width: int, tile_height: int) -> np.ndarray:
+    """``_gaussian_weights`` copied from the authors' code, less its final ``torch.tile``
+    over batch and channels: cswry/SeeSR @8edecc7 ``pipelines/pipeline_seesr.py``, identical
+    in yangxy/PASD @396f9ac ``pasd/pipelines/pipeline_pasd.py`` and IceClear/StableSR
+    @398ee93 ``ldm/models/diffusion/ddpm.py`` (``LatentDiffusionSRTextWT``)."""
+    latent_width = tile_width
+    latent_height = tile_height
+
+    var = 0.01
+    midpoint = (latent_width - 1) / 2  # -1 because index goes from 0 to latent_width - 1
+    x_probs = [
+        exp(-(x - midpoint) * (x - midpoint) / (latent_width * latent_width) / (2 * var))
+        / sqrt(2 * pi * var)
+        for x in range(latent_width)
+    ]
+    midpoint = latent_height / 2
+    y_probs = [
+        exp(-(y - midpoint) * (y - midpoint) / (latent_height * latent_height) / (2 * var))
+        / sqrt(2 * pi * var)
+        for y in range(latent_height)
+    ]
+
+    return np.outer(y_probs, x_probs)  # fmt: skip
+
+
+def authors_tile_offsets(size: int, tile_size: int, tile_overlap: int) -> list[int]:
+    """Tile offsets along one axis of StableSR's ``p_mean_variance_canvas`` (same commit):
+    the grid count loop and ``ofs = max(i * tile - overlap * i, 0)``, last one ``size - tile``."""
+    grid = 0
+    cur = 0
+    while cur < size:
+        cur = max(grid * tile_size - tile_overlap * grid, 0) + tile_size
+        grid += 1
+    offsets = [max(i * tile_size - tile_overlap * i, 0) for i in range(grid - 1)]
+    return [*offsets, size - tile_size]
+
+
+@pytest.mark.parametrize(("height", "width"), [(64, 64), (96, 96), (40, 72), (9, 7)])
+def test_weights_are_the_authors_gaussian(height, width):
+    """σ = 0.1 × tile (var 0.01) and the rows' centre at H / 2, as the authors have it."""
+    expected = torch.from_numpy(authors_gaussian_weights(width, height))
+    weights = gaussian_weights(height, width, dtype=torch.float64)[0, 0]
+    torch.testing.assert_close(weights, expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("size", "tile", "overlap"), [(64, 64, 32), (65, 64, 32), (100, 64, 32), (96, 64, 32),
+                                  (200, 96, 4), (150, 64, 8)]
+)  # fmt: skip
+def test_tiles_start_where_the_authors_tiles_start(size, tile, overlap):
+    assert tile_starts(size, tile, overlap) == authors_tile_offsets(size, tile, overlap)
 
 
 def test_pointwise_predictor_with_aligned_conditioning_is_tiling_invariant():

@@ -10,6 +10,7 @@ from semfid_bench.images import load_image
 from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
+from .precision import assert_close_to_float32
 from .tiny_diffusion import tiny_text_encoder, tiny_tokenizer, tiny_unet, tiny_vae
 
 
@@ -66,7 +67,7 @@ def test_upscales_four_times_finite_and_seeded(tiny_x4_dir, lr):
 
 
 def test_odd_sizes_are_padded_and_cropped_back_with_guidance(tiny_x4_dir, lr):
-    sr = _model(tiny_x4_dir).upscale(lr[..., :13, :15], _context(1))
+    sr = _model(tiny_x4_dir, prompt="a cat").upscale(lr[..., :13, :15], _context(1))
     assert sr.shape == (1, 3, 52, 60)
     assert torch.isfinite(sr).all()
 
@@ -79,6 +80,35 @@ def test_tiled_run_keeps_size_and_uses_tiles(tiny_x4_dir, lr):
     assert tiled.shape == whole.shape == (1, 3, 128, 64)
     assert torch.isfinite(tiled).all()
     assert not torch.equal(tiled, whole)
+
+
+def _unet_batches(model) -> list[int]:
+    """Batch size of every UNet call ``model`` makes from now on."""
+    batches = []
+    model.pipe.unet.register_forward_pre_hook(lambda module, args: batches.append(len(args[0])))
+    return batches
+
+
+@pytest.mark.parametrize(
+    ("prompt", "negative", "per_step"), [("", "", 1), ("a cat", "", 2), ("", "blur", 2)]
+)
+def test_guidance_pass_only_when_the_prompts_differ(tiny_x4_dir, lr, prompt, negative, per_step):
+    """Equal prompts make classifier-free guidance a no-op: the UNet then sees one sample
+    per step, not the (negative, positive) pair (issue 14 item 9)."""
+    model = _model(tiny_x4_dir, prompt=prompt, negative_prompt=negative)
+    assert model.guidance == (1.0 if per_step == 1 else 9.0)
+    batches = _unet_batches(model)
+    model.upscale(lr[..., :8, :8], _context(1))
+    assert batches == [per_step, per_step]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_runs_close_to_float32(tiny_x4_dir, lr, dtype):
+    reference = _model(tiny_x4_dir, prompt="a cat").upscale(lr, _context(1))
+    model = _model(tiny_x4_dir, prompt="a cat", dtype=dtype)
+    half = getattr(torch, dtype)
+    assert model.pipe.unet.dtype == model.pipe.text_encoder.dtype == half
+    assert_close_to_float32(model.upscale(lr, _context(1)), reference, half)
 
 
 def test_offline_without_weights_names_repo_and_option(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from semfid_bench.interfaces import UpscaleContext
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
 from . import stablesr_layout as layout
+from .precision import assert_close_to_float32
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "stablesr_layout.json").read_text())
 
@@ -177,6 +178,81 @@ def test_respaced_timesteps_follow_the_authors_space_timesteps():
     assert respaced_timesteps(4) == [999, 666, 333, 0]
 
 
+def _authors_space_timesteps(num_timesteps: int, section_counts: list[int]) -> set[int]:
+    """``space_timesteps`` of IceClear/StableSR @398ee93
+    ``scripts/sr_val_ddpm_text_T_vqganfin_oldcanvas_tile.py`` (integer-list branch)."""
+    size_per = num_timesteps // len(section_counts)
+    extra = num_timesteps % len(section_counts)
+    start_idx = 0
+    all_steps = []
+    for i, section_count in enumerate(section_counts):
+        size = size_per + (1 if i < extra else 0)
+        frac_stride = 1 if section_count <= 1 else (size - 1) / (section_count - 1)
+        cur_idx = 0.0
+        taken_steps = []
+        for _ in range(section_count):
+            taken_steps.append(start_idx + round(cur_idx))
+            cur_idx += frac_stride
+        all_steps += taken_steps
+        start_idx += size
+    return set(all_steps)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 7, 50, 199, 200, 333, 1000])
+def test_respaced_timesteps_equal_a_copy_of_the_authors_function(steps):
+    from semfid_bench.sr_models.stablesr import respaced_timesteps
+
+    expected = sorted(_authors_space_timesteps(1000, [steps]), reverse=True)
+    assert respaced_timesteps(steps) == expected
+
+
+def _authors_respaced_posterior(steps: int):
+    """The authors' sampler schedule, from IceClear/StableSR @398ee93: ``register_schedule``
+    ("linear": ``linspace(√0.00085, √0.012)²``), the script's respacing (``new_betas`` from
+    ``alphas_cumprod`` at the used steps), then ``register_schedule(given_betas=new_betas)``'s
+    posterior; in float64. Returns (used steps, alphas_cumprod, variance, coef1, coef2)."""
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
+    alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+    use = sorted(_authors_space_timesteps(1000, [steps]))
+    last, new_betas = 1.0, []
+    for i, alpha_cumprod in enumerate(alphas_cumprod):
+        if i in use:
+            new_betas.append(1 - alpha_cumprod / last)
+            last = alpha_cumprod
+    betas = torch.stack(new_betas)
+    alphas = 1.0 - betas
+    alphas_cumprod = torch.cumprod(alphas, dim=0)
+    prev = torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]])
+    variance = betas * (1.0 - prev) / (1.0 - alphas_cumprod)
+    coef1 = betas * prev.sqrt() / (1.0 - alphas_cumprod)
+    coef2 = (1.0 - prev) * alphas.sqrt() / (1.0 - alphas_cumprod)
+    return use, alphas_cumprod, variance, coef1, coef2
+
+
+@pytest.mark.parametrize("index", [199, 120, 1, 0])
+def test_scheduler_steps_are_the_authors_respaced_posterior(index):
+    """``p_sample`` of ``LatentDiffusionSRTextWT`` (eps, no clipping): x0 from eps, the
+    posterior mean, plus the fixed-small standard deviation × noise except at index 0."""
+    from semfid_bench.sr_models.stablesr import ddpm_scheduler, respaced_timesteps
+
+    use, alphas_cumprod, variance, coef1, coef2 = _authors_respaced_posterior(200)
+    generator = torch.Generator().manual_seed(index)
+    x, eps = torch.randn(2, 1, 4, 8, 8, generator=generator, dtype=torch.float64)
+    noise = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(7))
+    a = alphas_cumprod[index]
+    x0 = (1 / a).sqrt() * x - (1 / a - 1).sqrt() * eps
+    expected = coef1[index] * x0 + coef2[index] * x
+    if index > 0:
+        expected = expected + (0.5 * variance[index].clamp(min=1e-20).log()).exp() * noise
+
+    scheduler = ddpm_scheduler()
+    scheduler.set_timesteps(timesteps=respaced_timesteps(200))
+    ours = scheduler.step(
+        eps.float(), use[index], x.float(), generator=torch.Generator().manual_seed(7)
+    ).prev_sample
+    torch.testing.assert_close(ours.double(), expected, rtol=1e-4, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def tiny_checkpoints(tmp_path_factory):
     """Both released files, tiny and random, in the CompVis layout the loader reads."""
@@ -236,6 +312,122 @@ def test_spade_and_cfw_take_part(tiny_checkpoints, lr):
     assert not torch.equal(base, without_cfw)
     model.unet.down_blocks[0].resnets[0].spade.mlp_beta.weight.data.mul_(-3)
     assert not torch.equal(without_cfw, model.upscale(lr, _context(1)))
+
+
+@pytest.fixture(scope="module")
+def float32_output(tiny_checkpoints, lr):
+    return _model(tiny_checkpoints).upscale(lr, _context(1))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_runs_close_to_float32(tiny_checkpoints, lr, float32_output, dtype):
+    """``dtype=auto`` is float16 on CUDA: SPADE, the time-aware encoder and the UNet run in
+    half precision with the authors' float32 group norm (issue 20 item 1), on CPU here."""
+    model = _model(tiny_checkpoints, dtype=dtype)
+    half = getattr(torch, dtype)
+    assert model.unet.dtype == next(model.structcond.parameters()).dtype == half
+    assert model.unet.down_blocks[0].resnets[0].spade.mlp_gamma.weight.dtype == half
+    assert_close_to_float32(model.upscale(lr, _context(1)), float32_output, half)
+
+
+def test_vae_encoder_is_not_tiled_as_the_authors_never_tile_it(tiny_checkpoints):
+    """The authors encode the whole upscaled image (up to 1280 px) in one pass. Latent
+    tiling must not switch on diffusers' VAE tiling (then 32 px tiles: the converted
+    config lacked ``sample_size``, the authors' ``resolution`` 512; issue 14 item 3)."""
+    model = _model(tiny_checkpoints, tile=4, tile_overlap=2)
+    assert model.vae.config.sample_size == 512
+    image = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        latent = model._encode_image(image, torch.Generator().manual_seed(1))
+        assert not model.vae.use_tiling
+        moments = model.vae.quant_conv(model.vae.encoder(image * 2 - 1))
+    mean, logvar = moments.chunk(2, dim=1)
+    eps = torch.randn(mean.shape, generator=torch.Generator().manual_seed(1))
+    expected = (mean + torch.exp(0.5 * logvar.clamp(-30.0, 20.0)) * eps) * 0.18215
+    torch.testing.assert_close(latent, expected)
+
+
+def test_pads_to_multiples_of_32_pixels_as_the_authors(tiny_checkpoints, lr):
+    """16 × 24 → 64 × 96 pixels: a multiple of 32 already, so not padded (the authors pad
+    to 32; 64 would add 32 reflected rows that the model sees). The 8 × 12 latent, not a
+    multiple of 8, runs through the UNet whole."""
+    model = _model(tiny_checkpoints)
+    encoded = []
+    model.vae.encoder.register_forward_pre_hook(lambda module, args: encoded.append(args[0]))
+    wide = torch.cat([lr, lr.flip(-1)[..., :8]], dim=-1)
+    out = model.upscale(wide, _context(0))
+    assert [tuple(x.shape) for x in encoded] == [(1, 3, 64, 96)]
+    assert out.shape == (1, 3, 64, 96)
+    assert torch.isfinite(out).all()
+
+
+def _authors_adain(content_feat, style_feat):
+    """``adaptive_instance_normalization`` + ``calc_mean_std`` (eps 1e-5) of IceClear/StableSR
+    @398ee93 ``scripts/wavelet_color_fix.py``, condensed."""
+
+    def calc_mean_std(feat, eps=1e-5):
+        b, c = feat.shape[:2]
+        std = (feat.reshape(b, c, -1).var(dim=2) + eps).sqrt().reshape(b, c, 1, 1)
+        return feat.reshape(b, c, -1).mean(dim=2).reshape(b, c, 1, 1), std
+
+    style_mean, style_std = calc_mean_std(style_feat)
+    content_mean, content_std = calc_mean_std(content_feat)
+    return (content_feat - content_mean) / content_std * style_std + style_mean
+
+
+def test_adain_colour_fix_runs_on_the_padded_image_in_the_authors_range(
+    tiny_checkpoints, lr, monkeypatch
+):
+    """The authors' script fixes colours on the padded [-1, 1] decoder output against the
+    padded LR image, clamps ``(x + 1) / 2``, then cuts the padding (16 × 20 → 64 × 80,
+    padded to 64 × 96)."""
+    from semfid_bench.sr_models import stablesr
+
+    calls, cfw_decode = [], stablesr.cfw_decode
+
+    def recording_decode(vae, latents, image):
+        calls.append((image, cfw_decode(vae, latents, image)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(stablesr, "cfw_decode", recording_decode)
+    wide = torch.cat([lr, lr.flip(-1)[..., :4]], dim=-1)
+    out = _model(tiny_checkpoints).upscale(wide, _context(2))
+    ((padded, decoded),) = calls
+    assert padded.shape[-2:] == (64, 96)
+    expected = ((_authors_adain(decoded, padded) + 1) / 2).clamp(0, 1)[..., :64, :80]
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow  # four tiny pipeline runs
+def test_images_above_vqgantile_size_are_restored_in_reseeded_blended_patches(tiny_checkpoints, lr):
+    """The authors' ``--vqgantile_size`` split (``ImageSpliterTh``): 64 × 96 pixels with
+    patches of 64 and stride 48 → patches at x = 0 and 32, each through the whole pipeline
+    with the same seed, blended with the Gaussian weights."""
+    from semfid_bench.sr_models.latent_tiling import gaussian_weights
+
+    model = _model(tiny_checkpoints, vqgantile_size=64, vqgantile_stride=48)
+    encoded = []
+    model.vae.encoder.register_forward_pre_hook(lambda module, args: encoded.append(args[0]))
+    wide = torch.cat([lr, lr.flip(-1)[..., :8]], dim=-1)
+    out = model.upscale(wide, _context(3))
+    assert [tuple(x.shape) for x in encoded] == [(1, 3, 64, 64)] * 2
+    image = encoded[0].new_zeros(1, 3, 64, 96)
+    image[..., :64], image[..., 32:] = encoded
+    with torch.no_grad():
+        patches = [model._restore(image[..., x : x + 64], seed=3) for x in (0, 32)]
+    weights = gaussian_weights(64, 64)
+    total, norm = torch.zeros(1, 3, 64, 96), torch.zeros(1, 1, 64, 96)
+    for x, patch in zip((0, 32), patches, strict=True):
+        total[..., x : x + 64] += patch * weights
+        norm[..., x : x + 64] += weights
+    torch.testing.assert_close(out, total / norm)
+
+
+def test_vqgantile_options_are_checked(tiny_checkpoints):
+    with pytest.raises(ValueError, match="vqgantile_size must be a multiple of 32"):
+        _model(tiny_checkpoints, vqgantile_size=100)
+    with pytest.raises(ValueError, match="vqgantile_stride"):
+        _model(tiny_checkpoints, vqgantile_size=64, vqgantile_stride=96)
 
 
 @pytest.mark.slow
