@@ -15,9 +15,6 @@ LINEAR, CUBIC, AREA = cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA
 INTERPOLATIONS: tuple[int, ...] = (LINEAR, CUBIC, AREA)
 INTERPOLATION_NAMES = {LINEAR: "bilinear", CUBIC: "bicubic", AREA: "area"}
 
-# BT.601 luma weights (what cv2.cvtColor and torchvision's rgb_to_grayscale use).
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
 
 def filter_image(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Correlate every channel with ``kernel``, mirroring the border (scipy's 'mirror')."""
@@ -66,13 +63,17 @@ def poisson_noise(
 ) -> np.ndarray:
     """Real-ESRGAN's Poisson (shot) noise, multiplied by ``scale``.
 
-    As in basicsr, the photon count per unit intensity is the number of distinct values
-    in the (clamped) image rounded up to a power of two.
+    As BasicSR's ``generate_poisson_noise``: the image (or its luma) is rounded to 8-bit
+    levels, the photon count per unit intensity is the number of distinct levels rounded up
+    to a power of two, and the noise is the Poisson draw minus the rounded image. Counting
+    the distinct values of the unrounded float image instead gives up to 2^24 "levels" and
+    noise ~30× too weak.
     """
-    image = np.clip(image, 0.0, 1.0)
-    source = (image @ _LUMA)[..., None] if grey else image
-    levels = float(2 ** np.ceil(np.log2(max(len(np.unique(source)), 1))))
-    noise = rng.poisson(source * levels).astype(np.float32) / np.float32(levels) - source
+    source = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None] if grey else image
+    source = np.clip((source * 255.0).round(), 0, 255) / np.float32(255.0)
+    levels = float(2 ** np.ceil(np.log2(len(np.unique(source)))))
+    counts = rng.poisson(source.astype(np.float64) * levels)
+    noise = (counts / levels).astype(np.float32) - source
     return np.clip(image + noise * np.float32(scale), 0.0, 1.0)
 
 
