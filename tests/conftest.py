@@ -67,6 +67,9 @@ def basicsr():
         shim = types.ModuleType(name)
         shim.rgb_to_grayscale = functional.rgb_to_grayscale
         sys.modules[name] = shim
-    import basicsr as package
+    import warnings
 
+    with warnings.catch_warnings():  # its scipy.ndimage.filters import is deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import basicsr as package
     return package

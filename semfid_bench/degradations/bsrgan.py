@@ -76,21 +76,19 @@ class BSRGANDegradation(SampledDegradation):
     """BSRGAN's shuffled blur / resampling / noise / JPEG model, scaled by ``level``."""
 
     def pipeline(self, image, size, level, rng, steps):
-        published_resampling = rng.random() < level
         order = shuffled_order(rng)
         streams = rng.spawn(_STEPS + 2)
         sf = self.scale
-        if published_resampling and sf == 4:
-            image, sf = self._pre_downsample(image, streams[_STEPS], steps)
+        if sf == 4:
+            image, sf = self._pre_downsample(image, level, streams[_STEPS], steps)
         for index in order:
             stream = streams[index]
             if index in (_BLUR, _BLUR2):
                 image = self._blur(image, sf, level, stream, steps)
             elif index == _DOWN2:
-                if published_resampling:
-                    image = self._downsample2(image, sf, stream, steps)
+                image = self._downsample2(image, sf, level, stream, steps)
             elif index == _DOWN3:
-                image = self._downsample3(image, size, published_resampling, stream, steps)
+                image = self._downsample3(image, size, level, stream, steps)
             elif index == _NOISE:
                 image = self._noise(image, level, stream, steps)
             else:
@@ -98,19 +96,22 @@ class BSRGANDegradation(SampledDegradation):
         return self._jpeg(image, level, 1.0, streams[_STEPS + 1], steps, "final jpeg")
 
     @staticmethod
-    def _pre_downsample(image, rng, steps) -> tuple[np.ndarray, int]:
+    def _pre_downsample(image, level, rng, steps) -> tuple[np.ndarray, int]:
+        """With p 0.25, shrink by 2^level; the later steps then use the published sf = 2."""
         if rng.random() >= 0.25:
             return image, 4
-        half = (image.shape[0] // 2, image.shape[1] // 2)
+        factor = 2.0**level
+        smaller = (int(image.shape[0] / factor), int(image.shape[1] / factor))
+        if smaller == image.shape[:2]:
+            return image, 2
         if rng.random() < 0.5:
             interpolation = _interpolation(rng)
-            image = ops.resize(image, half, interpolation)
-            steps.append(
-                Step("pre-downsample x2", {"mode": ops.INTERPOLATION_NAMES[interpolation]})
-            )
+            image = ops.resize(image, smaller, interpolation)
+            mode = ops.INTERPOLATION_NAMES[interpolation]
         else:
-            image = ops.bicubic_resize(image, half)
-            steps.append(Step("pre-downsample x2", {"mode": "antialiased bicubic"}))
+            image = ops.bicubic_resize(image, smaller)
+            mode = "antialiased bicubic"
+        steps.append(Step("pre-downsample", {"factor": factor, "mode": mode}))
         return np.clip(image, 0.0, 1.0), 2
 
     @staticmethod
@@ -133,32 +134,35 @@ class BSRGANDegradation(SampledDegradation):
         return ops.filter_image(image, kernel)
 
     @staticmethod
-    def _downsample2(image, sf, rng, steps) -> np.ndarray:
+    def _downsample2(image, sf, level, rng, steps) -> np.ndarray:
+        """The published random shrink, its factor f raised to the level (f^level)."""
         if rng.random() < 0.75:
-            factor = rng.uniform(1.0, 2.0 * sf)
+            factor = rng.uniform(1.0, 2.0 * sf) ** level
             interpolation = _interpolation(rng)
             size = (int(image.shape[0] / factor), int(image.shape[1] / factor))
+            if size == image.shape[:2]:
+                return image
             image = ops.resize(image, size, interpolation)
             name = ops.INTERPOLATION_NAMES[interpolation]
             steps.append(Step("downsample 2", {"factor": float(factor), "mode": name}))
         else:
-            sigma = rng.uniform(0.1, 0.6 * sf)
-            kernel = kernels.shifted_gaussian(25, sigma, (sf - 1) / 2)
-            image = ops.filter_image(image, kernel)[::sf, ::sf]
+            sigma = rng.uniform(0.1, 0.6 * sf) * level
+            stride = float(sf) ** level
+            if level == 0.0:
+                return image
+            kernel = kernels.shifted_gaussian(25, sigma, (stride - 1) / 2)
+            image = ops.nearest_downsample(ops.filter_image(image, kernel), stride)
             steps.append(
-                Step("downsample 2", {"sigma": float(sigma), "mode": f"blur+nearest x{sf}"})
+                Step("downsample 2", {"sigma": float(sigma), "mode": f"blur+nearest x{stride:.3g}"})
             )
         return np.clip(image, 0.0, 1.0)
 
     @staticmethod
-    def _downsample3(image, size, published, rng, steps) -> np.ndarray:
-        if published:
-            interpolation = _interpolation(rng)
-            image = ops.resize(image, size, interpolation)
-            steps.append(Step("downsample 3", {"mode": ops.INTERPOLATION_NAMES[interpolation]}))
-        else:
-            image = ops.bicubic_resize(image, size)
-            steps.append(Step("downsample 3", {"mode": "antialiased bicubic"}))
+    def _downsample3(image, size, level, rng, steps) -> np.ndarray:
+        interpolation = _interpolation(rng)
+        image = ops.resize_at_level(image, size, interpolation, level)
+        mode = ops.INTERPOLATION_NAMES[interpolation]
+        steps.append(Step("downsample 3", {"mode": mode, "aliased share": level}))
         return np.clip(image, 0.0, 1.0)
 
     @staticmethod

@@ -39,6 +39,32 @@ def bicubic_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return resize_bicubic(tensor, size).numpy().transpose(1, 2, 0)
 
 
+def resize_at_level(
+    image: np.ndarray, size: tuple[int, int], interpolation: int, level: float
+) -> np.ndarray:
+    """A published random-interpolation resize to ``size``, its aliasing scaled by ``level``.
+
+    The scale change is split on a log scale: antialiased bicubic covers the first
+    ``1 - level`` of it, the published (non-antialiased) ``interpolation`` the last
+    ``level``. Level 1 is the published resize alone, level 0 antialiased bicubic alone.
+    """
+    height, width = max(1, size[0]), max(1, size[1])
+    middle = tuple(
+        max(1, round(target * (source / target) ** level))
+        for source, target in zip(image.shape[:2], (height, width), strict=True)
+    )
+    if middle != image.shape[:2]:
+        image = bicubic_resize(image, middle)
+    return resize(image, (height, width), interpolation)
+
+
+def nearest_downsample(image: np.ndarray, factor: float) -> np.ndarray:
+    """Keep the pixels at 0, factor, 2·factor, … (rounded down): ``[::sf]`` for integers."""
+    rows = np.floor(np.arange(0.0, image.shape[0], factor)).astype(int)
+    columns = np.floor(np.arange(0.0, image.shape[1], factor)).astype(int)
+    return image[rows][:, columns]
+
+
 def gaussian_noise(
     image: np.ndarray, sigma: float, rng: np.random.Generator, *, grey: bool
 ) -> np.ndarray:

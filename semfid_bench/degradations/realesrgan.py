@@ -102,16 +102,14 @@ class RealESRGANDegradation(SampledDegradation):
     """Real-ESRGAN's two-stage blur / resize / noise / JPEG model, scaled by ``level``."""
 
     def pipeline(self, image, size, level, rng, steps):
-        published_resampling = rng.random() < level
         s = rng.spawn(10)
         t = level
         image = self._blur(image, (0.2, 3.0), 1.0, 0.1 * t, t, s[0], steps, "stage 1")
-        if published_resampling:
-            image = self._resize1(image, s[1], steps)
+        image = self._resize1(image, t, s[1], steps)
         image = self._noise(image, (1.0, 30.0), (0.05, 3.0), t, s[2], steps, "stage 1")
         image = self._jpeg(image, t, s[3], steps, "stage 1")
         image = self._blur(image, (0.2, 1.5), 0.8 * t, 0.1 * t, t, s[4], steps, "stage 2")
-        image = self._resize2(image, size, published_resampling, s[5], steps)
+        image = self._resize2(image, size, t, s[5], steps)
         image = self._noise(image, (1.0, 25.0), (0.05, 2.5), t, s[6], steps, "stage 2")
         if s[7].random() < 0.5:
             image = self._final_resize_and_sinc(image, size, t, s[8], steps)
@@ -130,28 +128,29 @@ class RealESRGANDegradation(SampledDegradation):
         return ops.filter_image(image, kernel)
 
     @staticmethod
-    def _resize1(image, rng, steps):
+    def _resize1(image, level, rng, steps):
+        """The published random resize, its factor f raised to the level (f^level)."""
         direction = rng.choice(3, p=(0.2, 0.7, 0.1))
-        factor = (rng.uniform(1.0, 1.5), rng.uniform(0.15, 1.0), 1.0)[direction]
+        factor = (rng.uniform(1.0, 1.5), rng.uniform(0.15, 1.0), 1.0)[direction] ** level
         interpolation = ops.INTERPOLATIONS[int(rng.integers(3))]
-        if factor == 1.0:
-            return image
         size = (int(image.shape[0] * factor), int(image.shape[1] * factor))
+        if size == image.shape[:2]:
+            return image
         mode = ops.INTERPOLATION_NAMES[interpolation]
         steps.append(Step("stage 1 resize", {"factor": float(factor), "mode": mode}))
         return ops.resize(image, size, interpolation)
 
     @staticmethod
-    def _resize2(image, size, published, rng, steps):
-        if not published:
-            steps.append(Step("stage 2 resize", {"mode": "antialiased bicubic"}))
-            return ops.bicubic_resize(image, size)
+    def _resize2(image, size, level, rng, steps):
+        """To f^level × the LR size; the interpolation's aliasing scaled by the level."""
         direction = rng.choice(3, p=(0.3, 0.4, 0.3))
-        factor = (rng.uniform(1.0, 1.2), rng.uniform(0.3, 1.0), 1.0)[direction]
+        factor = (rng.uniform(1.0, 1.2), rng.uniform(0.3, 1.0), 1.0)[direction] ** level
         interpolation = ops.INTERPOLATIONS[int(rng.integers(3))]
         mode = ops.INTERPOLATION_NAMES[interpolation]
-        steps.append(Step("stage 2 resize", {"factor of LR size": float(factor), "mode": mode}))
-        return ops.resize(image, (int(size[0] * factor), int(size[1] * factor)), interpolation)
+        params = {"factor of LR size": float(factor), "mode": mode, "aliased share": level}
+        steps.append(Step("stage 2 resize", params))
+        target = (int(size[0] * factor), int(size[1] * factor))
+        return ops.resize_at_level(image, target, interpolation, level)
 
     @staticmethod
     def _noise(image, gaussian_range, poisson_range, level, rng, steps, stage):

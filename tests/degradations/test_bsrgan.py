@@ -49,7 +49,7 @@ def _rate(traces, name: str) -> float:
 def test_level_one_samples_the_published_ranges(photographs):
     traces = _traces(photographs, 1.0)
     steps = [step for trace in traces for step in trace]
-    assert _rate(traces, "pre-downsample x2") == pytest.approx(0.25, abs=0.07)
+    assert _rate(traces, "pre-downsample") == pytest.approx(0.25, abs=0.07)
     assert _rate(traces, "jpeg") == pytest.approx(0.9, abs=0.06)
     assert _rate(traces, "final jpeg") == 1.0
     qualities = [s.params["quality"] for s in steps if s.name.endswith("jpeg")]
@@ -69,7 +69,14 @@ def test_level_scales_quality_range_and_optional_step_rates(photographs):
     qualities = [s.params["quality"] for t in traces for s in t if s.name.endswith("jpeg")]
     assert min(qualities) >= 79 and max(qualities) <= 99
     assert _rate(traces, "jpeg") == pytest.approx(0.27, abs=0.07)
-    assert _rate(traces, "pre-downsample x2") == pytest.approx(0.075, abs=0.05)
+    # Resampling scales in strength, not in probability: f^0.3 for a published factor f.
+    assert _rate(traces, "pre-downsample") == pytest.approx(0.25, abs=0.07)
+    steps = [step for trace in traces for step in trace]
+    assert {s.params["factor"] for s in steps if s.name == "pre-downsample"} == {2**0.3}
+    factors = [
+        s.params["factor"] for s in steps if "factor" in s.params and s.name != "pre-downsample"
+    ]
+    assert min(factors) >= 1.0 and 1.8 < max(factors) <= 8**0.3
 
 
 def _fixture(name: str) -> dict:

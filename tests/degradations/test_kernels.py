@@ -66,3 +66,9 @@ def test_sinc_passes_low_and_stops_high_frequencies():
     radius = np.hypot(*np.meshgrid(frequency, frequency))
     assert response[radius < 0.6 * cutoff].min() > 0.8
     assert response[radius > 1.4 * cutoff].max() < 0.2
+
+
+def test_narrow_shifted_gaussian_between_pixels_does_not_underflow():
+    kernel = kernels.shifted_gaussian(25, 0.03, 0.26)
+    assert np.isfinite(kernel).all() and kernel.sum() == pytest.approx(1.0, abs=1e-6)
+    assert kernel[12, 12] == pytest.approx(1.0, abs=1e-6)

@@ -132,3 +132,23 @@ def test_resize_gives_the_requested_size_and_keeps_same_size_untouched(photo):
         assert ops.resize(photo, (37, 51), mode).shape == (37, 51, 3)
     assert ops.resize(photo, photo.shape[:2], ops.CUBIC) is photo
     assert ops.bicubic_resize(photo, (96, 96)).shape == (96, 96, 3)
+
+
+def test_resize_at_level_runs_from_antialiased_bicubic_to_the_published_resize(photo):
+    for mode in ops.INTERPOLATIONS:
+        published = ops.resize(photo, (60, 50), mode)
+        assert np.array_equal(ops.resize_at_level(photo, (60, 50), mode, 1.0), published)
+    clean = ops.bicubic_resize(photo, (60, 50))
+    assert np.array_equal(ops.resize_at_level(photo, (60, 50), ops.LINEAR, 0.0), clean)
+    errors = [
+        float(np.abs(ops.resize_at_level(photo, (60, 50), ops.LINEAR, t) - clean).mean())
+        for t in (0.3, 0.7, 1.0)
+    ]
+    assert 0 < errors[0] < errors[1] < errors[2], errors
+
+
+def test_nearest_downsample_is_striding_for_integers_and_identity_at_one(photo):
+    assert np.array_equal(ops.nearest_downsample(photo, 4.0), photo[::4, ::4])
+    assert np.array_equal(ops.nearest_downsample(photo, 1.0), photo)
+    height, width = photo.shape[:2]
+    assert ops.nearest_downsample(photo, 1.5).shape[:2] == (-(-height * 2 // 3), -(-width * 2 // 3))

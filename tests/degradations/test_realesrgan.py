@@ -37,6 +37,9 @@ def test_level_one_samples_the_published_rates_and_ranges(photographs):
     assert min(stage2) >= 1 and max(stage2) <= 25
     factors = [s.params["factor"] for s in steps if s.name == "stage 1 resize"]
     assert 0.15 <= min(factors) < 0.2 and 1.45 < max(factors) <= 1.5
+    factors = [s.params["factor of LR size"] for s in steps if s.name == "stage 2 resize"]
+    assert 0.3 <= min(factors) < 0.35 and 1.15 < max(factors) <= 1.2
+    assert factors.count(1.0) / len(factors) == pytest.approx(0.3, abs=0.08)
     sizes = {s.params["size"] for s in steps if "size" in s.params}
     assert sizes == set(range(7, 22, 2))
     kinds = {s.name.split()[2] for s in steps if s.name.startswith("stage") and "blur" in s.name}
@@ -58,3 +61,14 @@ def test_level_scales_quality_range_and_optional_step_rates(photographs):
     assert _rate(traces, "final sinc") == pytest.approx(0.24, abs=0.07)
     sigmas = [s.params["sigma_x"] for t in traces for s in t if "sigma_x" in s.params]
     assert max(sigmas) <= 0.3 * 3.0 + 1e-9
+
+
+def test_level_scales_resampling_factors_not_their_probability(photographs):
+    traces = _traces(photographs, 0.3)
+    steps = [step for trace in traces for step in trace]
+    stage1 = [s.params["factor"] for s in steps if s.name == "stage 1 resize"]
+    assert len(stage1) / len(traces) == pytest.approx(0.9, abs=0.06)  # all but "keep"
+    assert 0.15**0.3 <= min(stage1) < 0.2**0.3 and 1.45**0.3 < max(stage1) <= 1.5**0.3
+    stage2 = [s.params["factor of LR size"] for s in steps if s.name == "stage 2 resize"]
+    assert len(stage2) == len(traces)
+    assert 0.3**0.3 <= min(stage2) < 0.35**0.3 and 1.15**0.3 < max(stage2) <= 1.2**0.3
