@@ -1,11 +1,15 @@
-"""Real-ESRGAN specifics: the published sampling rates and ranges, and their scaling."""
+"""Real-ESRGAN specifics: published sampling rates and ranges (against BasicSR), scaling."""
 
 from __future__ import annotations
 
+import math
+import random
+
 import numpy as np
 import pytest
+from scipy import stats
 
-from semfid_bench.degradations.realesrgan import RealESRGANDegradation
+from semfid_bench.degradations.realesrgan import KERNEL_TYPES, RealESRGANDegradation, sample_kernel
 
 
 def _traces(photographs, level: float, seeds: int = 300):
@@ -72,3 +76,66 @@ def test_level_scales_resampling_factors_not_their_probability(photographs):
     stage2 = [s.params["factor of LR size"] for s in steps if s.name == "stage 2 resize"]
     assert len(stage2) == len(traces)
     assert 0.3**0.3 <= min(stage2) < 0.35**0.3 and 1.15**0.3 < max(stage2) <= 1.2**0.3
+
+
+@pytest.mark.parametrize(("sigma_range", "seed"), [((0.2, 3.0), 0), ((0.2, 1.5), 1)])
+def test_kernel_sampling_matches_basicsr(basicsr, monkeypatch, sigma_range, seed):
+    """Stage-1 and stage-2 kernels drawn as BasicSR's ``random_mixed_kernels`` draws them
+    (the Real-ESRGAN dataset's call): kernel types, widths, angles and shapes."""
+    from basicsr.data import degradations
+
+    theirs: list[tuple[str, dict]] = []
+
+    def recorder(function, prefix: str):
+        def recording(size, sig_x, sig_y, theta, *beta, isotropic=True, **kwargs):
+            kind = prefix + ("iso" if isotropic else "aniso")
+            theirs.append((kind, {"sigma_x": sig_x, "theta": theta, "beta": (beta or [None])[0]}))
+            return function(size, sig_x, sig_y, theta, *beta, isotropic=isotropic, **kwargs)
+
+        return recording
+
+    for name, prefix in (
+        ("bivariate_Gaussian", ""),
+        ("bivariate_generalized_Gaussian", "generalized_"),
+        ("bivariate_plateau", "plateau_"),
+    ):
+        monkeypatch.setattr(degradations, name, recorder(getattr(degradations, name), prefix))
+    rng = np.random.default_rng(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+    ours = []
+    for _ in range(2000):
+        kernel, step = sample_kernel(rng, sigma_range, 1.0, sinc_prob=0.0)
+        ours.append((step.name.removesuffix(" blur"), step.params))
+        degradations.random_mixed_kernels(  # options/train_realesrgan_x4plus.yml
+            [
+                "iso",
+                "aniso",
+                "generalized_iso",
+                "generalized_aniso",
+                "plateau_iso",
+                "plateau_aniso",
+            ],
+            [0.45, 0.25, 0.12, 0.03, 0.12, 0.03],
+            kernel.shape[0],
+            sigma_range,
+            sigma_range,
+            [-math.pi, math.pi],
+            [0.5, 4],
+            [1, 2],
+            noise_range=None,
+        )
+    counts = [
+        [sum(k == kind for k, _ in draws) for kind in KERNEL_TYPES] for draws in (ours, theirs)
+    ]
+    assert stats.chi2_contingency(counts).pvalue > 0.01, counts
+    for kinds, name in (
+        (KERNEL_TYPES, "sigma_x"),
+        (("aniso", "generalized_aniso", "plateau_aniso"), "theta"),
+        (("generalized_iso", "generalized_aniso"), "beta"),
+        (("plateau_iso", "plateau_aniso"), "beta"),
+    ):
+        mine, reference = (
+            [params[name] for kind, params in draws if kind in kinds] for draws in (ours, theirs)
+        )
+        assert stats.ks_2samp(mine, reference).pvalue > 0.01, (kinds, name)
