@@ -65,6 +65,17 @@ def nearest_downsample(image: np.ndarray, factor: float) -> np.ndarray:
     return image[rows][:, columns]
 
 
+def unsharp_mask(image: np.ndarray, weight: float) -> np.ndarray:
+    """BasicSR's ``usm_sharp`` (radius 51, threshold 10/255): add ``weight`` × the detail
+    above a Gaussian blur (σ 8), blended in only where that detail exceeds the threshold."""
+    blur = cv2.GaussianBlur(image, (51, 51), 0)
+    residual = image - blur
+    mask = (np.abs(residual) * 255 > 10).astype(np.float32)
+    soft_mask = cv2.GaussianBlur(mask, (51, 51), 0)
+    sharp = np.clip(image + weight * residual, 0, 1)
+    return soft_mask * sharp + (1 - soft_mask) * image
+
+
 def gaussian_noise(
     image: np.ndarray, sigma: float, rng: np.random.Generator, *, grey: bool
 ) -> np.ndarray:

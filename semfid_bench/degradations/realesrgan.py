@@ -101,9 +101,15 @@ def sample_kernel(
 class RealESRGANDegradation(SampledDegradation):
     """Real-ESRGAN's two-stage blur / resize / noise / JPEG model, scaled by ``level``."""
 
+    #: Degrade an unsharp-masked copy of the image, as Real-ESRGAN's training does.
+    usm = False
+
     def pipeline(self, image, size, level, rng, steps):
         s = rng.spawn(10)
         t = level
+        if self.usm and t > 0.0:
+            steps.append(Step("unsharp mask", {"weight": 0.5 * t}))
+            image = ops.unsharp_mask(image, 0.5 * t)
         image = self._blur(image, (0.2, 3.0), 1.0, 0.1 * t, t, s[0], steps, "stage 1")
         image = self._resize1(image, t, s[1], steps)
         image = self._noise(image, (1.0, 30.0), (0.05, 3.0), t, s[2], steps, "stage 1")
@@ -190,3 +196,10 @@ class RealESRGANDegradation(SampledDegradation):
             steps.append(Step("final sinc blur", {"size": side, "cutoff": cutoff}))
             image = ops.filter_image(image, kernels.circular_sinc(side, cutoff))
         return image
+
+
+class RealESRGANUSMDegradation(RealESRGANDegradation):
+    """The same model applied to the unsharp-masked image (BasicSR's ``USMSharp``, weight
+    0.5·level), exactly as Real-ESRGAN makes its training LR images from ``gt_usm``."""
+
+    usm = True

@@ -35,3 +35,15 @@ def register_degradations(register: DegradationRegistrar) -> None:
         ),
         "semfid_bench.degradations.realesrgan:RealESRGANDegradation",
     )
+    register.add(
+        DegradationSpec(
+            name="realesrgan-usm",
+            scales=(2, 4),
+            levels=(0.3, 0.7, 1.0),
+            description=(
+                "Real-ESRGAN second-order model applied to the unsharp-masked GT, as in "
+                f"Real-ESRGAN's training (weight 0.5 x level); {_LEVELS_HELP}."
+            ),
+        ),
+        "semfid_bench.degradations.realesrgan:RealESRGANUSMDegradation",
+    )

@@ -7,9 +7,17 @@ import random
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
-from semfid_bench.degradations.realesrgan import KERNEL_TYPES, RealESRGANDegradation, sample_kernel
+from semfid_bench.degradations import ops
+from semfid_bench.degradations.bicubic import BicubicDownscale
+from semfid_bench.degradations.realesrgan import (
+    KERNEL_TYPES,
+    RealESRGANDegradation,
+    RealESRGANUSMDegradation,
+    sample_kernel,
+)
 
 
 def _traces(photographs, level: float, seeds: int = 300):
@@ -139,3 +147,26 @@ def test_kernel_sampling_matches_basicsr(basicsr, monkeypatch, sigma_range, seed
             [params[name] for kind, params in draws if kind in kinds] for draws in (ours, theirs)
         )
         assert stats.ks_2samp(mine, reference).pvalue > 0.01, (kinds, name)
+
+
+def test_usm_variant_degrades_the_unsharp_masked_image(photographs):
+    """``realesrgan-usm`` = the same draws applied to BasicSR's USM-sharpened GT; level 0
+    is still plain bicubic."""
+    hr = photographs["chelsea"][:, :96, :128]
+    image = np.ascontiguousarray(hr.permute(1, 2, 0).numpy())
+    sharpened = torch.from_numpy(ops.unsharp_mask(image, 0.5)).permute(2, 0, 1)
+    for seed in range(3):
+        usm = RealESRGANUSMDegradation(scale=4).degrade(hr, level=1.0, seed=seed)
+        plain = RealESRGANDegradation(scale=4).degrade(sharpened, level=1.0, seed=seed)
+        assert torch.equal(usm, plain)
+    bicubic = BicubicDownscale(scale=4).degrade(hr)
+    assert torch.equal(RealESRGANUSMDegradation(scale=4).degrade(hr, level=0.0, seed=0), bicubic)
+
+
+def test_unsharp_mask_equals_basicsr(basicsr, photographs):
+    from basicsr.utils.img_process_util import usm_sharp
+
+    image = np.ascontiguousarray(photographs["coffee"].permute(1, 2, 0).numpy())
+    sharpened = ops.unsharp_mask(image, 0.5)
+    np.testing.assert_allclose(sharpened, usm_sharp(image, weight=0.5), rtol=0, atol=1e-6)
+    assert np.abs(sharpened - image).max() > 0.05
