@@ -123,6 +123,44 @@ def level_one_fixture(bsrgan) -> dict:
     }
 
 
+def kernels_fixture(bsrgan) -> dict:
+    """Blur kernels from the reference's own constructors, at a few parameter sets."""
+    anisotropic = [(7, 0.3, 4.1, 1.3), (15, 2.2, 0.6, 2.9), (25, 7.5, 3.0, 0.4)]
+    isotropic = [(9, 0.8), (17, 2.6)]
+    shifted = [(0.5, 2), (1.5, 4), (2.4, 4)]
+    out = {
+        "source": {
+            "repository": "CompVis/latent-diffusion",
+            "commit": COMMIT,
+            "function": f"{MODULE}:anisotropic_Gaussian, fspecial('gaussian'), shift_pixel",
+        },
+        "anisotropic": [],
+        "isotropic": [],
+        "shifted": [],
+    }
+    for size, theta, l1, l2 in anisotropic:
+        kernel = bsrgan.anisotropic_Gaussian(ksize=size, theta=theta, l1=l1, l2=l2)
+        out["anisotropic"].append(
+            {
+                "size": size,
+                "theta": theta,
+                "l1": l1,
+                "l2": l2,
+                "kernel": np.round(kernel, 10).tolist(),
+            }
+        )
+    for size, sigma in isotropic:
+        kernel = bsrgan.fspecial("gaussian", size, sigma)
+        out["isotropic"].append(
+            {"size": size, "sigma": sigma, "kernel": np.round(kernel, 10).tolist()}
+        )
+    for sigma, sf in shifted:  # as downsample 2's blur + nearest branch builds it
+        kernel = bsrgan.shift_pixel(bsrgan.fspecial("gaussian", 25, sigma), sf)
+        kernel = kernel / kernel.sum()
+        out["shifted"].append({"sigma": sigma, "sf": sf, "kernel": np.round(kernel, 10).tolist()})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latent-diffusion", type=Path, required=True)
@@ -133,6 +171,7 @@ def main() -> None:
     for name, fixture in (
         ("bsrgan_correlated_noise.json", correlated_noise_fixture(bsrgan)),
         ("bsrgan_level1_psnr.json", level_one_fixture(bsrgan)),
+        ("bsrgan_kernels.json", kernels_fixture(bsrgan)),
     ):
         (args.out / name).write_text(json.dumps(fixture, indent=1) + "\n")
         print(f"wrote {args.out / name}")

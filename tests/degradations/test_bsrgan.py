@@ -12,7 +12,7 @@ import torch
 from scipy import stats
 from skimage import data
 
-from semfid_bench.degradations import ops
+from semfid_bench.degradations import kernels, ops
 from semfid_bench.degradations.bsrgan import BSRGANDegradation, shuffled_order
 
 PARITY = Path(__file__).parents[1] / "fixtures" / "parity"
@@ -125,3 +125,29 @@ def test_level_one_psnr_distribution_matches_the_reference():
     assert np.mean(ours) == pytest.approx(reference.mean(), abs=0.5)
     assert np.std(ours) == pytest.approx(reference.std(), rel=0.2)
     assert stats.ks_2samp(ours, reference).pvalue > 0.01
+
+
+def test_blur_kernels_equal_the_reference():
+    """``anisotropic_Gaussian`` (variances l1, l2 along θ) and ``fspecial('gaussian')``."""
+    fixture = _fixture("bsrgan_kernels.json")
+    for case in fixture["anisotropic"]:
+        ours = kernels.gaussian(case["size"], case["l1"], case["l2"], case["theta"])
+        np.testing.assert_allclose(ours, case["kernel"], rtol=0, atol=1e-7)
+    for case in fixture["isotropic"]:
+        ours = kernels.gaussian(case["size"], case["sigma"] ** 2, case["sigma"] ** 2)
+        np.testing.assert_allclose(ours, case["kernel"], rtol=0, atol=1e-7)
+
+
+def test_shifted_kernel_is_close_to_the_references_interpolated_one():
+    """The reference shifts a centred Gaussian up-left by bilinear interpolation and
+    convolves (``ndimage.convolve`` flips it); we correlate with the Gaussian shifted
+    down-right: the same operation when ours equals the flipped reference kernel. They
+    differ where interpolation widens a narrow kernel (documented)."""
+    for case in _fixture("bsrgan_kernels.json")["shifted"]:
+        ours = kernels.shifted_gaussian(25, case["sigma"], (case["sf"] - 1) / 2)
+        reference = np.array(case["kernel"])[::-1, ::-1]
+        y, x = np.indices(reference.shape)
+        for k in (ours, reference):  # same centroid: (sf - 1) / 2 px right of and below centre
+            assert (k * x).sum() == pytest.approx(12 + (case["sf"] - 1) / 2, abs=1e-3)
+            assert (k * y).sum() == pytest.approx(12 + (case["sf"] - 1) / 2, abs=1e-3)
+        assert np.abs(ours - reference).max() < 0.05
