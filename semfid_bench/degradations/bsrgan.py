@@ -1,9 +1,12 @@
 """The BSRGAN degradation model at an adjustable intensity.
 
 Zhang, Liang, Van Gool, Timofte, "Designing a Practical Degradation Model for Deep Blind
-Image Super-Resolution", ICCV 2021; ranges as in the authors' ``degradation_bsrgan_variant``
-(cszn/BSRGAN and cszn/KAIR ``utils/utils_blindsr.py``), written anew here with explicit
-generators. ``sf`` is the scale factor; ``U(a, b)`` uniform, ``{a..b}`` uniform integers.
+Image Super-Resolution", ICCV 2021. The whole-image ``degradation_bsrgan_variant`` is
+published in CompVis/latent-diffusion (``ldm/modules/image_degradation/bsrgan.py``); its
+steps are the BSRGAN authors' (``add_blur``, ``add_Gaussian_noise``, ``add_JPEG_noise`` of
+cszn/BSRGAN and cszn/KAIR ``utils/utils_blindsr.py``, which publish the cropping
+``degradation_bsrgan``). Written anew here with explicit generators. ``sf`` is the scale
+factor; ``U(a, b)`` uniform, ``{a..b}`` uniform integers.
 
 Published model (level 1.0):
 
@@ -20,7 +23,8 @@ Published model (level 1.0):
    * downsample 3: resize to exactly H/scale × W/scale with a random interpolation.
    * Gaussian noise, level ``{2..25}/255``: p 0.4 independent per channel, p 0.4 grey
      (one field for all channels), p 0.2 channel-correlated with covariance
-     ``(25/255)² Uᵀ D U``, D = diag(U(0, 1)³), U a random orthonormal basis.
+     ``|(25/255)² Uᵀ D U|`` (element-wise abs, as the authors), D = diag(U(0, 1)³), U the
+     orthonormal basis ``scipy.linalg.orth`` makes of a uniform random 3×3 matrix.
    * JPEG, p 0.9, quality ``{30..95}``.
 3. A final JPEG, quality ``{30..95}``.
 
@@ -32,9 +36,10 @@ bicubic downsampling, exactly :class:`~semfid_bench.degradations.bicubic.Bicubic
 
 * blur: every kernel's standard deviation × t (anisotropic variances × t²); kernel sizes
   and angles as published.
-* resampling: with probability t the published random resampling (steps 1, downsample 2
-  with its published ranges, random interpolation in downsample 3); otherwise downsample 2
-  does nothing and downsample 3 is antialiased bicubic.
+* resampling: strength, not probability, scales. Pre-downsample (p 0.25 at every level):
+  by 2^t; downsample 2: factor f^t for a published draw f (blur + nearest: σ × t, stride
+  sf^t); downsample 3: antialiased bicubic covers the first 1 - t of the scale change (on a
+  log scale), the published random interpolation the last t (:func:`ops.resize_at_level`).
 * noise: σ × t (the correlated covariance × t²); the noise type probabilities as published.
 * JPEG: quality ``q_t = round(100 - t·(100 - q))`` for a published draw q, so its range is
   [100 - 70t, 100 - 5t]; quality 100 means no JPEG step. The in-sequence JPEG's probability

@@ -24,18 +24,21 @@ Gaussian, generalized Gaussian, plateau with p 0.45 / 0.25 / 0.12 / 0.03 / 0.12 
 Simplified from the original: OpenCV resizing instead of ``torch.nn.functional.interpolate``
 (the same half-pixel bilinear and bicubic; OpenCV's "area" interpolates when enlarging where
 torch's repeats pixels); OpenCV's libjpeg at the rounded quality instead of the
-differentiable DiffJPEG; one image at a time on the CPU instead of a GPU batch; the USM
-sharpening of the training GT does not apply (the benchmark's GT is the image itself).
+differentiable DiffJPEG; one image at a time on the CPU instead of a GPU batch. The
+training code degrades the unsharp-masked GT; ``realesrgan`` degrades the GT itself (the
+image the SR output is scored against), ``realesrgan-usm`` the unsharp-masked one.
 
 Intensity mapping, level ``t`` in [0, 1] (1 = the published model, 0 = clean antialiased
 bicubic downsampling, exactly :class:`~semfid_bench.degradations.bicubic.BicubicDownscale`):
 
 * blur: every kernel's σ × t; the sinc filters' probabilities × t (0.1·t in each stage,
   0.8·t for the final one), cut-offs as published; the stage-2 blur probability 0.8·t.
-* resampling: with probability t the published random resizes (stage 1, stage 2, final);
-  otherwise stage 1 keeps the size and stage 2 resizes to the LR size with antialiased
-  bicubic.
+* resampling: strength, not probability, scales: stage 1 resizes by f^t and stage 2 to
+  f^t × the LR size for a published draw f; in stage 2 antialiased bicubic covers the
+  first 1 - t of the scale change (on a log scale), the published random interpolation
+  the last t (:func:`ops.resize_at_level`).
 * noise: Gaussian σ × t, Poisson scale × t; the noise type probabilities as published.
+* unsharp mask (``realesrgan-usm`` only): weight 0.5·t.
 * JPEG: quality ``q_t = round(100 - t·(100 - q))`` for a published draw q, range
   [100 - 70t, 100 - 5t]; quality 100 means no JPEG step.
 
