@@ -170,3 +170,20 @@ def test_unsharp_mask_equals_basicsr(basicsr, photographs):
     sharpened = ops.unsharp_mask(image, 0.5)
     np.testing.assert_allclose(sharpened, usm_sharp(image, weight=0.5), rtol=0, atol=1e-6)
     assert np.abs(sharpened - image).max() > 0.05
+
+
+def test_poisson_noise_in_the_pipeline_has_basicsr_strength(photographs, monkeypatch):
+    """Through the pipeline (after blur and resize), Poisson steps add noise of a few /255
+    per unit scale, not the ~0.2/255 that counting float levels gave."""
+    original, added = ops.poisson_noise, []
+
+    def measured(image, scale, rng, *, grey):
+        out = original(image, scale, rng, grey=grey)
+        added.append(float(np.std(out - np.clip(image, 0, 1))) * 255 / scale)
+        return out
+
+    monkeypatch.setattr(ops, "poisson_noise", measured)
+    hr = photographs["coffee"][:, :128, :128]
+    for seed in range(30):
+        RealESRGANDegradation(scale=4).degrade(hr, level=1.0, seed=seed)
+    assert len(added) > 10 and np.median(added) > 4.0, sorted(added)
