@@ -13,11 +13,20 @@ from scipy import stats
 from semfid_bench.degradations import ops
 from semfid_bench.degradations.bicubic import BicubicDownscale
 from semfid_bench.degradations.realesrgan import (
-    KERNEL_TYPES,
     RealESRGANDegradation,
     RealESRGANUSMDegradation,
     sample_kernel,
 )
+
+# Kernel types and probabilities of options/train_realesrgan_x4plus.yml.
+PUBLISHED_KERNELS = {
+    "iso": 0.45,
+    "aniso": 0.25,
+    "generalized_iso": 0.12,
+    "generalized_aniso": 0.03,
+    "plateau_iso": 0.12,
+    "plateau_aniso": 0.03,
+}
 
 
 def _traces(photographs, level: float, seeds: int = 300):
@@ -55,15 +64,7 @@ def test_level_one_samples_the_published_rates_and_ranges(photographs):
     sizes = {s.params["size"] for s in steps if "size" in s.params}
     assert sizes == set(range(7, 22, 2))
     kinds = {s.name.split()[2] for s in steps if s.name.startswith("stage") and "blur" in s.name}
-    assert kinds == {
-        "iso",
-        "aniso",
-        "generalized_iso",
-        "generalized_aniso",
-        "plateau_iso",
-        "plateau_aniso",
-        "sinc",
-    }
+    assert kinds == {*PUBLISHED_KERNELS, "sinc"}
 
 
 def test_level_scales_quality_range_and_optional_step_rates(photographs):
@@ -115,16 +116,9 @@ def test_kernel_sampling_matches_basicsr(basicsr, monkeypatch, sigma_range, seed
     for _ in range(2000):
         kernel, step = sample_kernel(rng, sigma_range, 1.0, sinc_prob=0.0)
         ours.append((step.name.removesuffix(" blur"), step.params))
-        degradations.random_mixed_kernels(  # options/train_realesrgan_x4plus.yml
-            [
-                "iso",
-                "aniso",
-                "generalized_iso",
-                "generalized_aniso",
-                "plateau_iso",
-                "plateau_aniso",
-            ],
-            [0.45, 0.25, 0.12, 0.03, 0.12, 0.03],
+        degradations.random_mixed_kernels(
+            list(PUBLISHED_KERNELS),
+            list(PUBLISHED_KERNELS.values()),
             kernel.shape[0],
             sigma_range,
             sigma_range,
@@ -134,11 +128,11 @@ def test_kernel_sampling_matches_basicsr(basicsr, monkeypatch, sigma_range, seed
             noise_range=None,
         )
     counts = [
-        [sum(k == kind for k, _ in draws) for kind in KERNEL_TYPES] for draws in (ours, theirs)
+        [sum(k == kind for k, _ in draws) for kind in PUBLISHED_KERNELS] for draws in (ours, theirs)
     ]
     assert stats.chi2_contingency(counts).pvalue > 0.01, counts
     for kinds, name in (
-        (KERNEL_TYPES, "sigma_x"),
+        (PUBLISHED_KERNELS, "sigma_x"),
         (("aniso", "generalized_aniso", "plateau_aniso"), "theta"),
         (("generalized_iso", "generalized_aniso"), "beta"),
         (("plateau_iso", "plateau_aniso"), "beta"),
