@@ -48,3 +48,28 @@ def crops_manifest(tmp_path: Path) -> Path:
     path = tmp_path / "crops.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def basicsr():
+    """BasicSR 1.4.2, the field's reference for degradations and PSNR/SSIM (tests only).
+
+    Its package ``__init__`` imports ``torchvision.transforms.functional_tensor``, which
+    torchvision removed; alias the one function it needs before importing it.
+    """
+    import sys
+    import types
+
+    from torchvision.transforms import functional
+
+    name = "torchvision.transforms.functional_tensor"
+    if name not in sys.modules:
+        shim = types.ModuleType(name)
+        shim.rgb_to_grayscale = functional.rgb_to_grayscale
+        sys.modules[name] = shim
+    import warnings
+
+    with warnings.catch_warnings():  # its scipy.ndimage.filters import is deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import basicsr as package
+    return package

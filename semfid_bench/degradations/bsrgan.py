@@ -1,9 +1,12 @@
 """The BSRGAN degradation model at an adjustable intensity.
 
 Zhang, Liang, Van Gool, Timofte, "Designing a Practical Degradation Model for Deep Blind
-Image Super-Resolution", ICCV 2021; ranges as in the authors' ``degradation_bsrgan_variant``
-(cszn/BSRGAN and cszn/KAIR ``utils/utils_blindsr.py``), written anew here with explicit
-generators. ``sf`` is the scale factor; ``U(a, b)`` uniform, ``{a..b}`` uniform integers.
+Image Super-Resolution", ICCV 2021. The whole-image ``degradation_bsrgan_variant`` is
+published in CompVis/latent-diffusion (``ldm/modules/image_degradation/bsrgan.py``); its
+steps are the BSRGAN authors' (``add_blur``, ``add_Gaussian_noise``, ``add_JPEG_noise`` of
+cszn/BSRGAN and cszn/KAIR ``utils/utils_blindsr.py``, which publish the cropping
+``degradation_bsrgan``). Written anew here with explicit generators. ``sf`` is the scale
+factor; ``U(a, b)`` uniform, ``{a..b}`` uniform integers.
 
 Published model (level 1.0):
 
@@ -20,7 +23,8 @@ Published model (level 1.0):
    * downsample 3: resize to exactly H/scale × W/scale with a random interpolation.
    * Gaussian noise, level ``{2..25}/255``: p 0.4 independent per channel, p 0.4 grey
      (one field for all channels), p 0.2 channel-correlated with covariance
-     ``(25/255)² Uᵀ D U``, D = diag(U(0, 1)³), U a random orthonormal basis.
+     ``|(25/255)² Uᵀ D U|`` (element-wise abs, as the authors), D = diag(U(0, 1)³), U the
+     orthonormal basis ``scipy.linalg.orth`` makes of a uniform random 3×3 matrix.
    * JPEG, p 0.9, quality ``{30..95}``.
 3. A final JPEG, quality ``{30..95}``.
 
@@ -32,9 +36,10 @@ bicubic downsampling, exactly :class:`~semfid_bench.degradations.bicubic.Bicubic
 
 * blur: every kernel's standard deviation × t (anisotropic variances × t²); kernel sizes
   and angles as published.
-* resampling: with probability t the published random resampling (steps 1, downsample 2
-  with its published ranges, random interpolation in downsample 3); otherwise downsample 2
-  does nothing and downsample 3 is antialiased bicubic.
+* resampling: strength, not probability, scales. Pre-downsample (p 0.25 at every level):
+  by 2^t; downsample 2: factor f^t for a published draw f (blur + nearest: σ × t, stride
+  sf^t); downsample 3: antialiased bicubic covers the first 1 - t of the scale change (on a
+  log scale), the published random interpolation the last t (:func:`ops.resize_at_level`).
 * noise: σ × t (the correlated covariance × t²); the noise type probabilities as published.
 * JPEG: quality ``q_t = round(100 - t·(100 - q))`` for a published draw q, so its range is
   [100 - 70t, 100 - 5t]; quality 100 means no JPEG step. The in-sequence JPEG's probability
@@ -50,6 +55,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.linalg import orth
 
 from semfid_bench.degradations import kernels, ops
 from semfid_bench.degradations.sampled import SampledDegradation, Step, quality_at
@@ -75,21 +81,19 @@ class BSRGANDegradation(SampledDegradation):
     """BSRGAN's shuffled blur / resampling / noise / JPEG model, scaled by ``level``."""
 
     def pipeline(self, image, size, level, rng, steps):
-        published_resampling = rng.random() < level
         order = shuffled_order(rng)
         streams = rng.spawn(_STEPS + 2)
         sf = self.scale
-        if published_resampling and sf == 4:
-            image, sf = self._pre_downsample(image, streams[_STEPS], steps)
+        if sf == 4:
+            image, sf = self._pre_downsample(image, level, streams[_STEPS], steps)
         for index in order:
             stream = streams[index]
             if index in (_BLUR, _BLUR2):
                 image = self._blur(image, sf, level, stream, steps)
             elif index == _DOWN2:
-                if published_resampling:
-                    image = self._downsample2(image, sf, stream, steps)
+                image = self._downsample2(image, sf, level, stream, steps)
             elif index == _DOWN3:
-                image = self._downsample3(image, size, published_resampling, stream, steps)
+                image = self._downsample3(image, size, level, stream, steps)
             elif index == _NOISE:
                 image = self._noise(image, level, stream, steps)
             else:
@@ -97,19 +101,22 @@ class BSRGANDegradation(SampledDegradation):
         return self._jpeg(image, level, 1.0, streams[_STEPS + 1], steps, "final jpeg")
 
     @staticmethod
-    def _pre_downsample(image, rng, steps) -> tuple[np.ndarray, int]:
+    def _pre_downsample(image, level, rng, steps) -> tuple[np.ndarray, int]:
+        """With p 0.25, shrink by 2^level; the later steps then use the published sf = 2."""
         if rng.random() >= 0.25:
             return image, 4
-        half = (image.shape[0] // 2, image.shape[1] // 2)
+        factor = 2.0**level
+        smaller = (int(image.shape[0] / factor), int(image.shape[1] / factor))
+        if smaller == image.shape[:2]:
+            return image, 2
         if rng.random() < 0.5:
             interpolation = _interpolation(rng)
-            image = ops.resize(image, half, interpolation)
-            steps.append(
-                Step("pre-downsample x2", {"mode": ops.INTERPOLATION_NAMES[interpolation]})
-            )
+            image = ops.resize(image, smaller, interpolation)
+            mode = ops.INTERPOLATION_NAMES[interpolation]
         else:
-            image = ops.bicubic_resize(image, half)
-            steps.append(Step("pre-downsample x2", {"mode": "antialiased bicubic"}))
+            image = ops.bicubic_resize(image, smaller)
+            mode = "antialiased bicubic"
+        steps.append(Step("pre-downsample", {"factor": factor, "mode": mode}))
         return np.clip(image, 0.0, 1.0), 2
 
     @staticmethod
@@ -132,32 +139,35 @@ class BSRGANDegradation(SampledDegradation):
         return ops.filter_image(image, kernel)
 
     @staticmethod
-    def _downsample2(image, sf, rng, steps) -> np.ndarray:
+    def _downsample2(image, sf, level, rng, steps) -> np.ndarray:
+        """The published random shrink, its factor f raised to the level (f^level)."""
         if rng.random() < 0.75:
-            factor = rng.uniform(1.0, 2.0 * sf)
+            factor = rng.uniform(1.0, 2.0 * sf) ** level
             interpolation = _interpolation(rng)
             size = (int(image.shape[0] / factor), int(image.shape[1] / factor))
+            if size == image.shape[:2]:
+                return image
             image = ops.resize(image, size, interpolation)
             name = ops.INTERPOLATION_NAMES[interpolation]
             steps.append(Step("downsample 2", {"factor": float(factor), "mode": name}))
         else:
-            sigma = rng.uniform(0.1, 0.6 * sf)
-            kernel = kernels.shifted_gaussian(25, sigma, (sf - 1) / 2)
-            image = ops.filter_image(image, kernel)[::sf, ::sf]
+            sigma = rng.uniform(0.1, 0.6 * sf) * level
+            stride = float(sf) ** level
+            if level == 0.0:
+                return image
+            kernel = kernels.shifted_gaussian(25, sigma, (stride - 1) / 2)
+            image = ops.nearest_downsample(ops.filter_image(image, kernel), stride)
             steps.append(
-                Step("downsample 2", {"sigma": float(sigma), "mode": f"blur+nearest x{sf}"})
+                Step("downsample 2", {"sigma": float(sigma), "mode": f"blur+nearest x{stride:.3g}"})
             )
         return np.clip(image, 0.0, 1.0)
 
     @staticmethod
-    def _downsample3(image, size, published, rng, steps) -> np.ndarray:
-        if published:
-            interpolation = _interpolation(rng)
-            image = ops.resize(image, size, interpolation)
-            steps.append(Step("downsample 3", {"mode": ops.INTERPOLATION_NAMES[interpolation]}))
-        else:
-            image = ops.bicubic_resize(image, size)
-            steps.append(Step("downsample 3", {"mode": "antialiased bicubic"}))
+    def _downsample3(image, size, level, rng, steps) -> np.ndarray:
+        interpolation = _interpolation(rng)
+        image = ops.resize_at_level(image, size, interpolation, level)
+        mode = ops.INTERPOLATION_NAMES[interpolation]
+        steps.append(Step("downsample 3", {"mode": mode, "aliased share": level}))
         return np.clip(image, 0.0, 1.0)
 
     @staticmethod
@@ -172,8 +182,10 @@ class BSRGANDegradation(SampledDegradation):
         if kind < 0.4:
             steps.append(Step("gaussian noise", {"sigma": sigma * 255, "kind": "grey"}))
             return ops.gaussian_noise(image, sigma, rng, grey=True)
-        basis = np.linalg.qr(rng.random((3, 3)))[0]
-        covariance = (25.0 / 255.0 * level) ** 2 * basis.T @ np.diag(rng.random(3)) @ basis
+        basis = orth(rng.random((3, 3)))
+        # The authors' element-wise abs: every channel pair correlates positively (mean
+        # r ≈ 0.27); without it the correlations average 0.
+        covariance = np.abs((25.0 / 255.0 * level) ** 2 * basis.T @ np.diag(rng.random(3)) @ basis)
         std = float(np.sqrt(np.trace(covariance) / 3) * 255)
         steps.append(Step("gaussian noise", {"sigma": std, "kind": "correlated"}))
         return ops.correlated_noise(image, covariance, rng)

@@ -71,7 +71,9 @@ def shifted_gaussian(size: int, sigma: float, shift: float) -> np.ndarray:
     averages each sf×sf block around its own centre (BSRGAN's blur + nearest downsampling).
     """
     x, y = _grid(size)
-    return _normalised(np.exp(-((x - shift) ** 2 + (y - shift) ** 2) / (2 * sigma**2)))
+    exponent = ((x - shift) ** 2 + (y - shift) ** 2) / (2 * sigma**2)
+    # Relative to the nearest pixel, so a narrow kernel between pixels does not underflow.
+    return _normalised(np.exp(exponent.min() - exponent))
 
 
 def is_identity(kernel: np.ndarray) -> bool:

@@ -15,9 +15,6 @@ LINEAR, CUBIC, AREA = cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA
 INTERPOLATIONS: tuple[int, ...] = (LINEAR, CUBIC, AREA)
 INTERPOLATION_NAMES = {LINEAR: "bilinear", CUBIC: "bicubic", AREA: "area"}
 
-# BT.601 luma weights (what cv2.cvtColor and torchvision's rgb_to_grayscale use).
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
 
 def filter_image(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Correlate every channel with ``kernel``, mirroring the border (scipy's 'mirror')."""
@@ -40,6 +37,43 @@ def bicubic_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
     return resize_bicubic(tensor, size).numpy().transpose(1, 2, 0)
+
+
+def resize_at_level(
+    image: np.ndarray, size: tuple[int, int], interpolation: int, level: float
+) -> np.ndarray:
+    """A published random-interpolation resize to ``size``, its aliasing scaled by ``level``.
+
+    The scale change is split on a log scale: antialiased bicubic covers the first
+    ``1 - level`` of it, the published (non-antialiased) ``interpolation`` the last
+    ``level``. Level 1 is the published resize alone, level 0 antialiased bicubic alone.
+    """
+    height, width = max(1, size[0]), max(1, size[1])
+    middle = tuple(
+        max(1, round(target * (source / target) ** level))
+        for source, target in zip(image.shape[:2], (height, width), strict=True)
+    )
+    if middle != image.shape[:2]:
+        image = bicubic_resize(image, middle)
+    return resize(image, (height, width), interpolation)
+
+
+def nearest_downsample(image: np.ndarray, factor: float) -> np.ndarray:
+    """Keep the pixels at 0, factor, 2·factor, … (rounded down): ``[::sf]`` for integers."""
+    rows = np.floor(np.arange(0.0, image.shape[0], factor)).astype(int)
+    columns = np.floor(np.arange(0.0, image.shape[1], factor)).astype(int)
+    return image[rows][:, columns]
+
+
+def unsharp_mask(image: np.ndarray, weight: float) -> np.ndarray:
+    """BasicSR's ``usm_sharp`` (radius 51, threshold 10/255): add ``weight`` × the detail
+    above a Gaussian blur (σ 8), blended in only where that detail exceeds the threshold."""
+    blur = cv2.GaussianBlur(image, (51, 51), 0)
+    residual = image - blur
+    mask = (np.abs(residual) * 255 > 10).astype(np.float32)
+    soft_mask = cv2.GaussianBlur(mask, (51, 51), 0)
+    sharp = np.clip(image + weight * residual, 0, 1)
+    return soft_mask * sharp + (1 - soft_mask) * image
 
 
 def gaussian_noise(
@@ -66,13 +100,17 @@ def poisson_noise(
 ) -> np.ndarray:
     """Real-ESRGAN's Poisson (shot) noise, multiplied by ``scale``.
 
-    As in basicsr, the photon count per unit intensity is the number of distinct values
-    in the (clamped) image rounded up to a power of two.
+    As BasicSR's ``generate_poisson_noise``: the image (or its luma) is rounded to 8-bit
+    levels, the photon count per unit intensity is the number of distinct levels rounded up
+    to a power of two, and the noise is the Poisson draw minus the rounded image. Counting
+    the distinct values of the unrounded float image instead gives up to 2^24 "levels" and
+    noise ~30× too weak.
     """
-    image = np.clip(image, 0.0, 1.0)
-    source = (image @ _LUMA)[..., None] if grey else image
-    levels = float(2 ** np.ceil(np.log2(max(len(np.unique(source)), 1))))
-    noise = rng.poisson(source * levels).astype(np.float32) / np.float32(levels) - source
+    source = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None] if grey else image
+    source = np.clip((source * 255.0).round(), 0, 255) / np.float32(255.0)
+    levels = float(2 ** np.ceil(np.log2(len(np.unique(source)))))
+    counts = rng.poisson(source.astype(np.float64) * levels)
+    noise = (counts / levels).astype(np.float32) - source
     return np.clip(image + noise * np.float32(scale), 0.0, 1.0)
 
 

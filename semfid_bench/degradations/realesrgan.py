@@ -24,18 +24,21 @@ Gaussian, generalized Gaussian, plateau with p 0.45 / 0.25 / 0.12 / 0.03 / 0.12 
 Simplified from the original: OpenCV resizing instead of ``torch.nn.functional.interpolate``
 (the same half-pixel bilinear and bicubic; OpenCV's "area" interpolates when enlarging where
 torch's repeats pixels); OpenCV's libjpeg at the rounded quality instead of the
-differentiable DiffJPEG; one image at a time on the CPU instead of a GPU batch; the USM
-sharpening of the training GT does not apply (the benchmark's GT is the image itself).
+differentiable DiffJPEG; one image at a time on the CPU instead of a GPU batch. The
+training code degrades the unsharp-masked GT; ``realesrgan`` degrades the GT itself (the
+image the SR output is scored against), ``realesrgan-usm`` the unsharp-masked one.
 
 Intensity mapping, level ``t`` in [0, 1] (1 = the published model, 0 = clean antialiased
 bicubic downsampling, exactly :class:`~semfid_bench.degradations.bicubic.BicubicDownscale`):
 
 * blur: every kernel's σ × t; the sinc filters' probabilities × t (0.1·t in each stage,
   0.8·t for the final one), cut-offs as published; the stage-2 blur probability 0.8·t.
-* resampling: with probability t the published random resizes (stage 1, stage 2, final);
-  otherwise stage 1 keeps the size and stage 2 resizes to the LR size with antialiased
-  bicubic.
+* resampling: strength, not probability, scales: stage 1 resizes by f^t and stage 2 to
+  f^t × the LR size for a published draw f; in stage 2 antialiased bicubic covers the
+  first 1 - t of the scale change (on a log scale), the published random interpolation
+  the last t (:func:`ops.resize_at_level`).
 * noise: Gaussian σ × t, Poisson scale × t; the noise type probabilities as published.
+* unsharp mask (``realesrgan-usm`` only): weight 0.5·t.
 * JPEG: quality ``q_t = round(100 - t·(100 - q))`` for a published draw q, range
   [100 - 70t, 100 - 5t]; quality 100 means no JPEG step.
 
@@ -101,17 +104,21 @@ def sample_kernel(
 class RealESRGANDegradation(SampledDegradation):
     """Real-ESRGAN's two-stage blur / resize / noise / JPEG model, scaled by ``level``."""
 
+    #: Degrade an unsharp-masked copy of the image, as Real-ESRGAN's training does.
+    usm = False
+
     def pipeline(self, image, size, level, rng, steps):
-        published_resampling = rng.random() < level
         s = rng.spawn(10)
         t = level
+        if self.usm and t > 0.0:
+            steps.append(Step("unsharp mask", {"weight": 0.5 * t}))
+            image = ops.unsharp_mask(image, 0.5 * t)
         image = self._blur(image, (0.2, 3.0), 1.0, 0.1 * t, t, s[0], steps, "stage 1")
-        if published_resampling:
-            image = self._resize1(image, s[1], steps)
+        image = self._resize1(image, t, s[1], steps)
         image = self._noise(image, (1.0, 30.0), (0.05, 3.0), t, s[2], steps, "stage 1")
         image = self._jpeg(image, t, s[3], steps, "stage 1")
         image = self._blur(image, (0.2, 1.5), 0.8 * t, 0.1 * t, t, s[4], steps, "stage 2")
-        image = self._resize2(image, size, published_resampling, s[5], steps)
+        image = self._resize2(image, size, t, s[5], steps)
         image = self._noise(image, (1.0, 25.0), (0.05, 2.5), t, s[6], steps, "stage 2")
         if s[7].random() < 0.5:
             image = self._final_resize_and_sinc(image, size, t, s[8], steps)
@@ -130,28 +137,29 @@ class RealESRGANDegradation(SampledDegradation):
         return ops.filter_image(image, kernel)
 
     @staticmethod
-    def _resize1(image, rng, steps):
+    def _resize1(image, level, rng, steps):
+        """The published random resize, its factor f raised to the level (f^level)."""
         direction = rng.choice(3, p=(0.2, 0.7, 0.1))
-        factor = (rng.uniform(1.0, 1.5), rng.uniform(0.15, 1.0), 1.0)[direction]
+        factor = (rng.uniform(1.0, 1.5), rng.uniform(0.15, 1.0), 1.0)[direction] ** level
         interpolation = ops.INTERPOLATIONS[int(rng.integers(3))]
-        if factor == 1.0:
-            return image
         size = (int(image.shape[0] * factor), int(image.shape[1] * factor))
+        if size == image.shape[:2]:
+            return image
         mode = ops.INTERPOLATION_NAMES[interpolation]
         steps.append(Step("stage 1 resize", {"factor": float(factor), "mode": mode}))
         return ops.resize(image, size, interpolation)
 
     @staticmethod
-    def _resize2(image, size, published, rng, steps):
-        if not published:
-            steps.append(Step("stage 2 resize", {"mode": "antialiased bicubic"}))
-            return ops.bicubic_resize(image, size)
+    def _resize2(image, size, level, rng, steps):
+        """To f^level × the LR size; the interpolation's aliasing scaled by the level."""
         direction = rng.choice(3, p=(0.3, 0.4, 0.3))
-        factor = (rng.uniform(1.0, 1.2), rng.uniform(0.3, 1.0), 1.0)[direction]
+        factor = (rng.uniform(1.0, 1.2), rng.uniform(0.3, 1.0), 1.0)[direction] ** level
         interpolation = ops.INTERPOLATIONS[int(rng.integers(3))]
         mode = ops.INTERPOLATION_NAMES[interpolation]
-        steps.append(Step("stage 2 resize", {"factor of LR size": float(factor), "mode": mode}))
-        return ops.resize(image, (int(size[0] * factor), int(size[1] * factor)), interpolation)
+        params = {"factor of LR size": float(factor), "mode": mode, "aliased share": level}
+        steps.append(Step("stage 2 resize", params))
+        target = (int(size[0] * factor), int(size[1] * factor))
+        return ops.resize_at_level(image, target, interpolation, level)
 
     @staticmethod
     def _noise(image, gaussian_range, poisson_range, level, rng, steps, stage):
@@ -191,3 +199,10 @@ class RealESRGANDegradation(SampledDegradation):
             steps.append(Step("final sinc blur", {"size": side, "cutoff": cutoff}))
             image = ops.filter_image(image, kernels.circular_sinc(side, cutoff))
         return image
+
+
+class RealESRGANUSMDegradation(RealESRGANDegradation):
+    """The same model applied to the unsharp-masked image (BasicSR's ``USMSharp``, weight
+    0.5·level), exactly as Real-ESRGAN makes its training LR images from ``gt_usm``."""
+
+    usm = True

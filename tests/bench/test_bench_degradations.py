@@ -32,7 +32,7 @@ def _seconds_per_call(function, calls: int) -> float:
     return (time.perf_counter() - started) / calls
 
 
-@pytest.mark.parametrize("name", ["bsrgan", "realesrgan"])
+@pytest.mark.parametrize("name", ["bsrgan", "realesrgan", "realesrgan-usm"])
 @pytest.mark.parametrize("level", [0.3, 1.0])
 def test_degradations_per_second_at_512(benchmark, hr512, name, level):
     registry = build_registry(make_plugin_manager(load_entry_points=False))

@@ -6,12 +6,16 @@ import pytest
 import torch
 
 from semfid_bench.degradations.bsrgan import BSRGANDegradation
-from semfid_bench.degradations.realesrgan import RealESRGANDegradation
+from semfid_bench.degradations.realesrgan import RealESRGANDegradation, RealESRGANUSMDegradation
 from semfid_bench.images import load_image
 from semfid_bench.manifest import load_manifest
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
-MODELS = {"bsrgan": BSRGANDegradation, "realesrgan": RealESRGANDegradation}
+MODELS = {
+    "bsrgan": BSRGANDegradation,
+    "realesrgan": RealESRGANDegradation,
+    "realesrgan-usm": RealESRGANUSMDegradation,
+}
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from skimage import data
 
 from semfid_bench.degradations import ops
 from semfid_bench.degradations.bicubic import BicubicDownscale
@@ -177,31 +178,33 @@ def test_added_noise_variance_rises_with_level(model_class, photographs, monkeyp
 def test_every_published_step_occurs_at_level_one(model_class, model_name, photographs):
     """Over many seeds the trace shows each step of the published model."""
     hr = photographs["rocket"][:, :128, :128]
+    realesrgan = {
+        "stage 1 iso blur",
+        "stage 1 aniso blur",
+        "stage 1 resize",
+        "stage 1 gaussian noise",
+        "stage 1 poisson noise",
+        "stage 1 jpeg",
+        "stage 2 resize",
+        "stage 2 gaussian noise",
+        "stage 2 poisson noise",
+        "final jpeg",
+        "final sinc blur",
+        "final resize",
+    }
     expected = {
         "bsrgan": {
             "anisotropic gaussian blur",
             "isotropic gaussian blur",
-            "pre-downsample x2",
+            "pre-downsample",
             "downsample 2",
             "downsample 3",
             "gaussian noise",
             "jpeg",
             "final jpeg",
         },
-        "realesrgan": {
-            "stage 1 iso blur",
-            "stage 1 aniso blur",
-            "stage 1 resize",
-            "stage 1 gaussian noise",
-            "stage 1 poisson noise",
-            "stage 1 jpeg",
-            "stage 2 resize",
-            "stage 2 gaussian noise",
-            "stage 2 poisson noise",
-            "final jpeg",
-            "final sinc blur",
-            "final resize",
-        },
+        "realesrgan": realesrgan,
+        "realesrgan-usm": {*realesrgan, "unsharp mask"},
     }[model_name]
     seen: set[str] = set()
     kinds: set[str] = set()
@@ -212,3 +215,25 @@ def test_every_published_step_occurs_at_level_one(model_class, model_name, photo
         kinds.update(str(step.params.get("kind")) for step in steps if "noise" in step.name)
     assert expected <= seen, expected - seen
     assert {"grey", "colour"} <= kinds
+
+
+def test_resampling_strength_scales_with_level_per_image(model_class, monkeypatch):
+    """Level 0.3 resamples every image a little, not 30% of them fully (bimodal difficulty).
+
+    Only the resampling steps run (blur, noise and JPEG are identities); the distance of
+    each seed's LR image from the clean bicubic one at 0.3 is compared with that at 1.0.
+    """
+    for name in ("filter_image", "gaussian_noise", "correlated_noise", "poisson_noise", "jpeg"):
+        monkeypatch.setattr(ops, name, lambda image, *args, **kwargs: image)
+    hr = torch.from_numpy(data.astronaut()[64:192, 192:320].copy()).permute(2, 0, 1) / 255.0
+    model = model_class(scale=4)
+    clean = model.degrade(hr, level=0.0, seed=0)
+    ratios = []
+    for seed in range(40):
+        low, full = (
+            float(((model.degrade(hr, level=level, seed=seed) - clean) ** 2).mean())
+            for level in (0.3, 1.0)
+        )
+        ratios.append(low / full)
+    assert min(ratios) > 0.01, sorted(ratios)  # no image escapes resampling at 0.3
+    assert 0.05 < np.median(ratios) < 0.6, sorted(ratios)  # and it is weaker than at 1.0

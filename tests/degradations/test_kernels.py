@@ -66,3 +66,39 @@ def test_sinc_passes_low_and_stops_high_frequencies():
     radius = np.hypot(*np.meshgrid(frequency, frequency))
     assert response[radius < 0.6 * cutoff].min() > 0.8
     assert response[radius > 1.4 * cutoff].max() < 0.2
+
+
+def test_narrow_shifted_gaussian_between_pixels_does_not_underflow():
+    kernel = kernels.shifted_gaussian(25, 0.03, 0.26)
+    assert np.isfinite(kernel).all() and kernel.sum() == pytest.approx(1.0, abs=1e-6)
+    assert kernel[12, 12] == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("ours", "name", "args"),
+    [
+        (kernels.gaussian, "bivariate_Gaussian", (1.3, 2.4, 0.7)),
+        (kernels.generalized_gaussian, "bivariate_generalized_Gaussian", (1.3, 2.4, -2.1, 0.6)),
+        (kernels.generalized_gaussian, "bivariate_generalized_Gaussian", (2.9, 0.4, 1.0, 3.5)),
+        (kernels.plateau, "bivariate_plateau", (1.3, 2.4, 0.7, 1.4)),
+        (kernels.plateau, "bivariate_plateau", (0.5, 0.5, 0.0, 1.9)),
+    ],
+)
+@pytest.mark.parametrize("size", [7, 13, 21])
+def test_real_esrgan_kernels_equal_basicsr(basicsr, ours, name, args, size):
+    """BasicSR takes standard deviations, ours variances; the rest is the same formula."""
+    from basicsr.data import degradations
+
+    sigma_x, sigma_y, theta, *beta = args
+    theirs = getattr(degradations, name)(size, sigma_x, sigma_y, theta, *beta, isotropic=False)
+    mine = ours(size, sigma_x**2, sigma_y**2, theta, *beta)
+    np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("cutoff", [math.pi / 5, 1.1, math.pi])
+def test_circular_sinc_equals_basicsr(basicsr, cutoff):
+    from basicsr.data.degradations import circular_lowpass_kernel
+
+    for size in (7, 13, 21):
+        theirs = circular_lowpass_kernel(cutoff, size, pad_to=0)
+        np.testing.assert_allclose(kernels.circular_sinc(size, cutoff), theirs, rtol=0, atol=1e-7)
