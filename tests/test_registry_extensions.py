@@ -1,5 +1,6 @@
 """Metric namespaces (pyiqa:<name>) and the captioner plugin kind."""
 
+import importlib.util
 import math
 
 import pytest
@@ -13,6 +14,10 @@ from semfid_bench.metrics.pyiqa_specs import (
 from semfid_bench.plugin_manager import build_registry
 from semfid_bench.registry import CaptionerRegistrar, MetricRegistrar, Registry
 from semfid_bench.specs import CaptionerSpec, MetricSpec, NamespaceSpec
+
+needs_pyiqa = pytest.mark.skipif(
+    importlib.util.find_spec("pyiqa") is None, reason="pyiqa is the optional 'iqa' extra"
+)
 
 
 def test_namespace_resolves_lazily_and_lists_as_one_row():
@@ -33,11 +38,17 @@ def test_namespace_resolves_lazily_and_lists_as_one_row():
         registry.get("metric", "other")
 
 
-def test_builtin_registry_has_semantic_metrics_captioners_and_pyiqa():
+def test_builtin_registry_has_semantic_metrics_captioners_and_the_pyiqa_namespace():
     registry = build_registry(strict=True)
     for name in ("lpips", "clip", "c2i", "c2c", "splice-sym", "splice-nonsym", "splice-nouns"):
         assert name in registry.names("metric")
     assert {"qwen2.5-vl", "qwen2.5-vl-3b"} <= set(registry.names("captioner"))
+    assert [r.name for r in registry.namespace_registrations()] == ["pyiqa:<name>"]
+
+
+@needs_pyiqa
+def test_pyiqa_metrics_resolve_with_their_declared_direction():
+    registry = build_registry(strict=True)
     assert registry.get("metric", "pyiqa:niqe").spec.higher_is_better is False
     musiq = registry.get("metric", "pyiqa:musiq").spec
     assert musiq.higher_is_better and not musiq.full_reference
@@ -46,6 +57,7 @@ def test_builtin_registry_has_semantic_metrics_captioners_and_pyiqa():
     assert dists.value_range == (0.0, 1.0)
 
 
+@needs_pyiqa
 def test_pyiqa_direction_never_guessed(monkeypatch):
     configs = pyiqa_configs()
     declared_lower = {n for n, c in configs.items() if c.get("lower_better")}

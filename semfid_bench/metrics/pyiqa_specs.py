@@ -42,7 +42,11 @@ def pyiqa_configs() -> dict[str, dict[str, Any]]:
     """pyiqa's ``DEFAULT_CONFIGS``, loaded from its file without importing the package."""
     spec = importlib.util.find_spec("pyiqa")
     if spec is None or not spec.submodule_search_locations:
-        raise PluginError("pyiqa is not installed.", hint="pip install pyiqa")
+        raise PluginError(
+            "pyiqa is not installed: pyiqa:<name> metrics need it.",
+            hint="pip install 'semfid-bench[iqa]' (pyiqa is licensed PolyForm Noncommercial "
+            "1.0.0: non-commercial use only).",
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "default_model_configs.py"
     module_spec = importlib.util.spec_from_file_location("_pyiqa_default_configs", path)
     module = importlib.util.module_from_spec(module_spec)

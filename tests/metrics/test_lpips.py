@@ -3,12 +3,25 @@
 import lpips
 import pytest
 import torch
-from pyiqa.archs import lpips_arch
 from torchvision.models import alexnet
 
 from semfid_bench.errors import WeightsUnavailableError
 from semfid_bench.metrics.lpips import LPIPSMetric, LPIPSNet, packaged_linear_weights
 from semfid_bench.weights import load_state_dict
+
+
+def _pyiqa_lpips():
+    """pyiqa's LPIPS network without pretrained AlexNet weights; None without pyiqa (the
+    optional 'iqa' extra)."""
+    try:
+        from pyiqa.archs import lpips_arch
+    except ImportError:
+        return None
+    # pyiqa 0.1.16 builds AlexNet with ImageNet weights whatever pnet_rand says: build it
+    # without them (nothing can be downloaded here); the weights are copied in below.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lpips_arch.models, "alexnet", lambda **_: alexnet(weights=None))
+        return lpips_arch.LPIPS(pretrained=False, net="alex", pnet_rand=True).eval()
 
 
 @pytest.fixture(scope="module")
@@ -18,12 +31,8 @@ def shared_nets():
     ours = LPIPSNet().eval()
     ours.load_lpips_linear(load_state_dict(packaged_linear_weights()))
     package = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False).eval()
-    # pyiqa 0.1.16 builds AlexNet with ImageNet weights whatever pnet_rand says: build it
-    # without them (nothing can be downloaded here); the weights are copied in below.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lpips_arch.models, "alexnet", lambda **_: alexnet(weights=None))
-        pyiqa_net = lpips_arch.LPIPS(pretrained=False, net="alex", pnet_rand=True).eval()
-    for other in (package, pyiqa_net):
+    pyiqa_net = _pyiqa_lpips()
+    for other in (package, pyiqa_net) if pyiqa_net is not None else (package,):
         slices = [other.net.slice1, other.net.slice2, other.net.slice3, other.net.slice4]
         slices.append(other.net.slice5)
         for block in slices:
@@ -37,6 +46,8 @@ def shared_nets():
 @pytest.mark.slow
 def test_agrees_with_pyiqa_and_lpips_package(shared_nets, sample_images):
     ours, package, pyiqa_net = shared_nets
+    if pyiqa_net is None:
+        pytest.skip("pyiqa is the optional 'iqa' extra")
     gt = sample_images
     generator = torch.Generator().manual_seed(1)
     sr = (gt + 0.08 * torch.randn(gt.shape, generator=generator)).clamp(0, 1)

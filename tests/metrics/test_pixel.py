@@ -10,8 +10,6 @@ from semfid_bench.manifest import load_manifest
 from semfid_bench.metrics import pixel
 from semfid_bench.metrics.pixel import psnr, rgb_to_y, ssim
 
-pyiqa = pytest.importorskip("pyiqa")
-
 CONVENTIONS = [
     # (our function, our kwargs, pyiqa name, pyiqa kwargs)
     (psnr, {}, "psnr", {}),
@@ -46,6 +44,7 @@ def pairs(request):
 
 @pytest.mark.parametrize(("ours", "kwargs", "name", "iqa_kwargs"), CONVENTIONS)
 def test_equals_pyiqa_on_sample_photographs(pairs, ours, kwargs, name, iqa_kwargs):
+    pyiqa = pytest.importorskip("pyiqa", reason="pyiqa is the optional 'iqa' extra")
     reference = pyiqa.create_metric(name, device="cpu", as_loss=False, **iqa_kwargs)
     for sr, gt in pairs:
         expected = float(reference(sr, gt))
