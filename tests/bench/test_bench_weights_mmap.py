@@ -56,6 +56,11 @@ def _peak_rise_mib(path: Path, how: str) -> float:
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units differ off Linux")
 def test_mmap_loading_does_not_hold_the_file_in_memory(benchmark, tmp_path):
+    if benchmark.disabled:  # peak RSS depends on the machine's page cache: measure, not gate
+        pytest.skip(
+            "measured only with --benchmark-enable (tests/test_weights_safe_loading.py "
+            "checks that loads are memory-mapped)"
+        )
     path = tmp_path / "large.pth"
     # Written by another process, as a release downloaded earlier is: when the measuring
     # process's own parent had just written it, the mapped pages were all counted.

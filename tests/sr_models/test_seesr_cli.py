@@ -54,7 +54,7 @@ def _run(tmp_path, seesr_files, seed: int):
     with ResultsStore(tmp_path / "r.db") as store:
         assert np.isfinite(store.results()["value"]).all()
     (lr_path,) = (tmp_path / "images").rglob("LR/chelsea.png")
-    (sr_path,) = (tmp_path / "images").rglob("seesr/chelsea.png")
+    (sr_path,) = (tmp_path / "images").rglob("seesr*/chelsea.png")  # the variant label
     return np.asarray(Image.open(lr_path)), np.asarray(Image.open(sr_path))
 
 
