@@ -10,7 +10,6 @@ check that the two implementations agree. Measure with
 
 import time
 
-import pyiqa
 import pytest
 import torch
 from torchvision.models import alexnet
@@ -18,6 +17,8 @@ from torchvision.models import alexnet
 from semfid_bench.metrics.lpips import LPIPSNet, packaged_linear_weights
 from semfid_bench.metrics.pixel import make_psnr_y, make_ssim_y, psnr, ssim
 from semfid_bench.weights import load_state_dict
+
+pyiqa = pytest.importorskip("pyiqa", reason="the reference, pyiqa, is the optional 'iqa' extra")
 
 BATCH = 4
 
