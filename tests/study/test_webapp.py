@@ -220,3 +220,54 @@ def test_pages_allow_only_their_own_scripts(client):
     page = client.get("/rate", params={"rater": "alice"})
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "http" not in re.sub(r'content="[^"]*"', "", page.text).replace("https", "")
+
+
+def serve(monkeypatch, *args):
+    """Run ``study serve`` with uvicorn.run replaced: the app it would serve, and the output."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from semfid_bench.cli import app as cli
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+    result = CliRunner(env={"COLUMNS": "300"}).invoke(cli, ["study", "serve", *args])
+    return served, result
+
+
+def test_cli_serves_the_manifest_and_study_mos_reads_its_database(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from semfid_bench.cli import app as cli
+    from semfid_bench.manifest import load_manifest
+    from semfid_bench.plugins.sample_data import USER_STUDY_MANIFEST
+
+    db = tmp_path / "study.sqlite"
+    args = [str(USER_STUDY_MANIFEST), "--db", str(db), "--port", "8123", "--trap-rate", "0.4"]
+    served, result = serve(monkeypatch, *args, "--raters-per-pair", "2")
+    assert result.exit_code == 0, result.output
+    assert (served["host"], served["port"]) == ("127.0.0.1", 8123)
+    token = re.search(r"/admin\?token=(\S+)", result.output).group(1)
+    client = TestClient(served["app"])
+    assert client.get("/admin", params={"token": token}).status_code == 200
+    pairs = len(load_manifest(USER_STUDY_MANIFEST))
+    assert f"Serving {pairs} pair(s)" in result.output
+    for rater in ("ann", "ben"):
+        answer_truthfully(client, served["app"], rater, 200)
+    out = tmp_path / "rated.jsonl"
+    mos = CliRunner().invoke(
+        cli, ["study", "mos", str(db), "--pairs", str(USER_STUDY_MANIFEST), "--out", str(out)]
+    )
+    assert mos.exit_code == 0, mos.output
+    rated = load_manifest(out, allow_outside_paths=True)
+    assert len(rated) == pairs and {item.mos for item in rated} == {1.0}  # everyone said yes
+
+
+def test_cli_rejects_unpaired_manifests_and_short_tokens(monkeypatch, tmp_path, sample_manifest):
+    db = str(tmp_path / "study.sqlite")
+    served, result = serve(monkeypatch, str(sample_manifest), "--db", db)
+    assert result.exit_code != 0 and not served
+    assert "without an 'sr' image" in str(result.exception)
+    served, result = serve(monkeypatch, str(sample_manifest), "--db", db, "--admin-token", "short")
+    assert result.exit_code != 0 and not served
+    assert "at least 8 characters" in str(result.exception)
