@@ -271,3 +271,33 @@ def test_cli_rejects_unpaired_manifests_and_short_tokens(monkeypatch, tmp_path, 
     served, result = serve(monkeypatch, str(sample_manifest), "--db", db, "--admin-token", "short")
     assert result.exit_code != 0 and not served
     assert "at least 8 characters" in str(result.exception)
+
+
+def test_a_restarted_app_shows_the_same_next_item(tmp_path):
+    db = tmp_path / "study.sqlite"
+    first = make_app(tmp_path / "study", db, raters_per_pair=3, trap_rate=0.3, seed=5)
+    client = TestClient(first)
+    answer_truthfully(client, first, "dora", 4)
+    before = shown_key(client, "dora")
+    first.state.store.close()
+    again = make_app(tmp_path / "study", db, raters_per_pair=3, trap_rate=0.3, seed=5)
+    assert shown_key(TestClient(again), "dora") == before
+    assert len(again.state.store.rows()) == 4
+
+
+def test_manifest_ids_that_look_like_traps_are_refused(tmp_path):
+    import json
+
+    from semfid_bench.errors import SemfidError
+    from semfid_bench.manifest import load_manifest
+    from semfid_bench.study.schedule import build_items
+
+    from .webapp_helpers import write_study
+
+    path = write_study(tmp_path, gts=2, srs_per_gt=1)
+    lines = path.read_text().splitlines()
+    row = json.loads(lines[1])
+    lines[2] = json.dumps({**row, "id": f"trap-same:{row['id']}"})
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SemfidError, match="look like trap ids"):
+        build_items(load_manifest(path), seed=0)
