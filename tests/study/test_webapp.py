@@ -148,7 +148,7 @@ def test_the_admin_csv_matches_the_database(client, app):
     assert rows[1:] == stored and len(stored) == 9
 
 
-def test_user_text_is_escaped(client, app):
+def test_user_text_is_html_safe(client, app):
     page = client.get("/admin", params={"token": TOKEN}).text
     assert "pair&lt;0&gt;/0" in page and "pair<0>" not in page
     page = client.get("/rate", params={"rater": "a.b@c d"}).text
