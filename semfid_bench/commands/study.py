@@ -11,7 +11,8 @@ from semfid_bench.commands.common import AllowOutsideOption, console, err_consol
 from semfid_bench.escaping import console as escape
 
 study_app = typer.Typer(
-    help="Run your own user study: import ratings as MOS.", no_args_is_help=True
+    help="Run your own user study: serve the rating web app, import ratings as MOS.",
+    no_args_is_help=True,
 )
 
 
@@ -58,3 +59,55 @@ def study_mos(
     if unrated:
         err_console.print(f"[yellow]{len(unrated)} pair(s) of the manifest got no answers.[/]")
     console.print(f"Wrote {written} rated pair(s) to {escape(str(out))}.")
+
+
+@study_app.command("serve")
+def study_serve(
+    pairs: Annotated[
+        Path, typer.Argument(help="The pairs manifest to rate (items with gt and sr).")
+    ],
+    db: Annotated[Path, typer.Option(help="SQLite file the answers go to (created if missing).")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SEMFID_STUDY_ADMIN_TOKEN",
+            help="Token for the admin pages (at least 8 characters); random if not given.",
+        ),
+    ] = None,
+    raters_per_pair: Annotated[int, typer.Option(help="Raters each pair is shown to.")] = 5,
+    trap_rate: Annotated[float, typer.Option(help="Share of shown items that are traps.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the per-rater orders and traps.")] = 0,
+    allow_outside_paths: AllowOutsideOption = False,
+) -> None:
+    """Serve the rating web app: raters answer "is there a semantic change?" per GT/SR pair;
+    answers go to --db, which 'study mos' reads directly."""
+    import secrets
+
+    from semfid_bench.errors import SemfidError
+    from semfid_bench.manifest import load_manifest
+
+    try:
+        import uvicorn
+
+        from semfid_bench.study.webapp import create_app
+    except ImportError as exc:
+        raise SemfidError(
+            f"The rating web app needs {exc.name}.",
+            hint="pip install 'semfid-bench[study]'",
+        ) from exc
+    if admin_token is not None and len(admin_token) < 8:
+        raise SemfidError("--admin-token must be at least 8 characters long.")
+    token = admin_token or secrets.token_urlsafe(16)
+    manifest = load_manifest(pairs, allow_outside_paths=allow_outside_paths)
+    app = create_app(manifest, db, token, raters_per_pair, trap_rate, seed)
+    schedule = app.state.schedule
+    base = f"http://{host}:{port}"
+    console.print(
+        f"Serving {len(schedule.pairs)} pair(s) and {len(schedule.traps)} trap(s) at "
+        f"{escape(base)}/ ; answers go to {escape(str(db))}."
+    )
+    if admin_token is None:
+        console.print(f"Admin page: {escape(base)}/admin?token={escape(token)}")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
