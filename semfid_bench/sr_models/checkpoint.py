@@ -140,3 +140,12 @@ class CheckpointSRModel(SRModel):
 
     def _keep_tiling(self, tiling: Tiling) -> None:
         self.tiling = tiling
+
+    def execution(self) -> dict[str, Any]:
+        """Precision and tiling in effect (the overlap as derived from the tile)."""
+        return {
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "tile": self.tiling.tile,
+            "tile_overlap": self.tiling.overlap,
+            "tile_batch": self.tiling.batch,
+        }
