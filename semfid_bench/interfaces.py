@@ -4,7 +4,7 @@ Images cross every interface as float32 RGB tensors in [0, 1], shaped (B, 3, H, 
 run's device. Plugins may subclass these bases or just provide the same methods. The
 optional methods a plugin may add are the Protocols at the end (``isinstance`` works on
 them): :class:`ExplainsScores`, :class:`TracesSteps`, :class:`DeclaresWeights`,
-:class:`ReportsExecution`.
+:class:`ReportsExecution`, :class:`ReportsFallbacks`.
 """
 
 from __future__ import annotations
@@ -138,4 +138,15 @@ class ReportsExecution(Protocol):
 
     def execution(self) -> dict[str, Any]:
         """A JSON-able dict, e.g. ``{"dtype": "float16", "tile": 0}``."""
+        ...
+
+
+@runtime_checkable
+class ReportsFallbacks(Protocol):
+    """An SR model that may depart from its settings for one call (smaller tiles after
+    running out of memory): the runner asks after each ``upscale`` and stores the answer
+    with that cell's results (``details.input_notes``) and in the run's notes."""
+
+    def fallbacks(self) -> list[str]:
+        """What the last ``upscale`` call did differently; empty if nothing."""
         ...

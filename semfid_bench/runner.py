@@ -27,7 +27,7 @@ from semfid_bench import __version__
 from semfid_bench.errors import SemfidError, WeightsUnavailableError
 from semfid_bench.execution import TF32_CHOICES, plugin_execution, tf32_flags, tf32_policy
 from semfid_bench.images import DEFAULT_MAX_PIXELS, decode_image, quantize, save_image, to_tensor
-from semfid_bench.interfaces import UpscaleContext
+from semfid_bench.interfaces import ReportsFallbacks, UpscaleContext
 from semfid_bench.manifest import Item, Manifest, load_manifest
 from semfid_bench.options import (
     effective_options,
@@ -498,6 +498,7 @@ def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
             deferred |= todo is None
             if not todo:
                 continue
+            cell_notes = notes
             try:
                 if gt is None:
                     raise RuntimeError(gt_error)
@@ -513,13 +514,16 @@ def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
                         seed=model_seed(run.config.seed, item.id, model_name),
                     )
                     sr = _upscale(model_name, model, lr, gt, context, run.config.scale)
+                    cell_notes = notes + _fallbacks(run, item, model_name, model)
                 _save(run, item, cell, lr, sr)
             except Exception as exc:
                 message = f"item {item.id!r} ({item.gt}): {_error_message(exc)}"
                 rows = [ResultRow(cell, metric_keys[m], None, message) for m in todo]
                 run.summary.errors.append(f"{degradation}@{level:g} {model_name}: {message}")
             else:
-                rows = [_score(run, name, sr, gt, item, references, cell, notes) for name in todo]
+                rows = [
+                    _score(run, name, sr, gt, item, references, cell, cell_notes) for name in todo
+                ]
             run.store.add(rows, run.summary.run_id)
             run.store.release(cell_token(cell), run.owner)
             run.summary.computed += sum(r.error is None for r in rows)
@@ -583,6 +587,16 @@ def _make_lr(run: _Run, item: Item, gt, degradation: str, level: float, notes: l
         raise ValueError(f"{what} returned shape {tuple(lr.shape)}, expected (3, h, w)")
     _check_finite(what, lr)
     return quantize(lr).to(run.device)
+
+
+def _fallbacks(run: _Run, item: Item, name: str, model) -> list[str]:
+    """What ``model``'s last call did differently from its settings (see
+    :class:`~semfid_bench.interfaces.ReportsFallbacks`), also kept in the run's notes."""
+    if not isinstance(model, ReportsFallbacks):
+        return []
+    found = [f"SR model {name!r}: {text}" for text in model.fallbacks()]
+    run.summary.notes += [f"item {item.id!r}: {text}" for text in found]
+    return found
 
 
 def _upscale(name: str, model, lr, gt, context: UpscaleContext, scale: int):

@@ -205,3 +205,33 @@ def test_a_cuda_run_records_the_gpu_and_its_software(monkeypatch):
     assert record["cuda"] == torch.version.cuda and "driver" in record
     assert set(record["tf32"]) == {"matmul", "cudnn"}
     assert "gpu" not in runner.environment_record(torch.device("cpu"))
+
+
+class OutOfMemoryOnce(SRModel):
+    """Nearest upscaling whose first call 'runs out of memory' and reports a retry."""
+
+    def __init__(self, scale: int = 4, device=None) -> None:
+        self.scale, self.calls = scale, 0
+
+    def upscale(self, lr, context):
+        self.calls += 1
+        return torch.nn.functional.interpolate(lr, scale_factor=self.scale, mode="nearest")
+
+    def fallbacks(self):
+        return ["out of memory; retried in 8 px tiles"] if self.calls == 1 else []
+
+
+def test_a_fallback_is_recorded_in_that_cells_rows_only(crops_manifest, make_registry, store):
+    class Plugins(ExecutionPlugins):
+        @hookimpl
+        def register_sr_models(self, register):
+            register.add(SRModelSpec(name="oom-once", scales=(2, 4)), OutOfMemoryOnce)
+
+    config = _config(crops_manifest, models=["oom-once"])
+    summary = run_benchmark(config, make_registry(Plugins()), store)
+    rows = store.results().sort_values("item_id")
+    details = [json.loads(d) if isinstance(d, str) else {} for d in rows["details"]]
+    notes = [d.get("input_notes", []) for d in details]
+    expected = ["SR model 'oom-once': out of memory; retried in 8 px tiles"]
+    assert notes.count(expected) == 2 and notes.count([]) == 2  # both metrics of one cell
+    assert len(summary.notes) == 1 and expected[0] in summary.notes[0]
