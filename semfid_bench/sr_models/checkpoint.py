@@ -153,9 +153,9 @@ class CheckpointSRModel(SRModel):
         return list(self._fallbacks)
 
     def execution(self) -> dict[str, Any]:
-        """Precision and tiling in effect (the overlap as derived from the tile)."""
+        """The tiling in effect (the overlap as derived from the tile); the precision is
+        reported from ``dtype``."""
         return {
-            "dtype": str(self.dtype).removeprefix("torch."),
             "tile": self.tiling.tile,
             "tile_overlap": self.tiling.overlap,
             "tile_batch": self.tiling.batch,

@@ -151,3 +151,25 @@ def test_one_out_of_memory_changes_only_that_call(checkpoint_file, lr, monkeypat
     assert model.fallbacks() == [] and model.tiling.tile == 0
     torch.testing.assert_close(sr_b, reference.upscale(image_b), atol=0, rtol=0)
     assert not torch.equal(sr_a, reference.upscale(image_a))  # A itself was tiled
+
+
+def test_precision_and_tiling_enter_the_result_key(checkpoint_file):
+    from semfid_bench.execution import plugin_execution
+
+    model = SwinIR(weights=str(checkpoint_file("swinir")), tile=32)
+    assert plugin_execution(model, "cpu", tf32=False) == {
+        "device": "cpu",
+        "dtype": "float32",
+        "tile": 32,
+        "tile_overlap": 8,
+        "tile_batch": 1,
+    }
+    model = RealESRGAN(weights=str(checkpoint_file("realesrgan")), half=True)
+    assert plugin_execution(model, "cuda", tf32=True) == {
+        "device": "cuda",
+        "tf32": True,
+        "dtype": "float16",
+        "tile": 0,
+        "tile_overlap": 16,
+        "tile_batch": 1,
+    }
