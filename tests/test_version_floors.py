@@ -17,17 +17,23 @@ FLOORS = {
     "torch": "2.5",
     # the torchvision release built for torch 2.5
     "torchvision": "0.20",
-    # from_pretrained(..., dtype=) (captioners/vlm.py): 4.56.0; older versions ignore it.
-    "transformers": "4.56",
     # DiffusionPipeline.from_pretrained(..., dtype=) (sr_models/sd_x4_upscaler.py): 0.40.0
     # (huggingface/diffusers#14205); older versions ignore it and load fp32.
     "diffusers": "0.40",
+    # what diffusers 0.40.0 itself requires (its METADATA): huggingface-hub>=1.23,
+    # safetensors>=0.8
+    "huggingface_hub": "1.23",
+    "safetensors": "0.8",
+    # from_pretrained(..., dtype=) (captioners/vlm.py) needs 4.56, but 4.x pins
+    # huggingface-hub<1.0, which diffusers 0.40 cannot use: 5.0.0 is the first that installs
+    # next to it.
+    "transformers": "5.0",
 }
 
 
 def _requirements() -> dict[str, Requirement]:
     dependencies = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
-    return {req.name: req for req in map(Requirement, dependencies)}
+    return {req.name.replace("-", "_"): req for req in map(Requirement, dependencies)}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
