@@ -11,7 +11,10 @@ if TYPE_CHECKING:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when available, else CPU; ``cpu``/``cuda[:N]`` are taken as given."""
+    """``auto`` picks CUDA when available, else CPU; ``cpu``/``cuda[:N]`` are taken as given.
+
+    ``cuda:N`` must name an existing GPU and becomes the current CUDA device, so third-party
+    code that calls a bare ``.cuda()`` lands on it too."""
     import torch
 
     if name == "auto":
@@ -27,4 +30,13 @@ def resolve_device(name: str = "auto") -> torch.device:
             f"Device {name!r} was requested but CUDA is not available.",
             hint="Use --device cpu or --device auto.",
         )
+    if device.type == "cuda" and device.index is not None:
+        count = torch.cuda.device_count()
+        if device.index >= count:
+            raise SemfidError(
+                f"Device {name!r} was requested but this machine has {count} CUDA "
+                f"device(s) (cuda:0 to cuda:{count - 1}).",
+                hint="Use --device cuda:N with N below the device count, or --device cuda.",
+            )
+        torch.cuda.set_device(device)
     return device

@@ -3,7 +3,8 @@
 Images cross every interface as float32 RGB tensors in [0, 1], shaped (B, 3, H, W), on the
 run's device. Plugins may subclass these bases or just provide the same methods. The
 optional methods a plugin may add are the Protocols at the end (``isinstance`` works on
-them): :class:`ExplainsScores`, :class:`TracesSteps`, :class:`DeclaresWeights`.
+them): :class:`ExplainsScores`, :class:`TracesSteps`, :class:`DeclaresWeights`,
+:class:`ReportsExecution`, :class:`ReportsFallbacks`.
 """
 
 from __future__ import annotations
@@ -126,4 +127,26 @@ class DeclaresWeights(Protocol):
         """``{file name: lookup}`` for these options (``--set`` options, plus ``scale`` for
         SR models and degradations; never ``device``); each lookup returns the file's path,
         fetching it if needed (see :mod:`semfid_bench.weights`)."""
+        ...
+
+
+@runtime_checkable
+class ReportsExecution(Protocol):
+    """An SR model or metric that says how it actually computes (effective precision,
+    tiling, ...) beyond the device type and its ``dtype`` attribute: the runner puts this
+    into the key of every result it computes (see :mod:`semfid_bench.execution`)."""
+
+    def execution(self) -> dict[str, Any]:
+        """A JSON-able dict, e.g. ``{"dtype": "float16", "tile": 0}``."""
+        ...
+
+
+@runtime_checkable
+class ReportsFallbacks(Protocol):
+    """An SR model that may depart from its settings for one call (smaller tiles after
+    running out of memory): the runner asks after each ``upscale`` and stores the answer
+    with that cell's results (``details.input_notes``) and in the run's notes."""
+
+    def fallbacks(self) -> list[str]:
+        """What the last ``upscale`` call did differently; empty if nothing."""
         ...

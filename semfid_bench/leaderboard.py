@@ -62,8 +62,10 @@ def with_variant_labels(results: pd.DataFrame) -> pd.DataFrame:
     and rows of an item's superseded inputs (an edited GT or caption: another
     ``gt_hash``/``inputs_hash`` than the item's newest row) are left out.
 
-    Two variants that would share a label (a default changed without a version bump) get
-    their full options in it, so they are never pooled. Labelling twice changes nothing.
+    Two variants that would share a label (a default changed without a version bump, or
+    rows computed on another device or in another precision) get their full options, and
+    where it differs their execution, in it, so they are never pooled. Labelling twice
+    changes nothing.
     """
     if results.empty or "metric_name" in results:
         return results
@@ -98,12 +100,31 @@ def _distinct(data: pd.DataFrame, column: str, labels: pd.Series) -> pd.Series:
     keys = data[column].astype(str)
     for key_column in key_columns:
         keys = keys + "\x1f" + data[key_column].astype(str)
-    clashing = keys.groupby(labels).transform("nunique") > 1
+    execution = data.get(f"{column}_execution", pd.Series("{}", index=data.index))
+    clashing = (keys + "\x1f" + execution.astype(str)).groupby(labels).transform("nunique") > 1
+    executions_differ = execution.groupby(labels).transform("nunique") > 1
     full = [
-        model_label(n, o) + (f"@v{v}" if len(key_columns) > 1 else "")
-        for n, o, v in zip(data[column], data[key_columns[0]], data[key_columns[-1]], strict=True)
+        model_label(n, o)
+        + (f"@v{v}" if len(key_columns) > 1 else "")
+        + (f" ({_execution_text(e)})" if differ else "")
+        for n, o, v, e, differ in zip(
+            data[column],
+            data[key_columns[0]],
+            data[key_columns[-1]],
+            execution,
+            executions_differ,
+            strict=True,
+        )
     ]
     return labels.where(~clashing, pd.Series(full, index=data.index))
+
+
+def _execution_text(execution: str) -> str:
+    """``{"device":"cuda","dtype":"float16"}`` as ``cuda, dtype=float16``."""
+    parsed = json.loads(execution) if execution else {}
+    device = parsed.pop("device", None)
+    parts = [str(device)] if device is not None else []
+    return ", ".join(parts + [f"{k}={v}" for k, v in sorted(parsed.items())])
 
 
 def default_rank_metric(metrics: list[str]) -> str:

@@ -25,8 +25,9 @@ from typing import Any
 
 from semfid_bench import __version__
 from semfid_bench.errors import SemfidError, WeightsUnavailableError
+from semfid_bench.execution import TF32_CHOICES, plugin_execution, tf32_flags, tf32_policy
 from semfid_bench.images import DEFAULT_MAX_PIXELS, decode_image, quantize, save_image, to_tensor
-from semfid_bench.interfaces import UpscaleContext
+from semfid_bench.interfaces import ReportsFallbacks, UpscaleContext
 from semfid_bench.manifest import Item, Manifest, load_manifest
 from semfid_bench.options import (
     effective_options,
@@ -69,6 +70,9 @@ class RunConfig:
     scale: int = 4
     seed: int = 0
     device: str = "auto"
+    tf32: str = "off"
+    """TF32 for CUDA matmuls and convolutions while the run computes (``on``/``off``); set
+    at the start, restored after, recorded in the run and in every result's key."""
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     save_images: Path | None = None
     allow_outside_paths: bool = False
@@ -160,6 +164,8 @@ def _check_selection(config: RunConfig, registry: Registry) -> None:
             raise SemfidError(f"Degradation {name!r} does not downscale x{config.scale}.")
     for name in config.metrics:
         registry.get("metric", name)
+    if config.tf32 not in TF32_CHOICES:
+        raise SemfidError(f"--tf32 {config.tf32!r}: use on or off.")
     for level in config.levels or []:
         if not 0.0 <= float(level) <= 1.0:
             raise SemfidError(f"Level {level} is outside [0, 1].")
@@ -185,6 +191,24 @@ def plugin_keys(
     return keys
 
 
+def with_execution(
+    keys: dict[tuple[str, str], PluginKey], plugins: _Plugins, device, tf32: bool
+) -> dict[tuple[str, str], PluginKey]:
+    """``keys`` with each plugin's execution (see :mod:`semfid_bench.execution`) filled in;
+    degradations always run on CPU."""
+    import torch
+
+    by_kind = {"sr_model": plugins.models, "degradation": plugins.degradations}
+    by_kind["metric"] = plugins.metrics
+    cpu = torch.device("cpu")
+    filled = {}
+    for (kind, name), key in keys.items():
+        where = cpu if kind == "degradation" else device
+        record = plugin_execution(by_kind[kind][name], where, tf32)
+        filled[kind, name] = replace(key, execution=canonical_options(record))
+    return filled
+
+
 def _create_plugins(
     config: RunConfig, registry: Registry, device, options: dict[tuple[str, str], dict]
 ) -> _Plugins:
@@ -193,6 +217,8 @@ def _create_plugins(
     Missing weights are collected across plugins and reported together, so one attempt
     tells a user every file to fetch.
     """
+    import torch
+
     missing: list[WeightsUnavailableError] = []
 
     def create(kind: str, name: str, **kwargs: Any) -> Any:
@@ -204,8 +230,8 @@ def _create_plugins(
 
     plugins = _Plugins(
         models={n: create("sr_model", n, scale=config.scale, device=device) for n in config.models},
-        degradations={
-            n: create("degradation", n, scale=config.scale, device=device)
+        degradations={  # on CPU: LR images are bit-identical whatever the run's device
+            n: create("degradation", n, scale=config.scale, device=torch.device("cpu"))
             for n in config.degradations
         },
         metrics={n: create("metric", n, device=device) for n in config.metrics},
@@ -222,19 +248,50 @@ def _create_plugins(
     return plugins
 
 
-def environment_record(device) -> dict[str, str]:
-    """Versions and platform, stored with every run."""
+def environment_record(device) -> dict[str, Any]:
+    """Versions, platform, device and the TF32 switches in effect, stored with every run;
+    on CUDA also the GPU, its driver and the CUDA/cuDNN versions."""
     import numpy
     import torch
 
-    return {
+    record: dict[str, Any] = {
         "semfid_bench": __version__,
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "platform": platform.platform(),
         "device": str(device),
+        "tf32": tf32_flags(),
     }
+    if torch.device(device).type == "cuda":
+        record |= _cuda_record(torch.device(device))
+    return record
+
+
+def _cuda_record(device) -> dict[str, Any]:
+    import torch
+
+    properties = torch.cuda.get_device_properties(device)
+    return {
+        "gpu": properties.name,
+        "gpu_memory_gib": round(properties.total_memory / 2**30, 1),
+        "compute_capability": f"{properties.major}.{properties.minor}",
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version(),
+        "driver": _driver_version(),
+    }
+
+
+def _driver_version() -> str | None:
+    """The NVIDIA driver version through NVML (``nvidia-ml-py``), None where unavailable."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        version = pynvml.nvmlSystemGetDriverVersion()
+    except Exception:
+        return None
+    return version.decode() if isinstance(version, bytes) else str(version)
 
 
 def _decode_input(data: bytes, path: Path, role: str, run: _Run, notes: list[str]):
@@ -280,8 +337,6 @@ def run_benchmark(
     progress: Progress | None = None,
 ) -> RunSummary:
     """Run every model × degradation level × item, each metric once, into ``store``."""
-    import torch
-
     from semfid_bench.device import resolve_device
 
     progress = progress or Progress()
@@ -296,7 +351,25 @@ def run_benchmark(
     keys = plugin_keys(config, registry, options)
     device = resolve_device(config.device)
     plugins = _create_plugins(config, registry, device, options)
+    keys = with_execution(keys, plugins, device, config.tf32 == "on")
+    with tf32_policy(config.tf32 == "on"):
+        return _execute(config, registry, store, progress, manifest, keys, device, plugins)
 
+
+def _execute(
+    config: RunConfig,
+    registry: Registry,
+    store: ResultsStore,
+    progress: Progress,
+    manifest: Manifest,
+    keys: dict[tuple[str, str], PluginKey],
+    device,
+    plugins: _Plugins,
+) -> RunSummary:
+    """The run itself, once its plugins exist and its keys are known."""
+    import torch
+
+    unpaired = sum(not item.paired for item in manifest)
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     store.mark_interrupted()
     store.save_metric_specs(registry.get("metric", n).spec for n in config.metrics)
@@ -312,6 +385,7 @@ def run_benchmark(
             "metrics": config.metrics,
             "scale": config.scale,
             "seed": config.seed,
+            "tf32": config.tf32,
             "options": config.options,
             "effective_options": {
                 f"{kind}:{name}": json.loads(key.options) for (kind, name), key in keys.items()
@@ -424,6 +498,7 @@ def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
             deferred |= todo is None
             if not todo:
                 continue
+            cell_notes = notes
             try:
                 if gt is None:
                     raise RuntimeError(gt_error)
@@ -439,13 +514,16 @@ def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
                         seed=model_seed(run.config.seed, item.id, model_name),
                     )
                     sr = _upscale(model_name, model, lr, gt, context, run.config.scale)
+                    cell_notes = notes + _fallbacks(run, item, model_name, model)
                 _save(run, item, cell, lr, sr)
             except Exception as exc:
                 message = f"item {item.id!r} ({item.gt}): {_error_message(exc)}"
                 rows = [ResultRow(cell, metric_keys[m], None, message) for m in todo]
                 run.summary.errors.append(f"{degradation}@{level:g} {model_name}: {message}")
             else:
-                rows = [_score(run, name, sr, gt, item, references, cell, notes) for name in todo]
+                rows = [
+                    _score(run, name, sr, gt, item, references, cell, cell_notes) for name in todo
+                ]
             run.store.add(rows, run.summary.run_id)
             run.store.release(cell_token(cell), run.owner)
             run.summary.computed += sum(r.error is None for r in rows)
@@ -503,12 +581,22 @@ def _make_lr(run: _Run, item: Item, gt, degradation: str, level: float, notes: l
     if degradation == GIVEN_LR:
         return quantize(_decode_input(item.lr.read_bytes(), item.lr, "LR", run, notes))
     seed = degradation_seed(run.config.seed, item.id, degradation)
-    lr = run.plugins.degradations[degradation].degrade(gt, level=level, seed=seed)
+    lr = run.plugins.degradations[degradation].degrade(gt.cpu(), level=level, seed=seed)
     what = f"degradation {degradation!r}"
     if lr.dim() != 3 or lr.shape[0] != 3:
         raise ValueError(f"{what} returned shape {tuple(lr.shape)}, expected (3, h, w)")
     _check_finite(what, lr)
-    return quantize(lr)
+    return quantize(lr).to(run.device)
+
+
+def _fallbacks(run: _Run, item: Item, name: str, model) -> list[str]:
+    """What ``model``'s last call did differently from its settings (see
+    :class:`~semfid_bench.interfaces.ReportsFallbacks`), also kept in the run's notes."""
+    if not isinstance(model, ReportsFallbacks):
+        return []
+    found = [f"SR model {name!r}: {text}" for text in model.fallbacks()]
+    run.summary.notes += [f"item {item.id!r}: {text}" for text in found]
+    return found
 
 
 def _upscale(name: str, model, lr, gt, context: UpscaleContext, scale: int):

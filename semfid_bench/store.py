@@ -3,15 +3,18 @@
 A result is identified by everything that determines its value, not by the run that
 produced it: dataset; item id, GT content hash and a hash of the other manifest inputs
 plugins read (caption, labels, mask and given LR contents); degradation, model and metric,
-each with its effective options (factory defaults included) and its spec ``version``;
-level, scale and seed. Re-running a command therefore finds finished rows and skips them;
-anything that changed is computed again; error rows are retried and replaced. Each row also
-keeps readable variant labels (``psnr-y[crop_border=0]``: options that differ from the
-defaults) so reports keep variants apart without the registry. Each run's configuration
+each with its effective options (factory defaults included), its spec ``version`` and its
+``execution`` (device type, effective precision, TF32 policy, tiling: see
+:mod:`semfid_bench.execution`); level, scale and seed.
+Re-running a command therefore finds finished rows and skips them; anything that changed is
+computed again; error rows are retried and replaced. Each row also keeps readable variant
+labels (``psnr-y[crop_border=0]``: options that differ from the defaults) so reports keep
+variants apart without the registry. Each run's configuration
 (versions, seed, device, selection, effective options) is kept in ``runs``; each metric's
 spec in ``metric_specs``, and each manifest item's human labels (MOS, split) in ``items``.
 
-Schema 2 (this one) added the complete key. An older database is refused with a message
+Schema 2 added the complete key; schema 3 (this one) the execution fields, so CPU and GPU
+(or fp32 and fp16) rows never share a key. An older database is refused with a message
 saying so, never migrated: its rows lack what the new key needs, and guessing it would mix
 results of different configurations.
 """
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
     from semfid_bench.manifest import Item
     from semfid_bench.specs import MetricSpec
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 30.0
 """How long one statement waits for another process's write lock."""
 LOCK_RETRIES = 4
@@ -76,15 +79,18 @@ CREATE TABLE IF NOT EXISTS results (
     degradation TEXT NOT NULL,
     degradation_options TEXT NOT NULL,
     degradation_version INTEGER NOT NULL,
+    degradation_execution TEXT NOT NULL,
     level REAL NOT NULL,
     scale INTEGER NOT NULL,
     seed INTEGER NOT NULL,
     model TEXT NOT NULL,
     model_options TEXT NOT NULL,
     model_version INTEGER NOT NULL,
+    model_execution TEXT NOT NULL,
     metric TEXT NOT NULL,
     metric_options TEXT NOT NULL,
     metric_version INTEGER NOT NULL,
+    metric_execution TEXT NOT NULL,
     value REAL,
     error TEXT,
     flag TEXT,
@@ -95,8 +101,9 @@ CREATE TABLE IF NOT EXISTS results (
     run_id TEXT NOT NULL,
     created_at TEXT NOT NULL,
     PRIMARY KEY (dataset, item_id, gt_hash, inputs_hash, degradation, degradation_options,
-                 degradation_version, level, scale, seed, model, model_options, model_version,
-                 metric, metric_options, metric_version)
+                 degradation_version, degradation_execution, level, scale, seed, model,
+                 model_options, model_version, model_execution, metric, metric_options,
+                 metric_version, metric_execution)
 );
 """
 
@@ -154,23 +161,29 @@ def canonical_options(options: dict | None) -> str:
     return json.dumps(options or {}, sort_keys=True, separators=(",", ":"), default=str)
 
 
+METRIC_KEY_COLUMNS = ["metric", "metric_options", "metric_version", "metric_execution"]
+"""The ``results`` columns that hold a metric's :attr:`PluginKey.key`, in its order."""
+
+
 @dataclass(frozen=True)
 class PluginKey:
-    """A plugin as it enters a result key: name, effective options (canonical JSON) and
-    spec version; ``label`` is its readable variant name (not part of the key)."""
+    """A plugin as it enters a result key: name, effective options (canonical JSON), spec
+    version and execution (canonical JSON: device type, precision, ...); ``label`` is its
+    readable variant name (not part of the key)."""
 
     name: str
     options: str = "{}"
     version: int = 0
     label: str = ""
+    execution: str = "{}"
 
     def __post_init__(self) -> None:
         if not self.label:
             object.__setattr__(self, "label", self.name)
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.name, self.options, self.version)
+    def key(self) -> tuple[str, str, int, str]:
+        return (self.name, self.options, self.version, self.execution)
 
 
 @dataclass(frozen=True)
@@ -253,7 +266,8 @@ class ResultsStore:
         raise SemfidError(
             f"{self.path} is a results database of schema {version or 'unknown'}; this "
             f"semfid-bench reads and writes schema {SCHEMA_VERSION}, whose result keys also "
-            "hold effective plugin options, plugin versions and manifest inputs. Its rows "
+            "hold effective plugin options, plugin versions, manifest inputs and how each plugin "
+            "executed (device type, precision, TF32, tiling). Its rows "
             "cannot be given those keys after the fact, so it is not migrated.",
             hint="Use a new database (--db NEW.db) and run again; the old file is left as it "
             "is (the semfid-bench version that wrote it still reads it).",
@@ -351,24 +365,24 @@ class ResultsStore:
         frame = pd.read_sql_query("SELECT * FROM items", self._db)
         return frame.astype({"paired": bool})
 
-    def finished_metrics(self, cell: CellKey) -> set[tuple[str, str, int]]:
-        """(metric, options, version) keys that already have a value for this cell."""
+    def finished_metrics(self, cell: CellKey) -> set[tuple[str, str, int, str]]:
+        """Metric keys (:attr:`PluginKey.key`) that already have a value for this cell."""
         rows = self._db.execute(
-            "SELECT metric, metric_options, metric_version FROM results WHERE dataset=? AND "
+            f"SELECT {', '.join(METRIC_KEY_COLUMNS)} FROM results WHERE dataset=? AND "
             "item_id=? AND gt_hash=? AND inputs_hash=? AND degradation=? AND "
-            "degradation_options=? AND degradation_version=? AND level=? AND scale=? AND "
-            "seed=? AND model=? AND model_options=? AND model_version=? AND error IS NULL "
-            "AND value IS NOT NULL",
+            "degradation_options=? AND degradation_version=? AND degradation_execution=? AND "
+            "level=? AND scale=? AND seed=? AND model=? AND model_options=? AND "
+            "model_version=? AND model_execution=? AND error IS NULL AND value IS NOT NULL",
             cell.key,
         ).fetchall()
-        return {(m, o, v) for m, o, v in rows}
+        return {tuple(row) for row in rows}
 
     def add(self, rows: Iterable[ResultRow], run_id: str) -> None:
         """Write rows in one transaction; a row replaces an earlier one for the same key."""
         stamp = now()
         with self._transaction() as db:
             db.executemany(
-                f"INSERT OR REPLACE INTO results VALUES ({', '.join('?' * 25)})",
+                f"INSERT OR REPLACE INTO results VALUES ({', '.join('?' * 28)})",
                 [
                     (
                         *r.cell.key,

@@ -72,7 +72,10 @@ def test_every_spec_field_is_documented_with_type_and_default(row):
     assert row in GUIDE
 
 
-@pytest.mark.parametrize("name", ["ExplainsScores", "TracesSteps", "DeclaresWeights"])
+@pytest.mark.parametrize(
+    "name",
+    ["ExplainsScores", "TracesSteps", "DeclaresWeights", "ReportsExecution", "ReportsFallbacks"],
+)
 def test_optional_method_protocols_are_shown_verbatim(name):
     from semfid_bench import interfaces
 

@@ -83,6 +83,15 @@ def test_models_with_options_are_listed_separately():
     assert set(table.frame["model"]) == {"a", "b", "a[steps=10]", "b[steps=10]"}
 
 
+def test_rows_computed_on_another_device_or_precision_are_listed_separately():
+    cpu = RESULTS.assign(model_execution='{"device":"cpu"}', model_version=1)
+    gpu = RESULTS.assign(model_execution='{"device":"cuda","dtype":"float16"}', model_version=1)
+    (table,) = model_leaderboards(pd.concat([cpu, gpu]), SPECS, "psnr")
+    models = set(table.frame["model"])
+    assert models == {f"{m}@v1 ({e})" for m in "ab" for e in ("cpu", "cuda, dtype=float16")}
+    assert set(table.frame["n"]) == {3}
+
+
 def _labelled(frame: pd.DataFrame, **labels) -> pd.DataFrame:
     return frame.assign(**{f"{column}_label": value for column, value in labels.items()})
 

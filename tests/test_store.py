@@ -13,12 +13,12 @@ def test_a_new_database_records_its_schema(tmp_path):
         pass
     with sqlite3.connect(tmp_path / "new.db") as db:
         (version,) = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    assert version == str(SCHEMA_VERSION) == "2"
+    assert version == str(SCHEMA_VERSION) == "3"
     with ResultsStore(tmp_path / "new.db") as store:  # reopening is fine
         assert store.results().empty
 
 
-@pytest.mark.parametrize("version", ["1", "3", None])
+@pytest.mark.parametrize("version", ["1", "2", "4", None])
 def test_a_database_of_another_schema_is_refused_and_left_alone(tmp_path, version):
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:

@@ -46,6 +46,9 @@ def run(
     scale: Annotated[int, typer.Option(help="Upscaling factor.")] = 4,
     seed: Annotated[int, typer.Option(help="Base seed for degradations and models.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    tf32: Annotated[
+        str, typer.Option(help="TF32 for CUDA matmuls/convolutions while scoring: on or off.")
+    ] = "off",
     db: DbOption = DEFAULT_DB,
     set_: Annotated[
         list[str] | None,
@@ -81,6 +84,7 @@ def run(
         scale=scale,
         seed=seed,
         device=device,
+        tf32=tf32,
         options=options,
         save_images=save_images,
         allow_outside_paths=allow_outside_paths,
@@ -133,13 +137,13 @@ def _runnable(registry, names: list[str], options: dict[str, dict]) -> list[str]
 def _print_summary(store, summary) -> None:
     """This run's slice of the leaderboard: its metric variants, seed and scale."""
     from semfid_bench.leaderboard import model_leaderboards
+    from semfid_bench.store import METRIC_KEY_COLUMNS
 
     results = store.results()
     if results.empty:
         return
     keys = {key.key for key in summary.keys.get("metric", [])}
-    columns = ["metric", "metric_options", "metric_version"]
-    ours = results[columns].apply(tuple, axis=1).isin(keys)
+    ours = results[METRIC_KEY_COLUMNS].apply(tuple, axis=1).isin(keys)
     results = results[ours & (results["dataset"] == summary.dataset)]
     if results.empty:
         return

@@ -36,7 +36,8 @@ class CheckpointSRModel(SRModel):
     Options (``--set NAME.KEY=VALUE``): ``weights`` (local checkpoint path), ``variant``
     (which published checkpoint), ``tile`` (LR tile side, 0 = whole image), ``tile_overlap``,
     ``tile_batch``, ``half`` (fp16; default: on CUDA when the network supports it).
-    Whole images are the default; tiles are the fallback when memory runs out.
+    Whole images are the default; tiles are the fallback when memory runs out, for that
+    call only (later images run with the settings again), reported by :meth:`fallbacks`.
     """
 
     name: ClassVar[str]
@@ -73,6 +74,7 @@ class CheckpointSRModel(SRModel):
                 raise SemfidError(f"{self.name}: this network does not support fp16 (half).")
             self.descriptor.model.half()
         self.dtype = torch.float16 if half else torch.float32
+        self._fallbacks: list[str] = []
 
     @classmethod
     def checkpoint(cls, variant: str | None = None) -> PublishedCheckpoint:
@@ -134,9 +136,27 @@ class CheckpointSRModel(SRModel):
         return self.descriptor(lr.to(self.device, self.dtype))
 
     def upscale(self, lr: torch.Tensor, context: UpscaleContext | None = None) -> torch.Tensor:
-        """(B, 3, h, w) → (B, 3, h·scale, w·scale); retries with smaller tiles on OOM."""
-        sr = upscale_guarded(self._forward, lr, self.scale, self.tiling, self._keep_tiling)
+        """(B, 3, h, w) → (B, 3, h·scale, w·scale); this call retries with smaller tiles
+        on out-of-memory."""
+        self._fallbacks = []
+        sr = upscale_guarded(self._forward, lr, self.scale, self.tiling, self._note_retry)
         return sr.float().clamp(0.0, 1.0).to(lr.device)
 
-    def _keep_tiling(self, tiling: Tiling) -> None:
-        self.tiling = tiling
+    def _note_retry(self, tiling: Tiling) -> None:
+        self._fallbacks.append(
+            f"out of memory; retried in {tiling.tile} px tiles (overlap {tiling.overlap})"
+        )
+
+    def fallbacks(self) -> list[str]:
+        """The out-of-memory retries of the last :meth:`upscale` call (the last one is the
+        tiling that produced its output)."""
+        return list(self._fallbacks)
+
+    def execution(self) -> dict[str, Any]:
+        """The tiling in effect (the overlap as derived from the tile); the precision is
+        reported from ``dtype``."""
+        return {
+            "tile": self.tiling.tile,
+            "tile_overlap": self.tiling.overlap,
+            "tile_batch": self.tiling.batch,
+        }

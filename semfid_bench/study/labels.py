@@ -20,7 +20,7 @@ from semfid_bench.errors import SemfidError
 from semfid_bench.manifest import Manifest, load_manifest, write_manifest
 from semfid_bench.registry import Registry
 from semfid_bench.runner import GIVEN_SR, Progress, RunConfig, RunSummary, run_benchmark
-from semfid_bench.store import ResultsStore
+from semfid_bench.store import METRIC_KEY_COLUMNS, ResultsStore
 from semfid_bench.study.rows import header_records, item_row
 
 
@@ -51,7 +51,7 @@ def _values(
         for item in manifest
     }
     keys = {key.key for key in summary.keys.get("metric", [])}
-    metric_key = results[["metric", "metric_options", "metric_version"]].apply(tuple, axis=1)
+    metric_key = results[METRIC_KEY_COLUMNS].apply(tuple, axis=1)
     rows = results[(results["dataset"] == manifest.name) & metric_key.isin(keys)]
     rows = rows[
         [

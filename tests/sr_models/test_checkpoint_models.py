@@ -127,16 +127,49 @@ def test_fp16_is_refused_where_the_network_does_not_support_it(checkpoint_file):
         SwinIR(weights=str(checkpoint_file("swinir")), half=True)
 
 
-def test_out_of_memory_keeps_the_smaller_tiles(checkpoint_file, lr, monkeypatch):
-    model = RealESRGAN(weights=str(checkpoint_file("realesrgan")), tile_overlap=4)
+def test_one_out_of_memory_changes_only_that_call(checkpoint_file, lr, monkeypatch):
+    """Image A runs out of memory once and is retried in tiles; image B, next, runs whole
+    as the settings say and gives exactly what a model that never ran out gives."""
+    path = str(checkpoint_file("realesrgan"))
+    model = RealESRGAN(weights=path, tile_overlap=4)
     model.tiling = Tiling(tile=0, overlap=4, min_tile=8, fallback_tile=16)
-    forward = model._forward
+    forward, failures = model._forward, []
 
-    def limited(x):
-        if max(x.shape[-2:]) > 16:
+    def out_of_memory_once(x):
+        if not failures:
+            failures.append(tuple(x.shape))
             raise torch.OutOfMemoryError("CUDA out of memory")
         return forward(x)
 
-    monkeypatch.setattr(model, "_forward", limited)
-    assert model.upscale(lr).shape[-2:] == (21 * 4, 27 * 4)
-    assert model.tiling.tile == 16
+    monkeypatch.setattr(model, "_forward", out_of_memory_once)
+    image_a, image_b = lr, lr.flip(-1).contiguous()
+    reference = RealESRGAN(weights=path, tile_overlap=4)
+    sr_a = model.upscale(image_a)
+    assert failures == [tuple(image_a.shape)] and model.fallbacks()
+    assert "16 px tiles" in model.fallbacks()[-1]
+    sr_b = model.upscale(image_b)
+    assert model.fallbacks() == [] and model.tiling.tile == 0
+    torch.testing.assert_close(sr_b, reference.upscale(image_b), atol=0, rtol=0)
+    assert not torch.equal(sr_a, reference.upscale(image_a))  # A itself was tiled
+
+
+def test_precision_and_tiling_enter_the_result_key(checkpoint_file):
+    from semfid_bench.execution import plugin_execution
+
+    model = SwinIR(weights=str(checkpoint_file("swinir")), tile=32)
+    assert plugin_execution(model, "cpu", tf32=False) == {
+        "device": "cpu",
+        "dtype": "float32",
+        "tile": 32,
+        "tile_overlap": 8,
+        "tile_batch": 1,
+    }
+    model = RealESRGAN(weights=str(checkpoint_file("realesrgan")), half=True)
+    assert plugin_execution(model, "cuda", tf32=True) == {
+        "device": "cuda",
+        "tf32": True,
+        "dtype": "float16",
+        "tile": 0,
+        "tile_overlap": 16,
+        "tile_batch": 1,
+    }
