@@ -12,10 +12,15 @@ it looks. Four numbers, each a metric of its own:
   by phase correlation (opensr-test's ``spatial``, ``pcc``). opensr-test reports NaN
   beyond 5 px; here the measured length is kept.
 
-Both images lose ``border`` LR pixels (``border``·scale SR pixels) on every side first:
-opensr-test's ``border_mask`` of 16 HR pixels at ×4 is the default 4. SR is downsampled
-with ``resize`` = ``bicubic`` (antialiased; the ``bicubic`` degradation's own resize, so
-SR = GT gives exactly its LR) or ``bilinear`` (antialiased; opensr-test's choice).
+Both images lose ``border`` LR pixels on every side (opensr-test's ``border_mask`` of 16
+HR pixels at ×4 is the default 4). ``resize`` says how SR reaches LR resolution:
+
+- ``bicubic`` (default): the whole SR image downsampled exactly as the ``bicubic``
+  degradation does (antialiased bicubic, clamped to [0, 1]), then cropped, so SR = GT
+  gives its LR up to 8-bit rounding;
+- ``opensr-test``: opensr-test's procedure, the SR cropped by ``border``·scale pixels first,
+  then downsampled bilinearly (antialiased); the crop-first order changes the outermost
+  LR pixels (the filter no longer sees beyond the crop).
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from semfid_bench.degradations.bicubic import resize_bicubic
 from semfid_bench.interfaces import Metric
 from semfid_bench.metrics.lr_alignment import estimate_shift
 from semfid_bench.metrics.pixel import psnr
 
-RESIZES = ("bicubic", "bilinear")
+RESIZES = ("bicubic", "opensr-test")
 
 
 def lr_scale(sr: torch.Tensor, lr: torch.Tensor) -> int:
@@ -61,12 +67,15 @@ def crop_border(sr: torch.Tensor, lr: torch.Tensor, border: int) -> tuple[torch.
     return sr[..., wide:-wide, wide:-wide], lr[..., border:-border, border:-border]
 
 
-def downsample(sr: torch.Tensor, scale: int, resize: str) -> torch.Tensor:
-    """(B, 3, H, W) → (B, 3, H/scale, W/scale), antialiased ``bicubic`` or ``bilinear``."""
+def to_lr(sr: torch.Tensor, lr: torch.Tensor, resize: str, border: int) -> tuple[torch.Tensor, ...]:
+    """SR brought to LR resolution as ``resize`` says, and LR, both without the border."""
+    scale = lr_scale(sr, lr)
     if resize == "bicubic":
-        size = (sr.shape[-2] // scale, sr.shape[-1] // scale)
-        return F.interpolate(sr, size=size, mode="bicubic", antialias=True)
-    return F.interpolate(sr, scale_factor=1.0 / scale, mode="bilinear", antialias=True)
+        size = tuple(lr.shape[-2:])
+        down = torch.stack([resize_bicubic(image, size).clamp(0.0, 1.0) for image in sr])
+        return crop_border(down, lr, border) if border else (down, lr)
+    sr, lr = crop_border(sr, lr, border)
+    return F.interpolate(sr, scale_factor=1.0 / scale, mode="bilinear", antialias=True), lr
 
 
 def spectral_angle(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -112,8 +121,7 @@ class LRConsistency(Metric):
 
     def score(self, sr: torch.Tensor, reference=None, *, lr: torch.Tensor) -> torch.Tensor:
         lr = lr.to(sr.device, torch.float32)
-        sr, lr = crop_border(sr.float(), lr, self.border)
-        down = downsample(sr, lr_scale(sr, lr), self.resize)
+        down, lr = to_lr(sr.float(), lr, self.resize, self.border)
         return self.measure(down, lr).float()
 
 

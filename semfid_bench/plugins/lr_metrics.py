@@ -13,7 +13,7 @@ _CONSISTENCY = "semfid_bench.metrics.lr_consistency"
 _CORRECTNESS = "semfid_bench.metrics.correctness"
 _DOWN = (
     "SR downsampled (resize option: bicubic antialiased = the bicubic degradation's, or "
-    "opensr-test's bilinear) vs LR, RGB in [0, 1], border 4 LR px cropped"
+    "opensr-test's crop-then-bilinear) vs LR, RGB in [0, 1], border 4 LR px cropped"
 )
 _HARMONISED = (
     "opensr-test correctness: SR histogram-matched and phase-aligned to GT, normalised "

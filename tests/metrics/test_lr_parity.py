@@ -29,7 +29,7 @@ CASES = cases()
 )
 def test_consistency_equals_opensr_test(name, measure, key):
     lr, sr, _ = CASES[name]
-    metric = LRConsistency(measure, resize="bilinear")
+    metric = LRConsistency(measure, resize="opensr-test")
     got = float(metric.score(sr[None], None, lr=lr[None])[0])
     assert got == pytest.approx(EXPECTED[name]["consistency"][key], rel=1e-5, abs=1e-7)
 
