@@ -92,7 +92,7 @@ def test_paired_items_use_their_lr_or_get_a_clear_error_row(tmp_path, make_regis
     have = {r["metric"]: r for r in results.query("item_id == 'with'").to_dict("records")}
     check(have, expected(load_image(tmp_path / "lr.png"), load_image(tmp_path / "sr.png"), hr))
     lacking = results.query("item_id == 'without'").set_index("metric")
-    assert not isinstance(lacking.loc["psnr", "error"], str)  # metrics without needs_lr are unaffected
+    assert not isinstance(lacking.loc["psnr", "error"], str)  # psnr does not need the LR
     for name in METRICS[1:]:
         assert "this paired item has none: add an 'lr' path" in lacking.loc[name, "error"]
     assert len(summary.errors) == 3
