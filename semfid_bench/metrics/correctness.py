@@ -51,6 +51,10 @@ class Settings:
     norm: str = "percent"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.border, int) or isinstance(self.border, bool) or self.border < 0:
+            raise ValueError(
+                f"border must be a non-negative integer (LR pixels), got {self.border!r}"
+            )
         threshold = self.gradient_threshold
         if isinstance(threshold, str) and not (
             threshold == "auto" or (threshold[4:].isdigit() and threshold.startswith("auto"))

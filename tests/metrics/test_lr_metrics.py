@@ -116,6 +116,7 @@ def test_small_map_marks_left_out_pixels_and_caps_the_side():
         ({"norm": "mean"}, "norm must be one of"),
         ({"gradient_threshold": "autoX"}, "gradient_threshold must be"),
         ({"temperature": 0}, "temperature must be positive"),
+        ({"border": -1}, "border must be a non-negative integer"),
     ],
 )
 def test_bad_correctness_options_are_refused(options, problem):
@@ -129,3 +130,18 @@ def test_mismatched_lr_size_is_a_clear_error():
         consistency("mae", sr, lr[:, :31])
     with pytest.raises(ValueError, match="resize must be one of"):
         LRConsistency("mae", resize="lanczos")
+
+
+def test_half_precision_inputs_are_computed_in_full_precision():
+    """Half-precision images (another device's run) are computed in float32/float64; only
+    half's rounding of the 8-bit levels (≤ 2⁻¹¹ relative) moves the numbers."""
+    lr, sr, hr = CASES["chelsea"]
+    for measure in ("psnr", "mae", "sam", "shift"):
+        metric = LRConsistency(measure)
+        full = metric.score(sr[None], None, lr=lr[None])
+        half = metric.score(sr[None].half(), None, lr=lr[None].half())
+        assert half.dtype == torch.float32 and torch.allclose(half, full, rtol=1e-3)
+    metric = CorrectnessMetric("improvement", Settings())
+    full = metric.score(sr[None], hr[None], lr=lr[None])
+    half = metric.score(sr[None].half(), hr[None].half(), lr=lr[None].half())
+    assert float(half) == pytest.approx(float(full), abs=0.5)  # percentage points
