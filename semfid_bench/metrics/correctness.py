@@ -108,9 +108,19 @@ def classify(sr: torch.Tensor, lr: torch.Tensor, hr: torch.Tensor, settings: Set
     lr_up = F.interpolate(lr, scale_factor=scale, mode="bilinear", antialias=True)[0].cpu()
     hr = hr[0].cpu()
     sr = harmonise(sr[0], hr, settings)
-    d_ref = _normalised_difference(lr_up, hr)
-    d_im = _normalised_difference(sr, hr)
-    d_om = _normalised_difference(sr, lr_up)
+    return classify_distances(
+        _normalised_difference(lr_up, hr),
+        _normalised_difference(sr, hr),
+        _normalised_difference(sr, lr_up),
+        settings,
+    )
+
+
+def classify_distances(
+    d_ref: torch.Tensor, d_im: torch.Tensor, d_om: torch.Tensor, settings: Settings
+) -> Correctness:
+    """The three-way split from per-location distances LR↔GT, SR↔GT and SR↔LR (any
+    space: pixels here, CLIP patch tokens in :mod:`~semfid_bench.metrics.semantic_correctness`)."""
     cut = _threshold(d_ref, settings.gradient_threshold)
     mask = (((d_ref > cut) * 1 + (d_im > cut) * 1 + (d_om > cut) * 1) > 0) * 1.0
     mask[mask == 0] = torch.nan
