@@ -11,6 +11,7 @@ from semfid_bench.specs import MetricSpec
 
 _CONSISTENCY = "semfid_bench.metrics.lr_consistency"
 _CORRECTNESS = "semfid_bench.metrics.correctness"
+_SEMANTIC = "semfid_bench.metrics.semantic_correctness"
 _DOWN = (
     "SR downsampled (resize option: bicubic antialiased = the bicubic degradation's, or "
     "opensr-test's crop-then-bilinear) vs LR, RGB in [0, 1], border 4 LR px cropped"
@@ -58,4 +59,16 @@ def register_metrics(register: MetricRegistrar) -> None:
                 needs_lr=True,
             ),
             f"{_CORRECTNESS}:make_{name}",
+        )
+        register.add(
+            MetricSpec(
+                name=f"semantic-{name}",
+                higher_is_better=higher,
+                value_range=(0.0, 100.0),
+                convention="the correctness split over CLIP ViT patch tokens (1 - cosine), "
+                "open_clip ViT-B-32 laion2b_s34b_b79k, centre crop",
+                description=description.replace("pixels", "CLIP patches"),
+                needs_lr=True,
+            ),
+            f"{_SEMANTIC}:make_semantic_{name}",
         )
