@@ -5,8 +5,12 @@ a dependency of semfid-bench; install it in a throw-away environment that sees t
 project's packages and run this script there:
 
     python -m venv --system-site-packages /tmp/osr
-    /tmp/osr/bin/pip install opensr-test==1.3.3 satalign==<version below>
+    /tmp/osr/bin/pip install --no-deps opensr-test==1.3.3 satalign==0.1.17
+    /tmp/osr/bin/pip install xarray rasterio kornia mpltern pydantic
     /tmp/osr/bin/python scripts/parity/opensr_test_reference.py
+
+(``--no-deps`` skips opensr-test's lpips and CLIP extras, which consistency and
+correctness do not import.)
 
 Inputs are tests/metrics/opensr_parity.py's seeded triples. For each, opensr-test's
 ``Metrics.consistency`` (reflectance l1, spectral sad, spatial pcc) and
