@@ -66,18 +66,20 @@ class Metric:
         return gt
 
     def score(self, sr: torch.Tensor, reference: Any) -> torch.Tensor:
-        """One score per image: shape (B,)."""
+        """One score per image: shape (B,). A metric whose spec says ``needs_lr`` also
+        takes ``lr=``: the (B, 3, h, w) LR images the SR images were made from."""
         raise NotImplementedError
 
     def score_with_details(
-        self, sr: torch.Tensor, reference: Any
+        self, sr: torch.Tensor, reference: Any, **inputs: Any
     ) -> tuple[torch.Tensor, list[dict] | None]:
         """Scores plus one JSON-able dict per image (stored with each result), or None.
 
         Metrics with something to explain (which concepts changed, the captions compared)
-        override this; ``score`` stays the plain form.
+        override this; ``score`` stays the plain form. ``inputs`` are the keyword inputs
+        the spec asks for (``lr`` with ``needs_lr``), passed on to ``score``.
         """
-        return self.score(sr, reference), None
+        return self.score(sr, reference, **inputs), None
 
 
 class Captioner:

@@ -17,8 +17,9 @@ A *paired* item holds a finished SR image: ``sr`` (path, same size as ``gt``) is
 directly, with no degradation and no SR model; this is how a user study is evaluated. Its
 optional labels ``model``, ``degradation`` (strings) and ``level`` (in [0, 1]) say how the
 SR image was made, so that several SR models per GT group properly in leaderboards; they
-are only allowed with ``sr``. These fields were added to version 1 without a bump: every
-earlier version-1 file still reads the same.
+are only allowed with ``sr``. A paired item may also name the ``lr`` its SR image was
+made from: metrics that compare with the LR (``needs_lr``) read it. These fields were
+added to version 1 without a bump: every earlier version-1 file still reads the same.
 
 ``labels`` (an object of finite numbers, e.g. ``{"c2c": 0.81, "fraction": 0.2}``) carries
 any other per-item numbers: pseudo-labels or synthetic targets for training learned metrics.
@@ -295,8 +296,6 @@ def _check_pair(row: dict, where: str, paths: dict, problems: list[str]) -> None
         if labels:
             problems.append(f"{where}: {labels} label an SR image and need an 'sr' path")
         return
-    if row.get("lr") is not None:
-        problems.append(f"{where}: give either 'lr' (to upscale) or 'sr' (to score), not both")
     if paths.get("gt") is not None and paths.get("sr") is not None:
         gt_size, sr_size = check_readable(paths["gt"]), check_readable(paths["sr"])
         if gt_size != sr_size:

@@ -504,6 +504,8 @@ def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
                     raise RuntimeError(gt_error)
                 if item.paired:
                     sr = _load_sr(run, item, gt, notes)
+                    if item.lr is not None and lr is None:
+                        lr = _make_lr(run, item, gt, GIVEN_LR, level, notes)
                 else:
                     if lr is None:
                         lr = _make_lr(run, item, gt, degradation, level, notes)
@@ -522,7 +524,8 @@ def _run_item(run: _Run, item: Item, waiting: bool = False) -> bool:
                 run.summary.errors.append(f"{degradation}@{level:g} {model_name}: {message}")
             else:
                 rows = [
-                    _score(run, name, sr, gt, item, references, cell, cell_notes) for name in todo
+                    _score(run, name, sr, gt, item, references, cell, cell_notes, lr)
+                    for name in todo
                 ]
             run.store.add(rows, run.summary.run_id)
             run.store.release(cell_token(cell), run.owner)
@@ -623,18 +626,35 @@ def _upscale(name: str, model, lr, gt, context: UpscaleContext, scale: int):
 
 
 def _score(
-    run: _Run, name: str, sr, gt, item: Item, references: dict, cell, notes: list[str]
+    run: _Run,
+    name: str,
+    sr,
+    gt,
+    item: Item,
+    references: dict,
+    cell,
+    notes: list[str],
+    lr=None,
 ) -> ResultRow:
     """One metric on one SR image, its output checked: one finite score (an error row
     otherwise); a value outside the declared range is kept, flagged. Notes on how the
-    inputs were decoded go into the details."""
+    inputs were decoded go into the details. Metrics whose spec ``needs_lr`` get the LR
+    the cell used (given or degraded, native size) as the keyword ``lr``."""
     key = run.keys["metric", name]
     spec = run.metric_specs[name]
     metric = run.plugins.metrics[name]
     try:
         if name not in references:  # no-reference metrics never see the GT
             references[name] = metric.reference(gt[None] if spec.full_reference else None, [item])
-        scores, details = _score_with_details(metric, sr, references[name])
+        extra = {}
+        if spec.needs_lr:
+            if lr is None:
+                raise ValueError(
+                    "needs the LR image, and this paired item has none: add an 'lr' path "
+                    "to its manifest line"
+                )
+            extra["lr"] = lr[None]
+        scores, details = _score_with_details(metric, sr, references[name], **extra)
         value = _one_score(name, scores)
         detail = _one_detail(name, details)
         if notes:
@@ -684,12 +704,13 @@ def _range_flag(spec: MetricSpec, value: float) -> str | None:
     return f"{value:.6g} is outside the declared value_range [{low:g}, {high:g}]"
 
 
-def _score_with_details(metric, sr, reference):
-    """(scores, per-image details or None); metrics without details only need ``score``."""
+def _score_with_details(metric, sr, reference, **extra):
+    """(scores, per-image details or None); metrics without details only need ``score``.
+    ``extra`` holds the keyword inputs the spec asked for (``lr``)."""
     with_details = getattr(metric, "score_with_details", None)
     if with_details is None:
-        return metric.score(sr, reference), None
-    return with_details(sr, reference)
+        return metric.score(sr, reference, **extra), None
+    return with_details(sr, reference, **extra)
 
 
 def saved_image_path(

@@ -94,6 +94,9 @@ class MetricSpec:
         result key, so results of an older version are computed again, never mixed.
     :param requires: options that must be set for it to run (a trained checkpoint);
         ``--metrics all`` leaves it out until they are.
+    :param needs_lr: True if ``score`` takes the LR image the run used (given or degraded,
+        at its native size) as the keyword ``lr``; a paired item without an LR is then an
+        error row of this metric.
     """
 
     name: str
@@ -104,11 +107,13 @@ class MetricSpec:
     description: str = ""
     version: int = 1
     requires: tuple[str, ...] = ()
+    needs_lr: bool = False
 
     def __post_init__(self) -> None:
         _check_name(self, "name", self.name, namespaced=True)
         _check_bool(self, "higher_is_better")
         _check_bool(self, "full_reference")
+        _check_bool(self, "needs_lr")
         _check_text(self, "convention", "description")
         _as_tuple(
             self, "value_range", "a (low, high) pair of numbers, math.inf where unbounded",

@@ -28,6 +28,12 @@ def test_paired_item_with_labels(tmp_path):
     assert (item.model, item.degradation, item.level, item.mos) == ("m", None, 0.5, 0.25)
 
 
+def test_paired_item_may_name_its_lr(tmp_path):
+    row = {"id": "a", "gt": "coffee.png", "sr": "coffee.png", "lr": "coffee.png"}
+    item = load_manifest(write(tmp_path, row)).items[0]
+    assert item.paired and item.lr == (tmp_path / "coffee.png").resolve()
+
+
 def test_unpaired_item_is_unchanged(tmp_path):
     item = load_manifest(write(tmp_path, {"id": "a", "gt": "coffee.png"})).items[0]
     assert not item.paired and item.model is None
@@ -38,7 +44,6 @@ def test_unpaired_item_is_unchanged(tmp_path):
     [
         ({"sr": "chelsea.png"}, "must have the GT's size"),
         ({"model": "m"}, "need an 'sr' path"),
-        ({"sr": "coffee.png", "lr": "coffee.png"}, "not both"),
         ({"sr": "coffee.png", "level": 2}, "'level' must be a number in [0, 1]"),
         ({"sr": "missing.png"}, "sr file not found"),
         ({"sr": "coffee.png", "model": 3}, "'model' must be a string"),

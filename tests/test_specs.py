@@ -74,6 +74,12 @@ def test_direction_must_be_a_bool(direction):
         MetricSpec(name="m", higher_is_better=direction)
 
 
+def test_needs_lr_must_be_a_bool_and_defaults_to_false():
+    assert MetricSpec(name="m", higher_is_better=True).needs_lr is False
+    with pytest.raises(SpecError, match="needs_lr must be True or False"):
+        MetricSpec(name="m", higher_is_better=True, needs_lr=1)
+
+
 def test_full_reference_must_be_a_bool():
     with pytest.raises(SpecError, match="full_reference must be True or False"):
         MetricSpec(name="m", higher_is_better=True, full_reference="no")

@@ -168,6 +168,26 @@ class ClipModel:
             out.append(F.normalize(model.encode_image(pixels).float(), dim=-1).cpu())
         return torch.cat(out)
 
+    @torch.inference_mode()
+    def encode_patch_tokens(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [0, 1] → (B, N, C) L2-normalised patch tokens of the vision
+        transformer's last layer (after its final LayerNorm, before pooling), N = grid², over
+        the eval transform's centre crop; float32 on CPU. ViT models only."""
+        visual = self._load().visual
+        if not hasattr(visual, "output_tokens"):
+            raise SemfidError(
+                f"open_clip model {self.model_name!r} has no patch tokens: a ViT model is needed."
+            )
+        previous, visual.output_tokens = visual.output_tokens, True
+        try:
+            out = [
+                F.normalize(visual(self._preprocess(batch))[1].float(), dim=-1).cpu()
+                for batch in images.split(self.batch_size)
+            ]
+        finally:
+            visual.output_tokens = previous
+        return torch.cat(out)
+
     @property
     def context_length(self) -> int:
         """Tokens the text encoder reads (start and end tokens included): 77 for CLIP."""

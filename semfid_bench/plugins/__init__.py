@@ -7,6 +7,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "semfid_bench.plugins.diffusion_sr",
     "semfid_bench.plugins.learned_metrics",
     "semfid_bench.plugins.pixel_metrics",
+    "semfid_bench.plugins.lr_metrics",
     "semfid_bench.plugins.sample_data",
     "semfid_bench.plugins.perceptual_metrics",
     "semfid_bench.plugins.semantic_metrics",
