@@ -199,17 +199,17 @@ def test_masks_skip_crowds_and_small_instances_and_keep_per_image_cap(built):
 
 
 def test_masks_are_balanced_across_classes_and_seeded():
-    # six images, each with three cats and one dog: a class-blind draw takes a cat 3 in 4
+    # twenty images, each with three cats and one dog: a class-blind draw takes a cat 3 in 4
     usable = {
         image: [
             {"id": 10 * image + k, "category_id": category}
             for k, category in enumerate((1, 1, 1, 2))
         ]
-        for image in range(6)
+        for image in range(20)
     }
     criteria = InpaintCriteria(masks_per_image=1, seed=5)
     chosen = choose_masks(usable, criteria)
-    assert Counter(anns[0]["category_id"] for _, anns in chosen) == {1: 3, 2: 3}
+    assert Counter(anns[0]["category_id"] for _, anns in chosen) == {1: 10, 2: 10}
     assert choose_masks(usable, criteria) == chosen
     orders = {tuple(i for i, _ in choose_masks(usable, InpaintCriteria(seed=s))) for s in range(5)}
     assert len(orders) > 1
