@@ -181,6 +181,10 @@ def dataset_inpaint(
         str, typer.Option(help="Inpainting pipeline: a hub id or a local folder.")
     ] = "stable-diffusion-v1-5/stable-diffusion-inpainting",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    dtype: Annotated[
+        str,
+        typer.Option(help="auto (float16 on CUDA), float32, float16, bfloat16 (Flux Fill)."),
+    ] = "auto",
     masks_per_image: Annotated[int, typer.Option(help="Instance masks per image, at most.")] = 3,
     min_side: Annotated[int, typer.Option(help="Smallest image side to use (px).")] = 512,
     min_area: Annotated[float, typer.Option(help="Smallest instance area / image area.")] = 0.02,
@@ -265,7 +269,7 @@ def dataset_inpaint(
             coco,
             annotations or coco / "annotations" / "instances_val2017.json",
             out,
-            load_pipeline(pipeline, resolved),
+            load_pipeline(pipeline, resolved, dtype),
             lambda texts: clip_scorer(clip, texts),
             criteria,
             record={"clip": clip.config, "device": resolved},

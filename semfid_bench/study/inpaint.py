@@ -251,34 +251,57 @@ def crop_to_multiple(image: np.ndarray) -> np.ndarray:
 
 @dataclass
 class InpaintPipeline:
-    """A diffusers inpainting pipeline (SD inpainting, Flux Fill, …) on one device."""
+    """A diffusers inpainting pipeline (SD inpainting, Flux Fill, …) on one device, in
+    ``dtype`` (``auto``: float16 on CUDA, float32 elsewhere)."""
 
     source: str
     folder: Path
     device: str = "cpu"
+    dtype: str = "auto"
     _pipe: Any = field(default=None, repr=False)
 
     def _load(self):
         if self._pipe is None:
+            import torch
             from diffusers import DiffusionPipeline
 
-            self._pipe = DiffusionPipeline.from_pretrained(self.folder).to(self.device)
+            from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
+
+            dtype = torch_dtype(self.dtype, torch.device(self.device))
+            self._pipe = DiffusionPipeline.from_pretrained(self.folder, torch_dtype=dtype)
+            self._pipe.to(self.device)
             self._pipe.set_progress_bar_config(disable=True)
         return self._pipe
+
+    def __post_init__(self) -> None:
+        import torch
+
+        from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
+
+        try:
+            torch_dtype(self.dtype, torch.device(self.device))
+        except ValueError as exc:
+            raise SemfidError(f"Bad --dtype: {exc}.") from exc
 
     @property
     def class_name(self) -> str:
         return type(self._load()).__name__
 
+    @property
+    def dtype_name(self) -> str:
+        """The dtype the pipeline runs in, e.g. ``float32``."""
+        return str(self._load().dtype).removeprefix("torch.")
+
     def __call__(
         self, image: np.ndarray, mask: np.ndarray, text: str, strength: float, seed: int, **kw
     ) -> np.ndarray:
-        """Inpaint ``mask`` (bool) of ``image`` (uint8 H×W×3); uint8 output, same size."""
+        """Inpaint ``mask`` (bool) of ``image`` (uint8 H×W×3); uint8 output, same size. The
+        noise comes from a CPU generator, so a seed draws the same noise on every device."""
         import torch
         from PIL import Image
 
         pipe = self._load()
-        generator = torch.Generator(self.device).manual_seed(seed)
+        generator = torch.Generator("cpu").manual_seed(seed)
         height, width = image.shape[:2]
         out = pipe(
             prompt=text,
@@ -294,7 +317,7 @@ class InpaintPipeline:
         return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
 
 
-def load_pipeline(pipeline: str, device: str) -> InpaintPipeline:
+def load_pipeline(pipeline: str, device: str, dtype: str = "auto") -> InpaintPipeline:
     """A local pipeline folder, or a hub id found in the Hugging Face cache / downloaded;
     offline and missing, a clear error naming the id and ``--pipeline PATH``."""
     from semfid_bench.weights import hf_snapshot
@@ -304,7 +327,7 @@ def load_pipeline(pipeline: str, device: str) -> InpaintPipeline:
         folder = hf_snapshot(pipeline, local, option="--pipeline PATH")
     else:
         folder = hf_snapshot(pipeline, option="--pipeline PATH (a local copy of the repo)")
-    return InpaintPipeline(pipeline, folder, device)
+    return InpaintPipeline(pipeline, folder, device, dtype)
 
 
 def region(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -455,7 +478,11 @@ def build_inpaint_set(
     info = {
         "annotations": {"file": annotations.name, "sha256": _sha256(annotations)},
         "criteria": asdict(criteria),
-        "pipeline": {"source": pipeline.source, "class": pipeline.class_name},
+        "pipeline": {
+            "source": pipeline.source,
+            "class": pipeline.class_name,
+            "dtype": pipeline.dtype_name,
+        },
         "prompt": "A {class}.",
         "counts": counts,
         "kept_by_variant": dict(sorted(kept_by_variant.items())),

@@ -327,6 +327,19 @@ def test_same_seed_same_edit_other_seed_other_edit(tiny_pipeline):
     assert pipe.class_name == "StableDiffusionInpaintPipeline"
 
 
+def test_half_precision_path_runs_on_cpu(tiny_pipeline):
+    """bfloat16 (Flux Fill's usual dtype; float16 on CUDA is the same code path)."""
+    image = np.full((32, 48, 3), 128, np.uint8)
+    mask = np.zeros((32, 48), bool)
+    mask[8:24, 8:40] = True
+    half = InpaintPipeline("tiny", tiny_pipeline, "cpu", "bfloat16")
+    out = half(image, mask, "A cat.", 1.0, 7, num_inference_steps=2)
+    assert half.dtype_name == "bfloat16" and out.shape == image.shape and out.dtype == np.uint8
+    assert InpaintPipeline("tiny", tiny_pipeline, "cpu").dtype_name == "float32"
+    with pytest.raises(SemfidError, match="dtype"):
+        InpaintPipeline("tiny", tiny_pipeline, "cpu", "int8")
+
+
 def test_proposal_seeds_depend_only_on_image_mask_and_variant():
     categories = {c["id"]: c for c in CATEGORIES}
     one = [(1, [{"id": 11, "category_id": 1}])]
@@ -347,6 +360,7 @@ def test_header_records_every_choice(built, tiny_pipeline):
     assert info["pipeline"] == {
         "source": str(tiny_pipeline),
         "class": "StableDiffusionInpaintPipeline",
+        "dtype": "float32",
     }
     assert info["prompt"] == "A {class}."
     assert len(info["annotations"]["sha256"]) == 64
