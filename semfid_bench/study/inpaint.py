@@ -95,6 +95,11 @@ class InpaintCriteria:
             problems.append(f"strength must satisfy 0 < low <= high < 1, got {self.strength}")
         if self.positives < 0 or self.dilate < 0 or self.steps < 1 or self.min_side < 0:
             problems.append("positives, dilate and min-side must be >= 0, steps >= 1")
+        elif self.positives and int(self.steps * low) < 1:
+            problems.append(
+                f"steps × lowest strength must be at least 1 (diffusers runs int(steps × "
+                f"strength) steps), got {self.steps} × {low}"
+            )
         if not 0 <= self.test_fraction <= 1:
             problems.append(f"test-fraction must be in [0, 1], got {self.test_fraction}")
         if not (math.isfinite(self.swap_margin) and math.isfinite(self.keep_margin)):

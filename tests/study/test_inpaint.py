@@ -151,7 +151,10 @@ def tiny_pipeline(tmp_path_factory):
     return write_tiny_inpainting(tmp_path_factory.mktemp("pipeline"))
 
 
-CLI_ARGS = ["--min-side", "64", "--steps", "10", "--dilate", "2", "--masks-per-image", "2"]
+CLI_ARGS = [
+    "--min-side", "64", "--steps", "5", "--strength", "0.2,0.3", "--dilate", "2",
+    "--masks-per-image", "2",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +236,7 @@ def test_three_variants_have_the_documented_classes(built):
             assert variant == "inter" and SUPER[target] != SUPER[source]
             assert labels["changed"] == 1
         strength = labels["strength"]
-        assert 0.1 <= strength <= 0.3 if variant == "partial" else strength == 1.0
+        assert 0.2 <= strength <= 0.3 if variant == "partial" else strength == 1.0
     persons = sum(1 for r in rows + rejected if r["labels"]["source_class"] == 5) // 3
     # the person supercategory has one class: no intra variant for a person
     assert by_variant["intra"] == 4 - persons
@@ -276,7 +279,10 @@ def test_masks_are_the_dilated_coco_polygons(built):
 def test_filter_keeps_and_drops_as_its_thresholds_say(built, tiny_clip):
     _, out, _ = built
     header, rows, rejected = _all_rows(out)
-    criteria = InpaintCriteria(**{**header["inpainting"]["criteria"], "strength": (0.1, 0.3)})
+    recorded = header["inpainting"]["criteria"]
+    criteria = InpaintCriteria(**{**recorded, "strength": tuple(recorded["strength"])})
+    criteria.check()
+    assert rows and rejected  # the tiny random CLIP at margin 0 keeps some, drops others
     assert header["inpainting"]["clip"]["weights"].startswith("random-init")
     for row in rows:
         variant = row["degradation"].removeprefix("inpaint-")
@@ -355,7 +361,7 @@ def test_proposal_seeds_depend_only_on_image_mask_and_variant():
 def test_header_records_every_choice(built, tiny_pipeline):
     _, out, output = built
     info = _rows(out)[0]["inpainting"]
-    assert info["criteria"]["seed"] == 3 and info["criteria"]["steps"] == 10
+    assert info["criteria"]["seed"] == 3 and info["criteria"]["steps"] == 5
     assert info["criteria"]["swap_margin"] == info["criteria"]["keep_margin"] == 0.0
     assert info["pipeline"] == {
         "source": str(tiny_pipeline),
@@ -403,6 +409,9 @@ def test_offline_missing_pipeline_names_the_id_and_the_local_path_option():
 def test_bad_settings_are_refused(tmp_path):
     with pytest.raises(SemfidError, match="strength"):
         InpaintCriteria(strength=(0.3, 1.0)).check()
+    with pytest.raises(SemfidError, match="steps × lowest strength"):
+        InpaintCriteria(steps=5, strength=(0.1, 0.3)).check()
+    InpaintCriteria(steps=5, strength=(0.1, 0.3), positives=0).check()
     result = CliRunner().invoke(
         app,
         ["dataset", "inpaint", "--coco", str(tmp_path), "--out", str(tmp_path / "o.jsonl"),
