@@ -127,7 +127,7 @@ class Proposal:
         return f"{self.image_id}/{self.ann_id}/{name}"
 
 
-def _coco(annotations: Path):
+def read_coco(annotations: Path):
     try:
         from pycocotools.coco import COCO
     except ImportError as exc:
@@ -402,7 +402,7 @@ def build_inpaint_set(
     from semfid_bench.images import read_rgb
 
     criteria.check()
-    coco = _coco(annotations)
+    coco = read_coco(annotations)
     categories = {c["id"]: c for c in coco.loadCats(sorted(coco.getCatIds()))}
     chosen = choose_masks(candidates(coco, criteria), criteria)
     todo, no_target = proposals(chosen, categories, criteria)

@@ -22,12 +22,14 @@ from semfid_bench.metrics.clip_model import ClipModel, clear_shared_clip_models
 from semfid_bench.study.inpaint import (
     InpaintCriteria,
     InpaintPipeline,
+    candidates,
     choose_masks,
     clip_scorer,
     keep,
     load_pipeline,
     margins,
     proposals,
+    read_coco,
     region,
 )
 
@@ -199,6 +201,21 @@ def test_masks_skip_crowds_and_small_instances_and_keep_per_image_cap(built):
     assert not {("1", "14"), ("1", "15")} & masks  # tiny, crowd
     assert header["inpainting"]["counts"]["masks"] == 4
     assert header["inpainting"]["criteria"]["masks_per_image"] == 2
+
+
+def test_candidates_follow_the_side_area_and_crowd_limits(tmp_path):
+    coco = read_coco(write_coco(tmp_path))
+
+    def ids(**criteria):
+        found = candidates(coco, InpaintCriteria(**criteria))
+        return {image: [a["id"] for a in anns] for image, anns in found.items()}
+
+    # 14 is 16 px² of 5120 (below 0.02), 15 a crowd
+    assert ids(min_side=64) == {1: [11, 12, 13], 2: [21, 22, 23, 24]}
+    assert ids(min_side=65) == {}
+    assert ids(min_side=64, min_area=0.0) == {1: [11, 12, 13, 14], 2: [21, 22, 23, 24]}
+    # 11 is 900/5120 = 0.176, 12 600/5120, 13 800/5120, 21 750/5120, 22 875/5120
+    assert ids(min_side=64, max_area=0.16) == {1: [12, 13], 2: [21, 23, 24]}
 
 
 def test_masks_are_balanced_across_classes_and_seeded():
