@@ -246,6 +246,20 @@ def repaint_mask(coco, ann: dict, dilate: int, shape: tuple[int, int]) -> np.nda
     return mask.astype(bool)
 
 
+def image_file(coco_root: Path, info: dict) -> Path:
+    """An image's file, checked up front (inside the root, present): a bad entry stops the
+    build before any edit is computed."""
+    source = coco_root / str(info["file_name"])
+    if not source.resolve().is_relative_to(coco_root.resolve()):
+        raise SemfidError(
+            f"COCO image {info['file_name']!r} (image id {info['id']}) lies outside the COCO "
+            f"root {coco_root}."
+        )
+    if not source.is_file():
+        raise SemfidError(f"COCO image {source} (image id {info['id']}) is missing.")
+    return source
+
+
 def crop_to_multiple(image: np.ndarray) -> np.ndarray:
     """The top-left part whose sides are multiples of 16 pixels."""
     height, width = (side - side % MULTIPLE for side in image.shape[:2])
@@ -404,13 +418,21 @@ def build_inpaint_set(
     criteria.check()
     coco = read_coco(annotations)
     categories = {c["id"]: c for c in coco.loadCats(sorted(coco.getCatIds()))}
-    chosen = choose_masks(candidates(coco, criteria), criteria)
+    try:
+        usable = candidates(coco, criteria)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SemfidError(
+            f"{annotations}: an image or annotation lacks a usable field ({exc!r}); COCO "
+            "images need width and height, annotations area, category_id and segmentation."
+        ) from exc
+    chosen = choose_masks(usable, criteria)
     todo, no_target = proposals(chosen, categories, criteria)
     if not todo:
         raise SemfidError(
             f"No COCO image in {annotations} has a usable instance (min side "
             f"{criteria.min_side} px, area {criteria.min_area}–{criteria.max_area} of the image)."
         )
+    sources = {image_id: image_file(coco_root, coco.imgs[image_id]) for image_id, _ in chosen}
     class_ids = sorted(categories)
     position = {c: i for i, c in enumerate(class_ids)}
     score = scorer_factory([prompt(categories, c) for c in class_ids])
@@ -425,11 +447,7 @@ def build_inpaint_set(
     kept_rows, rejected_rows = [], []
     for done, prop in enumerate(todo):
         if prop.image_id not in originals:
-            info = coco.imgs[prop.image_id]
-            source = coco_root / info["file_name"]
-            if not source.is_file():
-                raise SemfidError(f"COCO image {source} (image id {prop.image_id}) is missing.")
-            original = crop_to_multiple(read_rgb(source))
+            original = crop_to_multiple(read_rgb(sources[prop.image_id]))
             gt = _save(original, path_inside(root, stem, "gt", str(prop.image_id), suffix=".png"))
             originals = {prop.image_id: (original, gt)}  # proposals come image by image
         original, gt = originals[prop.image_id]

@@ -436,3 +436,29 @@ def test_bad_settings_are_refused(tmp_path):
          "--set", "clip.pretrained=none", "--device", "cpu"],
     )  # fmt: skip
     assert result.exit_code != 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["images"][0].update(file_name="../../etc/passwd"), "outside the COCO root"),
+        (lambda c: c["annotations"][0].pop("area"), "lacks a usable field"),
+        (lambda c: c["images"][0].update(file_name="images/gone.png"), "is missing"),
+    ],
+)
+def test_hostile_coco_files_get_clear_errors(tmp_path, tiny_pipeline, change, message):
+    from semfid_bench.study.inpaint import build_inpaint_set
+
+    annotations = write_coco(tmp_path)
+    coco = json.loads(annotations.read_text())
+    change(coco)
+    annotations.write_text(json.dumps(coco))
+    with pytest.raises(SemfidError, match=message):
+        build_inpaint_set(
+            tmp_path,
+            annotations,
+            tmp_path / "o.jsonl",
+            InpaintPipeline("tiny", tiny_pipeline),
+            lambda texts: lambda pixels: np.zeros(len(texts)),
+            InpaintCriteria(min_side=64, steps=2, positives=0),
+        )
