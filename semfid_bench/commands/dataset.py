@@ -27,24 +27,14 @@ dataset_app = typer.Typer(
 )
 
 
-def _band(text: str) -> tuple[float, float]:
+def _low_high(text: str, option: str, example: str) -> tuple[float, float]:
     from semfid_bench.errors import SemfidError
 
     parts = split_list(text.replace("-", ",", 1) if "," not in text else text)
     try:
         low, high = (float(p) for p in parts)
     except ValueError as exc:
-        raise SemfidError(f"Bad --band {text!r}: expected LOW,HIGH such as 0.6,0.8.") from exc
-    return low, high
-
-
-def _strength(text: str) -> tuple[float, float]:
-    from semfid_bench.errors import SemfidError
-
-    try:
-        low, high = (float(p) for p in split_list(text))
-    except ValueError as exc:
-        raise SemfidError(f"Bad --strength {text!r}: expected LOW,HIGH such as 0.1,0.3.") from exc
+        raise SemfidError(f"Bad {option} {text!r}: expected LOW,HIGH such as {example}.") from exc
     return low, high
 
 
@@ -94,7 +84,7 @@ def dataset_select(
 
     criteria = SelectionCriteria(
         metrics=tuple(split_list(metrics)),
-        band=_band(band),
+        band=_low_high(band, "--band", "0.6,0.8"),
         blur_by=blur_by,
         drop_blurriest=drop_blurriest,
         count=count,
@@ -242,7 +232,7 @@ def dataset_inpaint(
         min_area=min_area,
         max_area=max_area,
         positives=positives,
-        strength=_strength(strength),
+        strength=_low_high(strength, "--strength", "0.1,0.3"),
         dilate=dilate,
         steps=steps,
         guidance=guidance,
