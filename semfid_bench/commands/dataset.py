@@ -253,13 +253,17 @@ def dataset_inpaint(
         resolved,
         option="clip",
     )
+    annotations = annotations or coco / "annotations" / "instances_val2017.json"
+    if not annotations.is_file():
+        raise SemfidError(f"COCO annotations {annotations} do not exist.", hint="--annotations")
+    inpainter = load_pipeline(pipeline, resolved, dtype)
     with progress_bar(console) as bar:
         task = bar.add_task("Inpainting", total=None)
         info = build_inpaint_set(
             coco,
-            annotations or coco / "annotations" / "instances_val2017.json",
+            annotations,
             out,
-            load_pipeline(pipeline, resolved, dtype),
+            inpainter,
             lambda texts: clip_scorer(clip, texts),
             criteria,
             record={"clip": clip.config, "device": resolved},

@@ -435,7 +435,7 @@ def test_bad_settings_are_refused(tmp_path):
          "--annotations", str(tmp_path / "missing.json"), "--set", "clip.model=x",
          "--set", "clip.pretrained=none", "--device", "cpu"],
     )  # fmt: skip
-    assert result.exit_code != 0
+    assert "missing.json do not exist" in str(result.exception)
 
 
 @pytest.mark.parametrize(
