@@ -218,6 +218,9 @@ def test_missing_database_is_named(tmp_path):
 
 
 def test_band_accepts_a_dash():
-    from semfid_bench.commands.dataset import _band
+    from semfid_bench.commands.dataset import _low_high
 
-    assert _band("0.6-0.8") == _band("0.6,0.8") == (0.6, 0.8)
+    def band(text):
+        return _low_high(text, "--band", "0.6,0.8")
+
+    assert band("0.6-0.8") == band("0.6,0.8") == (0.6, 0.8)
