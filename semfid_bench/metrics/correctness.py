@@ -154,6 +154,13 @@ def small_map(classes: torch.Tensor, side: int = MAP_SIDE) -> dict:
     return {"map": cells, "map_stride": stride, "counts": counts}
 
 
+def scores_and_details(results: list[Correctness], index: int) -> tuple[torch.Tensor, list[dict]]:
+    """The class ``index``'s share per image, and each image's three shares with its map."""
+    scores = torch.tensor([r.scores[index] for r in results], dtype=torch.float64)
+    details = [dict(zip(CLASSES, r.scores, strict=True)) | small_map(r.classes) for r in results]
+    return scores, details
+
+
 class CorrectnessMetric(Metric):
     """One of the three correctness numbers; the details carry all three and the map."""
 
@@ -163,11 +170,7 @@ class CorrectnessMetric(Metric):
     def score_with_details(self, sr: torch.Tensor, reference: torch.Tensor, *, lr: torch.Tensor):
         triples = zip(sr, lr, reference, strict=True)
         results = [classify(s, low, gt, self.settings) for s, low, gt in triples]
-        scores = torch.tensor([r.scores[self.index] for r in results], dtype=torch.float64)
-        details = [
-            dict(zip(CLASSES, r.scores, strict=True)) | small_map(r.classes) for r in results
-        ]
-        return scores, details
+        return scores_and_details(results, self.index)
 
     def score(self, sr: torch.Tensor, reference: torch.Tensor, *, lr: torch.Tensor):
         return self.score_with_details(sr, reference, lr=lr)[0]

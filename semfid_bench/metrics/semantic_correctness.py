@@ -29,7 +29,7 @@ from semfid_bench.metrics.correctness import (
     CLASSES,
     Settings,
     classify_distances,
-    small_map,
+    scores_and_details,
 )
 from semfid_bench.metrics.lr_consistency import lr_scale
 
@@ -69,11 +69,7 @@ class SemanticCorrectness(Metric):
             )
             for high, low, gt in zip(sr_tokens, lr_tokens, reference, strict=True)
         ]
-        scores = torch.tensor([r.scores[self.index] for r in results], dtype=torch.float64)
-        details = [
-            dict(zip(CLASSES, r.scores, strict=True)) | small_map(r.classes) for r in results
-        ]
-        return scores, details
+        return scores_and_details(results, self.index)
 
     def score(self, sr: torch.Tensor, reference: torch.Tensor, *, lr: torch.Tensor):
         return self.score_with_details(sr, reference, lr=lr)[0]
