@@ -29,6 +29,8 @@ from semfid_bench.stats import (
 
 ALL_SPLITS = "all"
 STATISTICS = ("srcc", "krcc", "plcc", "plcc_fit", "rmse_fit", "mse")
+INTERVALS = tuple(f"{name}_{end}" for name in ("srcc", "krcc", "plcc") for end in ("low", "high"))
+"""Bootstrap CI bounds: present (None) even where no correlation could be computed."""
 
 
 def scores_with_mos(results: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
@@ -142,7 +144,7 @@ def _agreement_row(dataset, split, metric, group, specs, resamples, seed, confid
             logistic=logistic,
         )
     except ValueError as exc:
-        row.update(dict.fromkeys(STATISTICS))
+        row.update(dict.fromkeys(STATISTICS + INTERVALS))
         notes.append(f"no correlation: {exc}")
     else:
         notes.append(str(stats.pop("notes")))

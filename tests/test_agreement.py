@@ -200,3 +200,14 @@ def test_metrics_share_their_bootstrap_resamples_whatever_the_row_order():
         low, high = np.percentile(resampled, [2.5, 97.5])
         assert overall.loc[metric, "srcc_low"] == pytest.approx(low, abs=1e-12)
         assert overall.loc[metric, "srcc_high"] == pytest.approx(high, abs=1e-12)
+
+
+def test_metrics_without_any_correlation_still_get_ci_columns_and_a_plot(tmp_path):
+    from semfid_bench.plots import correlation_bars
+
+    results, items = frames()
+    flat = results[results["metric"] == "flat"]  # constant scores: no correlation at all
+    board = metric_agreement(flat, items, SPECS, resamples=50)
+    assert board["srcc"].isna().all() and board["srcc_low"].isna().all()
+    (path,) = correlation_bars(board, tmp_path)
+    assert path.stat().st_size > 0
