@@ -21,14 +21,26 @@ DEFAULT_CAPTIONER = "qwen2.5-vl"
 def create_captioner(
     name: str, device: Any, options: dict[str, Any] | None = None, registry: Registry | None = None
 ) -> Captioner:
-    """Instantiate a registered captioner plugin (built-in or third-party) from ``registry``;
-    without one (a metric constructed directly, not by a registry), from all installed
-    plugins."""
+    """The registered captioner plugin (built-in or third-party) from ``registry``, shared
+    by every metric of that registry asking for the same configuration; without one (a
+    metric constructed directly, not by a registry), a new one from all installed plugins."""
     if registry is None:
         from semfid_bench.plugin_manager import build_registry
 
-        registry = build_registry()
-    return registry.create("captioner", name, device=device, **(options or {}))
+        return build_registry().create("captioner", name, device=device, **(options or {}))
+    return registry.shared("captioner", name, device=device, **(options or {}))
+
+
+def precision_key(captioner: Captioner, device: Any) -> dict[str, str]:
+    """The captioner's dtype and device type, which change its captions (half precision and
+    GPU kernels decode differently): part of the caption cache key."""
+    import torch
+
+    where = getattr(captioner, "device", None) or device or "cpu"
+    return {
+        "dtype": str(getattr(captioner, "dtype", None)),
+        "device_type": torch.device(where).type,
+    }
 
 
 class CaptionSource:
@@ -58,6 +70,7 @@ class CaptionSource:
             registry = self.context.registry if self.context else None
             self._captioner = create_captioner(self.name, self.device, self.options, registry)
             config = {"captioner": self.name, **self._captioner.config}
+            config |= precision_key(self._captioner, self.device)
             root = self.context.cache_root / "features" if self.context else None
             self._cache = FeatureCache("captions", config, root)
         return self._captioner, self._cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,7 @@ class Registry:
     )
     problems: list[str] = field(default_factory=list)
     strict: bool = False
+    _shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, registration: Registration) -> None:
         """Add a registration; a duplicate name is a problem and the first one is kept."""
@@ -176,6 +178,19 @@ class Registry:
             kwargs["context"] = PluginContext(self, device)
         _check_options(factory, kind, name, kwargs)
         return factory(**kwargs)
+
+    def shared(self, kind: str, name: str, *, device: Any = None, **options: Any) -> Any:
+        """One instance per kind, name, effective options and device for this registry's
+        lifetime, so plugins that use the same heavy model (``c2c`` and ``c2i`` with one
+        captioner) share it instead of loading a copy each; other options get their own."""
+        from semfid_bench.options import effective_options
+
+        effective = effective_options(self, kind, name, options)
+        where = None if device is None else str(device)
+        key = json.dumps([kind, name, effective, where], sort_keys=True, default=repr)
+        if key not in self._shared:
+            self._shared[key] = self.create(kind, name, device=device, **options)
+        return self._shared[key]
 
 
 def _check_options(factory: Callable[..., Any], kind: str, name: str, kwargs: dict) -> None:

@@ -10,15 +10,17 @@ pairs to choose epochs by. The thesis recipe instead runs every epoch and keeps 
 state (``TrainOptions.early_stopping=False``).
 
 Same data, options and seed → identical weights on the CPU (same machine, torch build and
-thread count). On CUDA cuDNN is put in deterministic mode, but bilinear upsampling's
-backward pass (CLU) uses atomic adds, so GPU runs can differ in the last bits.
+thread count). On CUDA cuDNN is in deterministic mode while training (the global flags are
+restored after), but bilinear upsampling's backward pass (CLU) uses atomic adds, so GPU runs
+can differ in the last bits.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,6 +191,20 @@ def evaluate(model, task: Task, data: PairTensors, device) -> dict[str, Any]:
     return task.metrics(predict(model, data, device), labels)
 
 
+@contextmanager
+def deterministic_cudnn() -> Iterator[None]:
+    """cuDNN in deterministic mode (no autotuned kernels) while training, and the caller's
+    global flags restored after, so training does not change the rest of the process."""
+    flags = torch.backends.cudnn
+    saved = flags.deterministic, flags.benchmark
+    flags.deterministic, flags.benchmark = True, False
+    try:
+        yield
+    finally:
+        flags.deterministic, flags.benchmark = saved
+
+
+@deterministic_cudnn()
 def fit(
     model,
     task: Task,
@@ -201,9 +217,6 @@ def fit(
     (the best state is restored) unless ``options.early_stopping`` is off (the last state
     is kept); the result is scored on every split."""
     progress = progress or Progress()
-    if torch.device(device).type == "cuda":
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
     model.to(device)
     train = splits["train"]
     generator = torch.Generator().manual_seed(options.seed)
