@@ -22,6 +22,14 @@ err_console = Console(stderr=True)
 
 DEFAULT_DB = Path("results.db")
 DbOption = Annotated[Path, typer.Option("--db", help="Results database (SQLite).")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Plugin option PLUGIN.KEY=VALUE (KIND:PLUGIN.KEY=VALUE where a name is shared; "
+        "repeatable).",
+    ),
+]
 AllowOutsideOption = Annotated[
     bool,
     typer.Option(

@@ -11,6 +11,7 @@ from semfid_bench.commands.common import (
     DEFAULT_DB,
     AllowOutsideOption,
     DbOption,
+    SetOption,
     console,
     err_console,
     parse_options,
@@ -111,10 +112,7 @@ def dataset_label(
     ] = None,
     db: DbOption = DEFAULT_DB,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Plugin option PLUGIN.KEY=VALUE (repeatable)."),
-    ] = None,
+    set_: SetOption = None,
     allow_outside_paths: AllowOutsideOption = False,
 ) -> None:
     """Score the pairs with any metrics (cached in --db, resumable) and write the values

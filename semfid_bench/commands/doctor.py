@@ -6,21 +6,18 @@ from typing import Annotated
 
 import typer
 
-from semfid_bench.commands.common import console, parse_options, select, warn_problems
+from semfid_bench.commands.common import SetOption, console, parse_options, select, warn_problems
+from semfid_bench.escaping import console as escape
 
 
 def doctor(
     models: Annotated[str, typer.Option(help="SR models, comma-separated, or 'all'.")] = "all",
     metrics: Annotated[str, typer.Option(help="Metrics, comma-separated, or 'all'.")] = "",
     scale: Annotated[int, typer.Option(help="Upscaling factor of the run.")] = 4,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Plugin option PLUGIN.KEY=VALUE, as for `run`."),
-    ] = None,
+    set_: SetOption = None,
 ) -> None:
     """Check versions, GPUs, weight files (offline), GPU memory estimates, packages and
     weight licences for a run; exits non-zero when something is missing."""
-    from rich.markup import escape
     from rich.table import Table
 
     from semfid_bench.doctor import diagnose

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from semfid_bench.commands.common import console, parse_options, select, warn_problems
+from semfid_bench.commands.common import SetOption, console, parse_options, select, warn_problems
 from semfid_bench.escaping import console as escape
 from semfid_bench.escaping import plain
 
@@ -18,10 +18,7 @@ def prefetch(
         str, typer.Option(help="Degradations, comma-separated, or 'all'.")
     ] = "",
     scale: Annotated[int, typer.Option(help="Upscaling factor of the run.")] = 4,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Plugin option PLUGIN.KEY=VALUE, as for `run`."),
-    ] = None,
+    set_: SetOption = None,
 ) -> None:
     """Download everything a run with the same selection and options will load."""
     from rich.table import Table

@@ -13,6 +13,7 @@ from semfid_bench.commands.common import (
     DEFAULT_DB,
     AllowOutsideOption,
     DbOption,
+    SetOption,
     console,
     err_console,
     parse_levels,
@@ -50,10 +51,7 @@ def run(
         str, typer.Option(help="TF32 for CUDA matmuls/convolutions while scoring: on or off.")
     ] = "off",
     db: DbOption = DEFAULT_DB,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Plugin option PLUGIN.KEY=VALUE (repeatable)."),
-    ] = None,
+    set_: SetOption = None,
     save_images: Annotated[
         Path | None, typer.Option(help="Folder to keep LR and SR images in.")
     ] = None,
