@@ -13,7 +13,8 @@ from semfid_bench.escaping import plain
 from semfid_bench.report.document import Block, Code, Heading, Items, Paragraph, Span
 from semfid_bench.report.tables import NUMBER, Table
 
-WIDTH = 120
+WIDTH = 400
+"""Columns of a page written to a file: wide enough that no table cell wraps."""
 
 
 def _spans(spans: tuple[Span, ...]) -> Text:
