@@ -14,6 +14,7 @@ from semfid_bench.report.document import Block, Code, Heading, Items, Paragraph,
 from semfid_bench.report.tables import NUMBER, Table
 
 WIDTH = 400
+LABEL_WIDTH = 24
 """Columns of a page written to a file: wide enough that no table cell wraps."""
 
 
@@ -25,10 +26,15 @@ def _spans(spans: tuple[Span, ...]) -> Text:
 
 
 def _table(table: Table) -> RichTable:
+    """A rich table; in a narrow terminal numbers wrap at their spaces while labels keep
+    up to ``LABEL_WIDTH`` columns."""
     rich = RichTable()
-    for column in table.columns:
-        number = column.kind == NUMBER
-        rich.add_column(plain(column.header), justify="right" if number else "left", no_wrap=number)
+    for i, column in enumerate(table.columns):
+        if column.kind == NUMBER:
+            rich.add_column(plain(column.header), justify="right")
+        else:
+            longest = max((len(row[i]) for row in table.rows), default=0)
+            rich.add_column(plain(column.header), min_width=min(LABEL_WIDTH, longest))
     for row in table.rows:
         rich.add_row(*map(plain, row))
     if table.notes:
