@@ -169,14 +169,15 @@ def maps_for(
     figures: list[Figure] = []
     for metric, rows in scored[scored["details"].notna()].groupby("metric", sort=True):
         spec = specs[rows["metric_name"].iloc[0]]
-        rows = rows.sort_values(["value", "item_id"], ascending=[not spec.higher_is_better, True])
+        rows = rows.sort_values(["value", "item_id"], ascending=[spec.higher_is_better, True])
         copied = 0
         for row in rows.to_dict("records"):
             details = json.loads(row["details"])
             source = Path(str(details.get("map", ""))) if isinstance(details, dict) else Path()
             if copied == limit or source.suffix != MAP_SUFFIX or not source.is_file():
                 continue
-            target = path_inside(out, f"map_{metric}_{copied}_{row['item_id']}", suffix=MAP_SUFFIX)
+            name = f"map_{spec.name}_{len(figures)}_{row['item_id']}"  # labels hold options
+            target = path_inside(out, name, suffix=MAP_SUFFIX)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
             caption = (
