@@ -1,9 +1,12 @@
-"""Results and agreement with MOS as pandas DataFrames, for notebooks and scripts.
+"""Results and reports as pandas DataFrames and report objects, for notebooks and scripts:
+a thin façade over the report model (:mod:`semfid_bench.report.model`).
 
 from semfid_bench import api
 api.results("results.db")            # one row per score, with the item's MOS and split
-api.correlations("results.db")       # the metric leaderboard
+api.model_boards("results.db")       # ranked model boards, one per dataset/degradation/level
+api.correlations("results.db")       # the metric leaderboard (agreement with MOS)
 api.pairwise("results.db")           # metric A vs metric B, paired bootstrap
+api.report("results.db")             # everything a published report shows
 """
 
 from __future__ import annotations
@@ -13,17 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from semfid_bench.agreement import metric_agreement, pairwise_comparisons
-from semfid_bench.errors import SemfidError
-from semfid_bench.leaderboard import LeaderboardTable, model_leaderboards
-from semfid_bench.store import ResultsStore
-
-
-def open_store(db: str | Path) -> ResultsStore:
-    """The results database at ``db``; a clear error if there is none."""
-    if not Path(db).is_file():
-        raise SemfidError(f"No results database at {db}.", hint="Run `semfid-bench run` first.")
-    return ResultsStore(db)
+from semfid_bench.report.boards import ModelBoard
+from semfid_bench.report.model import PARTS, Report, ReportOptions, build_report, open_store
 
 
 def results(db: str | Path, *, include_errors: bool = False) -> pd.DataFrame:
@@ -31,18 +25,35 @@ def results(db: str | Path, *, include_errors: bool = False) -> pd.DataFrame:
 
     Each row holds its full key (effective options, versions, input hashes) and readable
     variant labels (``metric_label`` = ``psnr-y[crop_border=0]``); group by the labels to
-    keep variants apart. :func:`semfid_bench.leaderboard.with_variant_labels` gives the
+    keep variants apart. :func:`semfid_bench.report.labels.with_variant_labels` gives the
     frame the reports use."""
     with open_store(db) as store:
         frame, items = store.results(include_errors=include_errors), store.items()
     return frame.merge(items, on=["dataset", "item_id"], how="left")
 
 
-def models(db: str | Path, rank_by: str | None = None) -> list[LeaderboardTable]:
-    """The model leaderboards, one table per dataset × degradation × level × scale × seed,
-    one column per metric variant."""
-    with open_store(db) as store:
-        return model_leaderboards(store.results(include_errors=True), store.metric_specs(), rank_by)
+def report(
+    db: str | Path, options: ReportOptions | None = None, *, parts: tuple[str, ...] = PARTS
+) -> Report:
+    """The report of ``db``: model boards, agreement with MOS and pairwise tests (see
+    :func:`semfid_bench.report.model.build_report`)."""
+    return build_report(db, options, parts=parts)
+
+
+def model_boards(db: str | Path, rank_by: str | None = None) -> list[ModelBoard]:
+    """The ranked model boards, one per dataset × degradation × level × scale × seed, one
+    column per metric variant."""
+    return build_report(db, ReportOptions(rank_by=rank_by), parts=("models",)).model_boards
+
+
+def _agreement(db, parts, resamples, seed, confidence, logistic="4pl") -> Report:
+    options = ReportOptions(
+        resamples=resamples, seed=seed, confidence=confidence, logistic=logistic
+    )
+    built = build_report(db, options, parts=parts)
+    if built.agreement_problem is not None:
+        raise built.agreement_problem
+    return built
 
 
 def correlations(
@@ -54,36 +65,19 @@ def correlations(
     logistic: str = "4pl",
 ) -> pd.DataFrame:
     """Agreement of every metric with MOS per dataset × split (see
-    :func:`semfid_bench.agreement.metric_agreement`)."""
-    with open_store(db) as store:
-        return metric_agreement(
-            store.results(include_errors=True),
-            store.items(),
-            store.metric_specs(),
-            resamples=resamples,
-            seed=seed,
-            confidence=confidence,
-            logistic=logistic,
-        )
+    :func:`semfid_bench.report.agreement.metric_agreement`)."""
+    return _agreement(db, ("agreement",), resamples, seed, confidence, logistic).agreement
 
 
 def pairwise(
     db: str | Path, *, resamples: int = 1000, seed: int = 0, confidence: float = 0.95
 ) -> pd.DataFrame:
     """Paired bootstrap tests of Δ|SRCC| for every pair of metrics per dataset × split."""
-    with open_store(db) as store:
-        return pairwise_comparisons(
-            store.results(include_errors=True),
-            store.items(),
-            resamples=resamples,
-            seed=seed,
-            confidence=confidence,
-        )
+    return _agreement(db, ("pairwise",), resamples, seed, confidence).pairwise
 
 
 def runs(db: str | Path) -> pd.DataFrame:
     """One row per run: id, times, status and its configuration parsed into columns."""
-    with open_store(db) as store:
-        frame = store.runs()
+    frame = build_report(db, parts=()).runs_frame
     configs = pd.json_normalize([json.loads(text) for text in frame["config"]])
     return pd.concat([frame.drop(columns="config"), configs], axis=1)

@@ -18,6 +18,7 @@ from semfid_bench.errors import PluginError
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 NAME_MAX_LENGTH = 64
+MAX_DECIMALS = 8
 
 
 class SpecError(PluginError, ValueError):
@@ -97,6 +98,8 @@ class MetricSpec:
     :param needs_lr: True if ``score`` takes the LR image the run used (given or degraded,
         at its native size) as the keyword ``lr``; a paired item without an LR is then an
         error row of this metric.
+    :param decimals: how many decimals reports show its means and CIs with (2 for PSNR in
+        dB, as SR papers do); ``None`` lets the report derive them from the CI width.
     """
 
     name: str
@@ -108,6 +111,7 @@ class MetricSpec:
     version: int = 1
     requires: tuple[str, ...] = ()
     needs_lr: bool = False
+    decimals: int | None = None
 
     def __post_init__(self) -> None:
         _check_name(self, "name", self.name, namespaced=True)
@@ -121,6 +125,14 @@ class MetricSpec:
         )  # fmt: skip
         if len(self.value_range) != 2 or not self.value_range[0] < self.value_range[1]:
             raise _fail(self, "value_range", "a (low, high) pair with low < high", self.value_range)
+        if self.decimals is not None and not (
+            isinstance(self.decimals, int)
+            and not isinstance(self.decimals, bool)
+            and 0 <= self.decimals <= MAX_DECIMALS
+        ):
+            raise _fail(
+                self, "decimals", f"None or an integer from 0 to {MAX_DECIMALS}", self.decimals
+            )
 
     @property
     def arrow(self) -> str:

@@ -64,7 +64,8 @@ def _spec_rows():
                 if field.default is dataclasses.MISSING
                 else repr(field.default).replace("inf", "math.inf")
             )
-            yield f"| `{cls.__name__}` | `{field.name}` | `{field.type}` | {default} |"
+            kind = field.type.replace("|", "\\|")  # a pipe in a table cell is escaped
+            yield f"| `{cls.__name__}` | `{field.name}` | `{kind}` | {default} |"
 
 
 @pytest.mark.parametrize("row", list(_spec_rows()))

@@ -12,7 +12,7 @@ import pytest
 
 from semfid_bench.hookspecs import hookimpl
 from semfid_bench.interfaces import Metric
-from semfid_bench.leaderboard import model_leaderboards
+from semfid_bench.report.boards import model_boards
 from semfid_bench.runner import RunConfig, run_benchmark
 from semfid_bench.specs import MetricSpec, SRModelSpec
 from semfid_bench.sr_models.interpolation import InterpolationUpscaler
@@ -152,7 +152,7 @@ def test_nan_model_output_is_an_error_row_retried_and_the_database_stays_usable(
     assert first.computed == 4 and store.runs()["status"].iloc[-1] == "finished-with-errors"
     again = run_benchmark(_config(crops_manifest), registry, store)
     assert (again.computed, again.skipped, len(again.errors)) == (0, 4, 2)
-    (table,) = model_leaderboards(store.results(), store.metric_specs(), "psnr")
+    (table,) = model_boards(store.results(), store.metric_specs(), "psnr")
     assert list(table.frame["model"]) == ["bicubic"]
     Behaviour.model = "ok"
     fixed = run_benchmark(_config(crops_manifest), registry, store)
@@ -230,7 +230,7 @@ def test_old_null_values_are_retried_and_do_not_break_reports(registry, store, c
     run_benchmark(config, registry, store)
     with sqlite3.connect(store.path) as db:  # a NaN stored as NULL by an old version
         db.execute("UPDATE results SET value = NULL WHERE model = 'bicubic'")
-    (table,) = model_leaderboards(store.results(), store.metric_specs(), "psnr")
+    (table,) = model_boards(store.results(), store.metric_specs(), "psnr")
     assert list(table.frame["model"]) == ["test-model"]
     again = run_benchmark(config, registry, store)
     assert (again.computed, again.skipped) == (2, 2)

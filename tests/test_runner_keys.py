@@ -171,7 +171,7 @@ def test_captioner_configuration_is_in_the_metric_key(make_registry):
 
 def test_api_and_publish_keep_variants_apart(tmp_path, crops_manifest, make_registry):
     from semfid_bench import api
-    from semfid_bench.publish import publish
+    from semfid_bench.report.publish import publish
     from semfid_bench.store import ResultsStore
 
     db = tmp_path / "r.db"
@@ -186,7 +186,7 @@ def test_api_and_publish_keep_variants_apart(tmp_path, crops_manifest, make_regi
                 options=options,
             )
             run_benchmark(config, registry, store)
-    (table,) = api.models(db)
+    (table,) = api.model_boards(db)
     assert table.metrics == ["psnr-y", "psnr-y[crop_border=0]"]
     assert table.frame["n"].tolist() == [2] and table.frame["psnr-y_n"].tolist() == [2]
     assert set(api.results(db)["metric_label"]) == {"psnr-y", "psnr-y[crop_border=0]"}

@@ -10,8 +10,6 @@ import typer
 from semfid_bench.commands.common import DEFAULT_DB, DbOption
 from semfid_bench.errors import SemfidError
 
-KINDS = ("models", "metrics")
-
 
 def write_or_print(text: str, out: Path | None) -> None:
     """Print ``text``, or write it to ``out`` (creating folders) and say so."""
@@ -27,7 +25,9 @@ def leaderboard(
     kind: Annotated[
         str, typer.Option(help="models: SR models per slice; metrics: agreement with MOS.")
     ] = "models",
-    fmt: Annotated[str, typer.Option("--format", help="markdown, csv, json or html.")] = "markdown",
+    fmt: Annotated[
+        str, typer.Option("--format", help="markdown, terminal, csv, json or html.")
+    ] = "markdown",
     db: DbOption = DEFAULT_DB,
     out: Annotated[Path | None, typer.Option(help="Write here instead of printing.")] = None,
     rank_by: Annotated[
@@ -42,19 +42,12 @@ def leaderboard(
     ] = True,
 ) -> None:
     """Ranked leaderboards: SR models per dataset and level, or metrics by agreement with MOS."""
-    from semfid_bench import api
-    from semfid_bench.render import render_metrics, render_models
+    from semfid_bench.report.leaderboard import PARTS, check_choice, render_leaderboard
+    from semfid_bench.report.model import ReportOptions, build_report
 
-    if kind not in KINDS:
-        raise SemfidError(f"Unknown --kind {kind!r}; choose models or metrics.")
+    check_choice(kind, fmt)
     if resamples < 1:
         raise SemfidError("--resamples must be at least 1.")
-    if kind == "models":
-        with api.open_store(db) as store:
-            specs = store.metric_specs()
-        text = render_models(api.models(db, rank_by), specs, fmt)
-    else:
-        frame = api.correlations(db, resamples=resamples, seed=seed, logistic=logistic)
-        tests = api.pairwise(db, resamples=resamples, seed=seed) if pairwise else None
-        text = render_metrics(frame, fmt, tests)
-    write_or_print(text, out)
+    options = ReportOptions(rank_by=rank_by, resamples=resamples, seed=seed, logistic=logistic)
+    parts = tuple(p for p in PARTS[kind] if pairwise or p != "pairwise")
+    write_or_print(render_leaderboard(build_report(db, options, parts=parts), kind, fmt), out)

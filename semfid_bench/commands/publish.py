@@ -22,12 +22,12 @@ def publish(
     logistic: Annotated[str, typer.Option(help="Logistic mapping: 4pl or 5pl.")] = "4pl",
 ) -> None:
     """Write index.md, a self-contained index.html, PNG plots and CSV tables into OUT."""
-    from semfid_bench.publish import PublishOptions
-    from semfid_bench.publish import publish as write_report
+    from semfid_bench.report.model import ReportOptions
+    from semfid_bench.report.publish import publish as write_report
 
     if resamples < 1:
         raise SemfidError("--resamples must be at least 1.")
-    options = PublishOptions(
+    options = ReportOptions(
         title=title, note=note, rank_by=rank_by, resamples=resamples, seed=seed, logistic=logistic
     )
     files = write_report(db, out, options)

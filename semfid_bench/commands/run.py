@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from semfid_bench.commands.common import (
     DEFAULT_DB,
@@ -24,7 +22,6 @@ from semfid_bench.commands.common import (
     warn_problems,
 )
 from semfid_bench.escaping import console as escape
-from semfid_bench.escaping import plain
 from semfid_bench.images import DEFAULT_MAX_PIXELS
 
 
@@ -134,7 +131,10 @@ def _runnable(registry, names: list[str], options: dict[str, dict]) -> list[str]
 
 def _print_summary(store, summary) -> None:
     """This run's slice of the leaderboard: its metric variants, seed and scale."""
-    from semfid_bench.leaderboard import model_leaderboards
+    from semfid_bench.report.boards import model_boards
+    from semfid_bench.report.document import Heading
+    from semfid_bench.report.tables import model_table
+    from semfid_bench.report.terminal import print_blocks
     from semfid_bench.store import METRIC_KEY_COLUMNS
 
     results = store.results()
@@ -145,20 +145,8 @@ def _print_summary(store, summary) -> None:
     results = results[ours & (results["dataset"] == summary.dataset)]
     if results.empty:
         return
-    specs = store.metric_specs()
-    for board in model_leaderboards(results, specs):
-        metrics = board.metrics
-        table = Table(title=plain(board.title))
-        for header in ["rank", "model", "n", *[f"{m} {board.specs[m].arrow}" for m in metrics]]:
-            table.add_column(plain(header))
-        for row in board.frame.to_dict("records"):
-            table.add_row(
-                "–" if math.isnan(row["rank"]) else str(int(row["rank"])),
-                plain(row["model"]),
-                str(row["n"]),
-                *["–" if math.isnan(row[m]) else f"{row[m]:.4g}" for m in metrics],
-            )
-        console.print(table)
+    for board in model_boards(results, store.metric_specs()):
+        print_blocks(console, [Heading(2, board.title), model_table(board)])
 
 
 class _RichProgress:

@@ -18,6 +18,7 @@ def register_metrics(register: MetricRegistrar) -> None:
         MetricSpec(
             name="psnr",
             higher_is_better=True,
+            decimals=2,
             value_range=(0.0, math.inf),
             convention="RGB in [0, 1], no crop (= pyiqa psnr)",
             description="Peak signal-to-noise ratio, dB.",
@@ -28,6 +29,7 @@ def register_metrics(register: MetricRegistrar) -> None:
         MetricSpec(
             name="psnr-y",
             higher_is_better=True,
+            decimals=2,
             value_range=(0.0, math.inf),
             convention=_Y + " (= pyiqa psnr, test_y_channel, color_space='ycbcr')",
             description="PSNR on luma, as SR papers report it, dB.",
@@ -38,6 +40,7 @@ def register_metrics(register: MetricRegistrar) -> None:
         MetricSpec(
             name="ssim",
             higher_is_better=True,
+            decimals=4,
             value_range=(0.0, 1.0),
             convention="RGB, 8-bit levels, 11x11 Gaussian σ 1.5, valid (= pyiqa ssimc)",
             description="Structural similarity, mean over channels.",
@@ -48,6 +51,7 @@ def register_metrics(register: MetricRegistrar) -> None:
         MetricSpec(
             name="ssim-y",
             higher_is_better=True,
+            decimals=4,
             value_range=(0.0, 1.0),
             convention=_Y + " (= pyiqa ssim, color_space='ycbcr')",
             description="Structural similarity on luma, as SR papers report it.",

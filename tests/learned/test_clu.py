@@ -92,7 +92,8 @@ def test_published_report_shows_the_most_changed_clu_maps(
     trained_clu, make_registry, store, tmp_path
 ):
     from semfid_bench.manifest import write_manifest
-    from semfid_bench.publish import PublishOptions, publish
+    from semfid_bench.report.model import ReportOptions
+    from semfid_bench.report.publish import publish
     from semfid_bench.runner import RunConfig, run_benchmark
 
     data = trained_clu.config_path.parent / "data"
@@ -115,14 +116,14 @@ def test_published_report_shows_the_most_changed_clu_maps(
         allow_outside_paths=True,
     )
     assert run_benchmark(config, make_registry(), store).errors == []
-    publish(store.path, tmp_path / "report", PublishOptions(clu_maps=2))
+    publish(store.path, tmp_path / "report", ReportOptions(maps=2))
 
     scores = store.results().set_index("item_id")["value"]
     most_changed = sorted(ids, key=lambda i: scores[i])[:2]
     page = (tmp_path / "report" / "index.md").read_text()
-    assert "## Where the meaning changed (CLU maps)" in page
+    assert "## Where the meaning changed (maps)" in page
     for rank, item_id in enumerate(most_changed):
-        copied = tmp_path / "report" / "plots" / f"clu_{rank}_{item_id}.png"
+        copied = tmp_path / "report" / "plots" / f"map_clu_{rank}_{item_id}.png"
         assert f"plots/{copied.name}" in page
         assert np.asarray(Image.open(copied).convert("RGB")).shape == (48, 48, 3)
     assert "<figcaption>" in (tmp_path / "report" / "index.html").read_text()

@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from semfid_bench.agreement import metric_agreement, pairwise_comparisons
 from semfid_bench.errors import SemfidError
-from semfid_bench.render import render_metrics
+from semfid_bench.report.agreement import metric_agreement, pairwise_comparisons
+from semfid_bench.report.leaderboard import render_leaderboard
+from semfid_bench.report.model import Report, ReportOptions
 from semfid_bench.specs import MetricSpec
 
 SPECS = {
@@ -17,6 +18,12 @@ SPECS = {
     "dist": MetricSpec("dist", higher_is_better=False, value_range=(0.0, math.inf)),
     "flat": MetricSpec("flat", higher_is_better=True),
 }
+
+
+def render_metrics(board: pd.DataFrame, fmt: str) -> str:
+    """The metric leaderboard of a report holding ``board``."""
+    report = Report(ReportOptions(), SPECS, [], board, None, None, [], pd.DataFrame())
+    return render_leaderboard(report, "metrics", fmt)
 
 
 def frames(n: int = 30, seed: int = 0):
@@ -203,11 +210,11 @@ def test_metrics_share_their_bootstrap_resamples_whatever_the_row_order():
 
 
 def test_metrics_without_any_correlation_still_get_ci_columns_and_a_plot(tmp_path):
-    from semfid_bench.plots import correlation_bars
+    from semfid_bench.report.figures import correlation_bars
 
     results, items = frames()
     flat = results[results["metric"] == "flat"]  # constant scores: no correlation at all
     board = metric_agreement(flat, items, SPECS, resamples=50)
     assert board["srcc"].isna().all() and board["srcc_low"].isna().all()
-    (path,) = correlation_bars(board, tmp_path)
-    assert path.stat().st_size > 0
+    (figure,) = correlation_bars(board, tmp_path)
+    assert figure.path.stat().st_size > 0 and figure.section == "metrics"

@@ -1,21 +1,42 @@
-"""PNG plots for published reports (matplotlib, Agg backend: no display needed).
+"""Figures for published reports: PNG plots (matplotlib, Agg backend: no display needed)
+and the map artefacts metrics stored with their scores.
 
-Each function writes one figure per dataset (and metric, for scatter and level plots) and
-returns the paths written, so a report can link them.
+Each plot function writes one figure per dataset (and metric, for scatter and level plots)
+and returns them as :class:`Figure` objects, so a report can show them in its sections.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from semfid_bench.agreement import ALL_SPLITS
-from semfid_bench.leaderboard import with_variant_labels
+from semfid_bench.report.agreement import ALL_SPLITS
+from semfid_bench.report.boards import MetricColumn
+from semfid_bench.report.labels import with_variant_labels
 from semfid_bench.safe_paths import path_inside
 from semfid_bench.specs import MetricSpec
 from semfid_bench.stats import LOGISTICS, mean_ci
+
+MAP_SUFFIX = ".png"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """An image file of the report, the section it belongs to (``metrics``, ``models`` or
+    ``maps``) and its caption (empty for plots, whose title says what they show)."""
+
+    path: Path
+    section: str
+    caption: str = ""
+
+    @property
+    def alt(self) -> str:
+        return self.caption or self.path.stem
 
 
 def _pyplot():
@@ -37,11 +58,11 @@ def _save(fig, out: Path, name: str) -> Path:
     return path
 
 
-def scatter_plots(scores: pd.DataFrame, agreement: pd.DataFrame, out: Path) -> list[Path]:
+def scatter_plots(scores: pd.DataFrame, agreement: pd.DataFrame, out: Path) -> list[Figure]:
     """Metric score (x) against MOS (y) per dataset and metric, coloured by split, with the
     logistic mapping fitted on all items and the all-items SRCC in the title."""
     plt = _pyplot()
-    paths = []
+    figures = []
     fits = agreement[agreement["split"] == ALL_SPLITS].set_index(["dataset", "metric"])
     data = scores[scores["mos"].notna() & np.isfinite(scores["value"].astype(float))]
     for (dataset, metric), group in data.groupby(["dataset", "metric"], sort=True):
@@ -61,14 +82,14 @@ def scatter_plots(scores: pd.DataFrame, agreement: pd.DataFrame, out: Path) -> l
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        paths.append(_save(fig, out, f"scatter_{dataset}_{metric}"))
-    return paths
+        figures.append(Figure(_save(fig, out, f"scatter_{dataset}_{metric}"), "metrics"))
+    return figures
 
 
-def correlation_bars(agreement: pd.DataFrame, out: Path) -> list[Path]:
+def correlation_bars(agreement: pd.DataFrame, out: Path) -> list[Figure]:
     """Signed SRCC per metric with bootstrap CI whiskers, one bar per split."""
     plt = _pyplot()
-    paths = []
+    figures = []
     for dataset, group in agreement.groupby("dataset", sort=True):
         metrics = sorted(group["metric"].unique())
         splits = [ALL_SPLITS, *sorted(s for s in group["split"].unique() if s != ALL_SPLITS)]
@@ -93,17 +114,21 @@ def correlation_bars(agreement: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_title(f"{dataset}: agreement with MOS", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, title="split", title_fontsize=8)
-        paths.append(_save(fig, out, f"correlations_{dataset}"))
-    return paths
+        figures.append(Figure(_save(fig, out, f"correlations_{dataset}"), "metrics"))
+    return figures
 
 
-def level_plots(results: pd.DataFrame, specs: dict[str, MetricSpec], out: Path) -> list[Path]:
+def level_plots(
+    results: pd.DataFrame, columns: tuple[MetricColumn, ...], out: Path
+) -> list[Figure]:
     """Mean score (95% CI) against degradation level, one line per model × degradation
-    (shifted sideways a little so that series at the same level stay visible)."""
+    (shifted sideways a little so that series at the same level stay visible); ``columns``
+    give each metric variant's direction."""
     plt = _pyplot()
-    paths = []
+    figures = []
     data = with_variant_labels(results)
     data = data.assign(label=data["model"])
+    arrows = {column.label: column.spec.arrow for column in columns}
     for (dataset, metric), group in data.groupby(["dataset", "metric"], sort=True):
         fig, ax = plt.subplots(figsize=(4.6, 3.6))
         lines = list(group.groupby(["label", "degradation"], sort=True))
@@ -123,11 +148,42 @@ def level_plots(results: pd.DataFrame, specs: dict[str, MetricSpec], out: Path) 
                 capsize=3,
                 label=f"{model} · {degradation}",
             )
-        arrow = specs[metric].arrow if metric in specs else ""
+        arrow = arrows.get(metric, "")
         ax.set_xlabel("degradation level")
         ax.set_ylabel(f"{metric} {arrow}")
         ax.set_title(f"{dataset}: {metric} by level", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-        paths.append(_save(fig, out, f"levels_{dataset}_{metric}"))
-    return paths
+        figures.append(Figure(_save(fig, out, f"levels_{dataset}_{metric}"), "models"))
+    return figures
+
+
+def maps_for(
+    scored: pd.DataFrame, specs: dict[str, MetricSpec], out: Path, limit: int
+) -> list[Figure]:
+    """Copy the map artefacts of the ``limit`` most changed pairs of each metric into ``out``.
+
+    A metric declares a map artefact by storing its PNG path under ``map`` in a score's
+    details (``clu`` with ``maps_dir``); most changed is worst in the metric's own direction.
+    ``scored`` is the labelled frame of scores (:func:`with_variant_labels`)."""
+    figures: list[Figure] = []
+    for metric, rows in scored[scored["details"].notna()].groupby("metric", sort=True):
+        spec = specs[rows["metric_name"].iloc[0]]
+        rows = rows.sort_values(["value", "item_id"], ascending=[spec.higher_is_better, True])
+        copied = 0
+        for row in rows.to_dict("records"):
+            details = json.loads(row["details"])
+            source = Path(str(details.get("map", ""))) if isinstance(details, dict) else Path()
+            if copied == limit or source.suffix != MAP_SUFFIX or not source.is_file():
+                continue
+            name = f"map_{spec.name}_{len(figures)}_{row['item_id']}"  # labels hold options
+            target = path_inside(out, name, suffix=MAP_SUFFIX)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            caption = (
+                f"{row['item_id']} · {row['model']} · {row['degradation']}@{row['level']:g} · "
+                f"{metric} {row['value']:.3f}"
+            )
+            figures.append(Figure(target, "maps", caption))
+            copied += 1
+    return figures

@@ -1,3 +1,5 @@
+"""Model boards from a results frame: ranks, CIs, variants, and their markdown table."""
+
 import math
 
 import pandas as pd
@@ -6,7 +8,9 @@ from scipy import stats
 
 from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import md_text
-from semfid_bench.leaderboard import model_leaderboards, to_markdown
+from semfid_bench.report.boards import boards_frame, model_boards
+from semfid_bench.report.markdown import render_markdown
+from semfid_bench.report.tables import model_table
 from semfid_bench.specs import MetricSpec
 from semfid_bench.stats import mean_ci
 
@@ -47,8 +51,8 @@ RESULTS = _results(
 
 
 def test_ranks_follow_each_metrics_direction():
-    (by_psnr,) = model_leaderboards(RESULTS, SPECS, "psnr")
-    (by_lpips,) = model_leaderboards(RESULTS, SPECS, "lpips")
+    (by_psnr,) = model_boards(RESULTS, SPECS, "psnr")
+    (by_lpips,) = model_boards(RESULTS, SPECS, "lpips")
     assert list(by_psnr.frame["model"]) == ["a", "b"]
     assert list(by_lpips.frame["model"]) == ["b", "a"]
     assert list(by_lpips.frame["rank"]) == [1, 2]
@@ -61,32 +65,37 @@ def test_confidence_interval_is_students_t():
     assert math.isnan(mean_ci([1.0])[1])
 
 
+def to_markdown(boards) -> str:
+    return render_markdown([model_table(board) for board in boards])
+
+
 def test_markdown_shows_direction_rank_metric_and_ci():
-    tables = model_leaderboards(RESULTS, SPECS, "lpips")
-    text = to_markdown(tables, SPECS)
-    assert "## d · bsrgan @ 0.3 · x4" in text
+    (board,) = model_boards(RESULTS, SPECS, "lpips")
+    assert board.title == "d · bsrgan @ 0.3 · x4"
+    text = to_markdown([board])
     assert "lpips ↓ ★" in text and "psnr ↑" in text
     half = (mean_ci([0.10, 0.12, 0.11])[2] - mean_ci([0.10, 0.12, 0.11])[1]) / 2
-    assert f"| 1 | `b` | 3 | 0.11 ± {half:.2g} |" in text
+    assert 0.01 < half < 0.1  # two significant digits of the narrowest CI: 3 decimals
+    assert f"| 1 | `b` | 3 | 0.110 ± {half:.3f} |" in text
 
 
 def test_unknown_rank_metric_and_empty_results_are_clear():
     with pytest.raises(SemfidError, match="Cannot rank by 'ssim'"):
-        model_leaderboards(RESULTS, SPECS, "ssim")
+        model_boards(RESULTS, SPECS, "ssim")
     with pytest.raises(SemfidError, match="No results"):
-        model_leaderboards(RESULTS.iloc[0:0], SPECS)
+        model_boards(RESULTS.iloc[0:0], SPECS)
 
 
 def test_models_with_options_are_listed_separately():
     other = RESULTS.assign(model_options='{"steps":10}')
-    (table,) = model_leaderboards(pd.concat([RESULTS, other]), SPECS, "psnr")
+    (table,) = model_boards(pd.concat([RESULTS, other]), SPECS, "psnr")
     assert set(table.frame["model"]) == {"a", "b", "a[steps=10]", "b[steps=10]"}
 
 
 def test_rows_computed_on_another_device_or_precision_are_listed_separately():
     cpu = RESULTS.assign(model_execution='{"device":"cpu"}', model_version=1)
     gpu = RESULTS.assign(model_execution='{"device":"cuda","dtype":"float16"}', model_version=1)
-    (table,) = model_leaderboards(pd.concat([cpu, gpu]), SPECS, "psnr")
+    (table,) = model_boards(pd.concat([cpu, gpu]), SPECS, "psnr")
     models = set(table.frame["model"])
     assert models == {f"{m}@v1 ({e})" for m in "ab" for e in ("cpu", "cuda, dtype=float16")}
     assert set(table.frame["n"]) == {3}
@@ -105,10 +114,10 @@ def test_ties_share_a_rank_and_a_model_missing_the_ranking_metric_comes_last():
             ("d", "lpips"): [0.1, 0.2],
         }
     )
-    (table,) = model_leaderboards(results, SPECS, "psnr")
+    (table,) = model_boards(results, SPECS, "psnr")
     assert list(table.frame["model"])[-1] == "d"
     assert list(table.frame["rank"])[:3] == [1, 1, 3] and math.isnan(table.frame["rank"].iloc[3])
-    (line,) = [x for x in to_markdown([table], SPECS).splitlines() if "`d`" in x]
+    (line,) = [x for x in to_markdown([table]).splitlines() if "`d`" in x]
     assert line.startswith("| – | `d` | 2 |") and line.endswith("| – |")  # psnr is last
 
 
@@ -121,42 +130,35 @@ def test_option_variants_are_separate_columns_and_n_does_not_double():
             _labelled(variant, metric="psnr[crop_border=0]"),
         ]
     )
-    (table,) = model_leaderboards(frame, SPECS, "psnr")
+    (table,) = model_boards(frame, SPECS, "psnr")
     assert table.metrics == ["psnr", "psnr[crop_border=0]"]
     row = table.frame.set_index("model").loc["a"]
     assert row["n"] == 3 and row["psnr_n"] == 3 and row["psnr[crop_border=0]_n"] == 3
     assert row["psnr"] == pytest.approx(30.0) and row["psnr[crop_border=0]"] == pytest.approx(31.0)
-    text = to_markdown([table], SPECS)
+    text = to_markdown([table])
     assert "psnr ↑ ★" in text and f"{md_text('psnr[crop_border=0]')} ↑" in text
     with pytest.raises(SemfidError, match="several variants"):
-        model_leaderboards(frame.assign(metric_label=frame["metric_label"] + "x"), SPECS, "psnr")
+        model_boards(frame.assign(metric_label=frame["metric_label"] + "x"), SPECS, "psnr")
 
 
 def test_variants_sharing_a_label_are_still_kept_apart():
     """A default changed without a version bump: same label, different key."""
     old = _results({("a", "psnr"): [30.0, 31.0]}).assign(metric_options='{"k":1}')
     new = old.assign(metric_options='{"k":2}', value=old["value"] + 5)
-    (table,) = model_leaderboards(_labelled(pd.concat([old, new]), metric="psnr"), SPECS)
+    (table,) = model_boards(_labelled(pd.concat([old, new]), metric="psnr"), SPECS)
     assert sorted(table.metrics) == ["psnr[k=1]", "psnr[k=2]"]
 
 
 def test_rows_of_superseded_item_inputs_are_left_out():
     old = _results({("a", "psnr"): [10.0, 11.0]}).assign(gt_hash="g", inputs_hash="caption-1")
     new = old.assign(inputs_hash="caption-2", value=[30.0, 31.0])
-    (table,) = model_leaderboards(pd.concat([old, new]), SPECS)
+    (table,) = model_boards(pd.concat([old, new]), SPECS)
     assert table.frame["psnr"].iloc[0] == pytest.approx(30.5) and table.frame["n"].iloc[0] == 2
 
 
-def test_rendered_confidence_intervals_read_low_high():
-    from semfid_bench.render import render_models, with_ci
-
-    assert with_ci({"srcc": 0.5, "srcc_low": 0.1, "srcc_high": 0.9}, "srcc") == (
-        "0.500 [0.100, 0.900]"
-    )
-    tables = model_leaderboards(RESULTS, SPECS, "psnr")
+def test_csv_keeps_full_precision_confidence_intervals():
     _, low, high = mean_ci([30.0, 31.0, 29.0])
-    assert f"30 ± {(high - low) / 2:.2g}" in render_models(tables, SPECS, "html")
-    csv = render_models(tables, SPECS, "csv").splitlines()
-    header, first = csv[0].split(","), csv[1].split(",")
-    assert float(first[header.index("psnr_low")]) == pytest.approx(low)
-    assert float(first[header.index("psnr_high")]) == pytest.approx(high)
+    frame = boards_frame(model_boards(RESULTS, SPECS, "psnr"))
+    first = frame.iloc[0]
+    assert first["model"] == "a" and first["rank_by"] == "psnr"
+    assert (first["psnr_low"], first["psnr_high"]) == pytest.approx((low, high), rel=1e-12)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from semfid_bench.errors import SemfidError
-from semfid_bench.leaderboard import with_variant_labels
+from semfid_bench.report.labels import with_variant_labels
 from semfid_bench.seeding import derive_seed
 from semfid_bench.specs import MetricSpec
 from semfid_bench.stats import (

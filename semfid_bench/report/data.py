@@ -1,0 +1,47 @@
+"""The report's tables as data: CSV and JSON with every statistic at full precision."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from semfid_bench.report.boards import boards_frame
+from semfid_bench.report.model import Report
+from semfid_bench.safe_paths import path_inside
+
+
+def models_csv(report: Report) -> str:
+    return boards_frame(report.model_boards).to_csv(index=False)
+
+
+def models_json(report: Report) -> str:
+    frame = boards_frame(report.model_boards)
+    return frame.to_json(orient="records", indent=1, force_ascii=False) + "\n"
+
+
+def metrics_csv(report: Report) -> str:
+    return report.agreement.to_csv(index=False)
+
+
+def metrics_json(report: Report) -> str:
+    """``{"metrics": [...], "pairwise": [...]}`` (``pairwise`` where it was computed)."""
+    payload = {"metrics": json.loads(report.agreement.to_json(orient="records"))}
+    if report.pairwise is not None:
+        payload["pairwise"] = json.loads(report.pairwise.to_json(orient="records"))
+    return json.dumps(payload, indent=1, ensure_ascii=False) + "\n"
+
+
+def write_data(report: Report, data_dir: Path) -> list[Path]:
+    """``models.csv``, ``runs.csv`` and, where computed, ``metrics.csv`` and ``pairwise.csv``."""
+    frames = {"models": boards_frame(report.model_boards), "runs": report.runs_frame}
+    if report.agreement is not None:
+        frames["metrics"] = report.agreement
+    if report.pairwise is not None:
+        frames["pairwise"] = report.pairwise
+    data_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in frames.items():
+        path = path_inside(data_dir, name, suffix=".csv")
+        frame.to_csv(path, index=False)
+        paths.append(path)
+    return paths
