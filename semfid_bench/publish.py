@@ -22,6 +22,7 @@ from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import markdown_table, md_text, md_url
 from semfid_bench.leaderboard import model_leaderboards, to_markdown, with_variant_labels
 from semfid_bench.plots import correlation_bars, level_plots, scatter_plots
+from semfid_bench.plugin_manager import build_registry
 from semfid_bench.render import (
     html_page,
     html_table,
@@ -29,6 +30,13 @@ from semfid_bench.render import (
     metrics_markdown,
     models_frame,
     models_html_body,
+)
+from semfid_bench.report.explanations import explain
+from semfid_bench.report.item_pages import (
+    index_html,
+    index_markdown,
+    run_manifests,
+    write_item_pages,
 )
 from semfid_bench.safe_paths import path_inside
 
@@ -45,6 +53,9 @@ class PublishOptions:
     confidence: float = 0.95
     logistic: str = "4pl"
     clu_maps: int = 4
+    explain: int = 2
+    explain_by: str | None = None
+    images: Path | None = None
 
 
 MAPS_NOTE = (
@@ -132,10 +143,16 @@ def publish(db: str | Path, out: str | Path, options: PublishOptions | None = No
         *(p for p, _ in maps),
         *_write_data(data_dir, tables, agreement, pairwise, runs),
     ]
+    by = options.explain_by or tables[0].rank_by
+    explained = explain(labelled, specs, by, build_registry(), options.explain)
+    pages = write_item_pages(out, explained, run_manifests(runs), options.images)
     markdown = _markdown(options, tables, specs, agreement, pairwise, agreement_note, runs, plots)
-    path_inside(out, "index.md").write_text(markdown + _maps_markdown(maps, out), encoding="utf-8")
-    page = _html(options, tables, specs, agreement, pairwise, agreement_note, runs, plots, maps)
+    markdown += _maps_markdown(maps, out) + index_markdown(pages, explained)
+    path_inside(out, "index.md").write_text(markdown, encoding="utf-8")
+    args = (options, tables, specs, agreement, pairwise, agreement_note, runs, plots, maps)
+    page = _html(*args, index_html(pages, explained))
     path_inside(out, "index.html").write_text(page, encoding="utf-8")
+    written += [out / path for _, path in pages]
     return [out / "index.md", out / "index.html", *written]
 
 
@@ -216,7 +233,7 @@ def _image_html(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
-def _html(options, tables, specs, agreement, pairwise, note, runs, plots, maps) -> str:
+def _html(options, tables, specs, agreement, pairwise, note, runs, plots, maps, items="") -> str:
     parts = [f"<h1>{html.escape(options.title)}</h1>"]
     if options.note:
         parts.append(f"<blockquote>{html.escape(options.note)}</blockquote>")
@@ -233,5 +250,5 @@ def _html(options, tables, specs, agreement, pairwise, note, runs, plots, maps) 
             f"<figure>{_image_html(p)}<figcaption>{html.escape(c)}</figcaption></figure>"
             for p, c in maps
         ]
-    parts += ["<h2>Run configuration</h2>", html_table(RUN_HEADER, run_rows(runs, str))]
+    parts += [items, "<h2>Run configuration</h2>", html_table(RUN_HEADER, run_rows(runs, str))]
     return html_page(options.title, "".join(parts))

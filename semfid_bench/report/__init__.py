@@ -1,0 +1,1 @@
+"""Reports built once from the results store: the report model and its renderers."""
