@@ -5,6 +5,8 @@ the test's tmp folder (``screenshots/``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from semfid_bench.publish import PublishOptions, publish
@@ -50,3 +52,17 @@ def test_index_and_an_item_page_load_offline_with_their_images(browser, tmp_path
     text = browser.find_element(By.TAG_NAME, "body").text
     assert "whiskers" in text and "A blurry cat" in text and "hallucination" in text
     assert (shots / "item.png").stat().st_size > 0
+
+
+def test_the_published_sample_report_opens_with_its_item_pages(browser, tmp_path):
+    """leaderboards/user-study-sample as committed (regenerate it with the commands in
+    semfid_bench/data/user_study_sample/README.md)."""
+    from selenium.webdriver.common.by import By
+
+    sample = Path(__file__).resolve().parents[2] / "leaderboards" / "user-study-sample"
+    _check_page(browser, (sample / "index.html").as_uri(), 2, tmp_path / "sample-index.png")
+    links = browser.find_elements(By.CSS_SELECTOR, "li a[href^='items/']")
+    assert len(links) >= 10
+    links[0].click()
+    _check_page(browser, browser.current_url, 1, tmp_path / "sample-item.png")
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".pair img")) == 2
