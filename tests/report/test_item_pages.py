@@ -166,3 +166,31 @@ def test_a_page_without_its_images_says_why(tmp_path, make_registry):
     links = write_item_pages(tmp_path / "out", explained[:1], {})
     page = (tmp_path / "out" / links[0][1]).read_text(encoding="utf-8")
     assert "(GT image not available)" in page and "no run recorded its manifest" in page
+
+
+def test_unpaired_items_take_their_sr_image_from_the_saved_images(
+    crops_manifest, make_registry, store, tmp_path
+):
+    from semfid_bench.images import read_rgb
+    from semfid_bench.runner import RunConfig, run_benchmark
+
+    config = RunConfig(
+        models=["bicubic"],
+        metrics=["psnr"],
+        manifest=crops_manifest,
+        degradations=["bicubic"],
+        levels=[1.0],
+        save_images=tmp_path / "saved",
+    )
+    assert run_benchmark(config, make_registry(), store).errors == []
+    for images, shown in ((tmp_path / "saved", True), (None, False)):
+        out = tmp_path / f"report-{shown}"
+        publish(store.path, out, PublishOptions(resamples=20, explain=2, images=images))
+        page = _page(out, "chelsea")
+        srcs = re.findall(r'<img src="([^"]+)"', page)
+        assert len(srcs) == (2 if shown else 1)
+        assert ("run with --save-images DIR and publish with --images DIR" in page) != shown
+        if shown:
+            saved = tmp_path / "saved" / "crops" / "bicubic@1" / "bicubic" / "chelsea.png"
+            drawn = read_rgb(out / "items" / unquote(srcs[1]))
+            assert (drawn == read_rgb(saved)).all()
