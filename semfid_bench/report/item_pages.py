@@ -2,7 +2,7 @@
 folder): GT and SR thumbnails side by side, every score, and each artefact the metrics
 produced (concepts lost and gained, captions, maps drawn over the SR image).
 
-    REPORT/items/NNN-<item id>.html, REPORT/items/img/NNN-{gt,sr,map-K}.png
+    REPORT/items/NNN-<item id>.html, REPORT/items/img/<content hash>.png, NNN-map-K.png
 
 Images: the GT from the run's manifest; the SR image from the manifest for a paired item,
 else from the run's ``--save-images`` folder (``images``) if given. A missing or unreadable
@@ -12,6 +12,7 @@ file name goes through :func:`~semfid_bench.safe_paths.path_inside`.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ from PIL import Image
 
 from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import md_text, md_url
-from semfid_bench.images import read_rgb
+from semfid_bench.images import decode_rgb
 from semfid_bench.manifest import Item, load_manifest
 from semfid_bench.render import html_page, html_table
 from semfid_bench.report.artefacts import Artefact, Captions, ClassMap, ConceptChanges, MapImage
@@ -39,7 +40,7 @@ STYLE = (
     ".pair{display:flex;gap:1em;flex-wrap:wrap}.pair figure{margin:0}"
     ".pair img{width:256px;image-rendering:pixelated;border:1px solid #ccc}"
     ".swatch{display:inline-block;width:1em;height:1em;vertical-align:middle;margin:0 .3em}"
-    ".notes{color:#8a4b00}"
+    ".notes{color:#8a4b00}td:first-child{text-align:left}"
 )
 
 
@@ -132,8 +133,8 @@ def _page_body(
     else:
         item = items.get(explanation.item_id)
         gt_source, sr_source = _sources(explanation, item, images, notes)
-    gt = _thumbnail(root, gt_source, f"{stem}-gt", "GT", notes)
-    sr = _thumbnail(root, sr_source, f"{stem}-sr", "SR", notes)
+    gt = _thumbnail(root, gt_source, "GT", notes)
+    sr = _thumbnail(root, sr_source, "SR", notes)
     sr_size = _size(sr_source) if sr is not None else None
     chosen = explanation.score(explanation.chosen_by)
     parts = [
@@ -190,20 +191,24 @@ def _sources(explanation: Explanation, item: Item | None, images: Path | None, n
     return item.gt, saved
 
 
-def _thumbnail(root: Path, source: Path | None, stem: str, what: str, notes: list) -> Path | None:
-    """A PNG thumbnail of ``source`` in ``items/img`` (decoded, so any input format ends
-    up as a plain PNG), or None with a note."""
+def _thumbnail(root: Path, source: Path | None, what: str, notes: list) -> Path | None:
+    """A PNG thumbnail of ``source`` in ``items/img``, named by the source's content (an
+    image shown on several pages is stored once) and decoded, so any input format ends up
+    as a plain PNG; or None with a note."""
     if source is None:
         return None
     try:
-        image = Image.fromarray(read_rgb(source))
+        data = Path(source).read_bytes()
+        image = Image.fromarray(decode_rgb(data, source))
     except (OSError, ValueError) as exc:
         notes.append(f"{what} image {source} could not be read: {exc}")
         return None
-    image.thumbnail((THUMBNAIL, THUMBNAIL))
-    target = path_inside(root, "items", "img", stem, suffix=".png")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    image.save(target)
+    name = hashlib.sha256(data).hexdigest()[:16]
+    target = path_inside(root, "items", "img", name, suffix=".png")
+    if not target.is_file():
+        image.thumbnail((THUMBNAIL, THUMBNAIL))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        image.save(target)
     return target
 
 
@@ -247,21 +252,22 @@ def _artefact_html(
             ("SR's concepts", artefact.sr),
         ]
         tables = "".join(
-            f"<h3>{html.escape(title)}</h3>"
+            f"<div><h3>{html.escape(title)}</h3>"
             + html_table(["concept", "weight"], [[c.name, f"{c.weight:.3f}"] for c in concepts])
+            + "</div>"
             for title, concepts in rows
             if concepts
         )
-        return f"<h2>Concepts ({source})</h2>{tables or '<p>No concept was active.</p>'}"
+        shown = f'<div class="pair">{tables}</div>' if tables else "<p>No concept was active.</p>"
+        return f"<h2>Concepts ({source})</h2>{shown}"
     if isinstance(artefact, Captions):
         lines = [["GT", artefact.gt]] + ([["SR", artefact.sr]] if artefact.sr is not None else [])
         note = f"<p>{html.escape(artefact.note)}</p>" if artefact.note else ""
         return f"<h2>Captions ({source})</h2>{html_table(['image', 'caption'], lines)}{note}"
     if isinstance(artefact, MapImage):
-        copied = _thumbnail(root, artefact.path, stem, f"{source} map", notes)
-        return f"<h2>Map ({source})</h2><p>{html.escape(artefact.legend)}</p>" + _figure(
-            copied, "map", root
-        )
+        copied = _thumbnail(root, artefact.path, f"{source} map", notes)
+        figure = f'<div class="pair">{_figure(copied, "map", root)}</div>'
+        return f"<h2>Map ({source})</h2><p>{html.escape(artefact.legend)}</p>{figure}"
     overlay = _class_overlay(root, stem, artefact, sr, sr_size)
     swatches = " ".join(
         f'<span class="swatch" style="background:rgb{_colour(k)}"></span>'
@@ -270,7 +276,9 @@ def _artefact_html(
     )
     return (
         f"<h2>Class map ({source})</h2><p>{html.escape(artefact.legend)}</p><p>{swatches}</p>"
+        + '<div class="pair">'
         + _figure(overlay, "class map over the SR image" if sr else "class map", root)
+        + "</div>"
     )
 
 

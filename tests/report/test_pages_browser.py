@@ -28,7 +28,10 @@ def _check_page(browser, url: str, tables: int, screenshot) -> None:
         "return Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
     )
     assert all(loaded), [i.get_attribute("src")[:80] for i in images]
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1280, min(int(height) + 40, 6000))  # the whole page in one shot
     browser.save_screenshot(str(screenshot))
+    browser.set_window_size(1280, 900)
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
 
