@@ -194,3 +194,30 @@ def test_unpaired_items_take_their_sr_image_from_the_saved_images(
             saved = tmp_path / "saved" / "crops" / "bicubic@1" / "nearest" / "chelsea.png"
             drawn = read_rgb(out / "items" / unquote(srcs[1]))
             assert (drawn == read_rgb(saved)).all()
+
+
+def test_splice_details_as_the_metric_writes_them_read_back_as_concepts():
+    import torch
+
+    from semfid_bench.metrics.splice import SpliceSimilarity, _top
+
+    words = ["cat", "dog", "rug", "sky"]
+    weights = {key: torch.tensor(w) for key, w in (
+        ("gt_concepts", [0.5, 0.0, 0.25, 0.0]), ("sr_concepts", [0.4, 0.0, 0.0, 0.0]),
+        ("lost", [0.0, 0.0, 0.3, 0.0]), ("gained", [0.0, 0.2, 0.0, 0.1]),
+    )}  # fmt: skip
+    details = {key: _top(w, words, 3) for key, w in weights.items()}
+    (changes,) = SpliceSimilarity.artefacts(details)
+    assert [(c.name, c.weight) for c in changes.lost] == [("rug", pytest.approx(0.3))]
+    assert [c.name for c in changes.gained] == ["dog", "sky"]
+    assert [c.name for c in changes.gt] == ["cat", "rug"] and len(changes.sr) == 1
+
+
+def test_c2i_notes_a_caption_cut_to_clips_length():
+    from semfid_bench.metrics.clip_metrics import CaptionToImage
+
+    details = {"gt_caption": "a cat", "caption_tokens": 90, "caption_truncated": True}
+    (captions,) = CaptionToImage.artefacts(details)
+    assert (captions.gt, captions.sr) == ("a cat", None) and "cut" in captions.note
+    (captions,) = CaptionToImage.artefacts({**details, "caption_truncated": False})
+    assert captions.note == ""
