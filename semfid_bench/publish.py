@@ -114,6 +114,8 @@ def publish(db: str | Path, out: str | Path, options: PublishOptions | None = No
     if scored.empty:
         raise SemfidError(f"No results in {db} to publish.", hint="Run `semfid-bench run` first.")
     tables = model_leaderboards(scored, specs, options.rank_by)
+    by = options.explain_by or tables[0].rank_by
+    explained = explain(labelled, specs, by, build_registry(), options.explain)
     plots_dir = path_inside(out, "plots")
     plots = level_plots(scored, specs, plots_dir)
     try:
@@ -143,8 +145,6 @@ def publish(db: str | Path, out: str | Path, options: PublishOptions | None = No
         *(p for p, _ in maps),
         *_write_data(data_dir, tables, agreement, pairwise, runs),
     ]
-    by = options.explain_by or tables[0].rank_by
-    explained = explain(labelled, specs, by, build_registry(), options.explain)
     pages = write_item_pages(out, explained, run_manifests(runs), options.images)
     markdown = _markdown(options, tables, specs, agreement, pairwise, agreement_note, runs, plots)
     markdown += _maps_markdown(maps, out) + index_markdown(pages, explained)
