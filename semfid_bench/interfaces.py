@@ -4,7 +4,7 @@ Images cross every interface as float32 RGB tensors in [0, 1], shaped (B, 3, H, 
 run's device. Plugins may subclass these bases or just provide the same methods. The
 optional methods a plugin may add are the Protocols at the end (``isinstance`` works on
 them): :class:`ExplainsScores`, :class:`TracesSteps`, :class:`DeclaresWeights`,
-:class:`ReportsExecution`, :class:`ReportsFallbacks`.
+:class:`ReportsExecution`, :class:`ReportsFallbacks`, :class:`ProducesArtefacts`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import torch
 
     from semfid_bench.manifest import Item
+    from semfid_bench.report.artefacts import Artefact
 
 
 @dataclass(frozen=True)
@@ -151,4 +152,17 @@ class ReportsFallbacks(Protocol):
 
     def fallbacks(self) -> list[str]:
         """What the last ``upscale`` call did differently; empty if nothing."""
+        ...
+
+
+@runtime_checkable
+class ProducesArtefacts(Protocol):
+    """A metric factory (class or function) that says what one result's stored ``details``
+    show a reader (concepts lost and gained, captions, maps: the dataclasses of
+    :mod:`semfid_bench.report.artefacts`): ``publish`` puts them on its item pages, without
+    instantiating the metric."""
+
+    def artefacts(self, details: dict[str, Any]) -> list[Artefact]:
+        """The artefacts in one result's details (empty if none); a ``ValueError`` naming
+        the field for details of another shape (the page shows the message instead)."""
         ...

@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh registry per test, the sample manifest, a results store."""
+"""Shared fixtures: a fresh registry per test, the sample manifest, a results store, a
+headless browser."""
 
 from __future__ import annotations
 
@@ -73,3 +74,44 @@ def basicsr():
         warnings.simplefilter("ignore", DeprecationWarning)
         import basicsr as package
     return package
+
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """The system Chromium, headless, driven by Selenium (offline: no driver download, no
+    background networking, a fresh profile); its console log is kept for
+    ``browser.get_log("browser")``. Skips where Chromium or its driver is missing."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip(
+            f"needs {CHROMIUM} and {CHROMEDRIVER}: apt-get install chromium chromium-driver "
+            "(.ci/run installs them)"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,900",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager download a driver
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(20)
+    yield driver
+    driver.quit()

@@ -75,7 +75,14 @@ def test_every_spec_field_is_documented_with_type_and_default(row):
 
 @pytest.mark.parametrize(
     "name",
-    ["ExplainsScores", "TracesSteps", "DeclaresWeights", "ReportsExecution", "ReportsFallbacks"],
+    [
+        "ExplainsScores",
+        "TracesSteps",
+        "DeclaresWeights",
+        "ReportsExecution",
+        "ReportsFallbacks",
+        "ProducesArtefacts",
+    ],
 )
 def test_optional_method_protocols_are_shown_verbatim(name):
     from semfid_bench import interfaces

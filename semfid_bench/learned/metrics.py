@@ -27,6 +27,7 @@ from semfid_bench.errors import SemfidError
 from semfid_bench.interfaces import Metric
 from semfid_bench.learned.checkpoints import load_checkpoint
 from semfid_bench.learned.heatmap import save_heatmap
+from semfid_bench.report.artefacts import Artefact, map_image_from
 from semfid_bench.safe_paths import path_inside
 
 
@@ -104,6 +105,14 @@ class CLUMetric(_Learned):
                 details.append({"map": str(path.resolve())})
         return maps.mean(dim=(1, 2, 3)).float(), details
 
+    @staticmethod
+    def artefacts(details: dict[str, Any]) -> list[Artefact]:
+        """The saved heat map, if the run had ``maps_dir``."""
+        if "map" not in details:
+            return []
+        legend = "CLU's map of semantic change over the SR image: blue kept, red changed."
+        return [map_image_from(details, legend)]
+
 
 def make_regressor(
     device=None,
@@ -124,3 +133,6 @@ def make_clu(
 ) -> CLUMetric:
     model, record = _model("clu", checkpoint, checkpoints_dir, device)
     return CLUMetric(model, record, batch_size, maps_dir)
+
+
+make_clu.artefacts = CLUMetric.artefacts

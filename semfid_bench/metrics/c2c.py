@@ -18,6 +18,7 @@ from semfid_bench.interfaces import Metric
 from semfid_bench.manifest import Item
 from semfid_bench.metrics.sentence_embedding import shared_sentence_encoder
 from semfid_bench.registry import PluginContext
+from semfid_bench.report.artefacts import Artefact, captions_from
 
 
 class CaptionToCaption(Metric):
@@ -51,3 +52,8 @@ class CaptionToCaption(Metric):
             for gt, text in zip(reference["captions"], sr_captions, strict=True)
         ]
         return scores, details
+
+    @staticmethod
+    def artefacts(details: dict[str, Any]) -> list[Artefact]:
+        """The GT and SR captions that were compared."""
+        return [captions_from(details)]

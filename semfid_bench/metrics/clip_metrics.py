@@ -28,6 +28,7 @@ from semfid_bench.metrics.clip_model import (
     shared_clip_model,
 )
 from semfid_bench.registry import PluginContext
+from semfid_bench.report.artefacts import Artefact, captions_from
 
 # One cache object per CLIP configuration in a process, so its counters cover every metric
 # (clip, c2i, splice-*) that embeds GT images with that model.
@@ -105,3 +106,9 @@ class CaptionToImage(Metric):
             for text, count in zip(reference["captions"], reference["tokens"], strict=True)
         ]
         return scores, details
+
+    @staticmethod
+    def artefacts(details: dict[str, Any]) -> list[Artefact]:
+        """The GT caption the SR image was compared with."""
+        cut = details.get("caption_truncated") is True
+        return [captions_from(details, "cut to CLIP's text length" if cut else "")]

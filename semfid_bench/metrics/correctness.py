@@ -29,10 +29,15 @@ import torch.nn.functional as F
 from semfid_bench.interfaces import Metric
 from semfid_bench.metrics.lr_alignment import align
 from semfid_bench.metrics.lr_consistency import crop_border, lr_scale
+from semfid_bench.report.artefacts import Artefact, class_map_from
 
 CLASSES = ("improvement", "omission", "hallucination")
 NORMS = ("percent", "softmin")
 MAP_SIDE = 64  # the stored class map's longest side, at most
+MAP_LEGEND = (
+    "Each pixel's high-frequency content as improvement, omission or hallucination "
+    "(uncoloured: below the threshold, not judged), over the SR image less its border."
+)
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,11 @@ def scores_and_details(results: list[Correctness], index: int) -> tuple[torch.Te
     return scores, details
 
 
+def pixel_class_map(details: dict) -> list[Artefact]:
+    """The stored class map, for reports."""
+    return [class_map_from(details, CLASSES, MAP_LEGEND, centred=True)]
+
+
 class CorrectnessMetric(Metric):
     """One of the three correctness numbers; the details carry all three and the map."""
 
@@ -197,6 +207,7 @@ def _factory(which: str):
         return CorrectnessMetric(which, settings)
 
     make.__name__ = f"make_{which}"
+    make.artefacts = pixel_class_map
     return make
 
 

@@ -32,6 +32,12 @@ from semfid_bench.metrics.correctness import (
     scores_and_details,
 )
 from semfid_bench.metrics.lr_consistency import lr_scale
+from semfid_bench.report.artefacts import Artefact, class_map_from
+
+MAP_LEGEND = (
+    "Each CLIP patch of the eval transform's centre crop as improvement, omission or "
+    "hallucination in meaning (uncoloured: below the threshold, not judged)."
+)
 
 
 def _grid(distance: torch.Tensor) -> torch.Tensor:
@@ -43,6 +49,11 @@ def _grid(distance: torch.Tensor) -> torch.Tensor:
 
 def _cosine_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 1.0 - (x * y).sum(dim=-1)
+
+
+def patch_class_map(details: dict) -> list[Artefact]:
+    """The stored patch-grid class map, for reports."""
+    return [class_map_from(details, CLASSES, MAP_LEGEND)]
 
 
 class SemanticCorrectness(Metric):
@@ -95,6 +106,7 @@ def _factory(which: str):
         return SemanticCorrectness(which, settings, clip)
 
     make.__name__ = f"make_semantic_{which}"
+    make.artefacts = patch_class_map
     return make
 
 

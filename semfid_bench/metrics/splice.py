@@ -40,6 +40,7 @@ from semfid_bench.manifest import Item
 from semfid_bench.metrics.clip_metrics import clip_image_features, gt_hashes
 from semfid_bench.metrics.clip_model import DEFAULT_MODEL, DEFAULT_PRETRAINED, shared_clip_model
 from semfid_bench.metrics.splice_solver import NonNegativeLasso
+from semfid_bench.report.artefacts import Artefact, concept_changes_from
 from semfid_bench.weights import WeightFile, fetch_weights
 
 SPLICE_COMMIT = "9a498102ce7c6701f4afe361ffaa86c39b47fa5f"  # files checked against it (sha256)
@@ -314,3 +315,24 @@ class SpliceSimilarity(Metric):
             }
             for i in range(gt_weights.shape[0])
         ]
+
+    @staticmethod
+    def artefacts(details: dict[str, Any]) -> list[Artefact]:
+        """The concepts the SR image lost and gained, and those of GT and SR."""
+        return [concept_changes_from(details)]
+
+
+def _factory(name: str, mode: str, nouns: bool):
+    def make(**options: Any) -> SpliceSimilarity:
+        options.setdefault("mode", mode)
+        options.setdefault("nouns", nouns)
+        return SpliceSimilarity(option=name, **options)
+
+    make.__name__ = f"make_{name.replace('-', '_')}"
+    make.artefacts = SpliceSimilarity.artefacts
+    return make
+
+
+make_splice_sym = _factory("splice-sym", "sym", False)
+make_splice_nonsym = _factory("splice-nonsym", "nonsym", False)
+make_splice_nouns = _factory("splice-nouns", "sym", True)

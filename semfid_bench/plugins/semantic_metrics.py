@@ -46,10 +46,10 @@ def register_metrics(register: MetricRegistrar) -> None:
         ),
         "semfid_bench.metrics.c2c:CaptionToCaption",
     )
-    for name, mode, nouns, what in (
-        ("splice-sym", "sym", False, "SR decomposed over the GT's concepts"),
-        ("splice-nonsym", "nonsym", False, "GT and SR decomposed independently"),
-        ("splice-nouns", "sym", True, "symmetric, vocabulary restricted to WordNet nouns"),
+    for name, nouns, what in (
+        ("splice-sym", False, "SR decomposed over the GT's concepts"),
+        ("splice-nonsym", False, "GT and SR decomposed independently"),
+        ("splice-nouns", True, "symmetric, vocabulary restricted to WordNet nouns"),
     ):
         register.add(
             MetricSpec(
@@ -59,16 +59,5 @@ def register_metrics(register: MetricRegistrar) -> None:
                 convention=_SPLICE + ("; nouns only" if nouns else ""),
                 description=f"SpLiCE: {what}; details name lost/gained concepts.",
             ),
-            _splice_factory(name, mode, nouns),
+            f"semfid_bench.metrics.splice:make_{name.replace('-', '_')}",
         )
-
-
-def _splice_factory(name: str, mode: str, nouns: bool):
-    def factory(**options):
-        from semfid_bench.metrics.splice import SpliceSimilarity
-
-        options.setdefault("mode", mode)
-        options.setdefault("nouns", nouns)
-        return SpliceSimilarity(option=name, **options)
-
-    return factory

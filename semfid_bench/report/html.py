@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import base64
 import html
+from urllib.parse import quote
 
-from semfid_bench.report.document import Block, Code, Heading, Items, Paragraph, Span
+from semfid_bench.report.document import Block, Code, Heading, Items, Link, Paragraph, Span
 from semfid_bench.report.figures import Figure
 from semfid_bench.report.tables import CODE, NUMBER, Table
 
@@ -19,10 +20,33 @@ STYLE = (
 )
 
 
+def _span(span: Span) -> str:
+    if isinstance(span, Code):
+        return f"<code>{html.escape(span.text)}</code>"
+    if isinstance(span, Link):
+        return f'<a href="{html.escape(quote(span.path, safe="/"))}">{html.escape(span.text)}</a>'
+    return html.escape(span)
+
+
 def _spans(spans: tuple[Span, ...]) -> str:
-    return "".join(
-        f"<code>{html.escape(s.text)}</code>" if isinstance(s, Code) else html.escape(s)
-        for s in spans
+    return "".join(map(_span, spans))
+
+
+def html_table(header: list[str], rows: list[list[str]]) -> str:
+    """A plain table of text cells (every cell escaped)."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def html_page(title: str, body: str) -> str:
+    """One self-contained HTML document around ``body`` (already HTML)."""
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
+        f"<body>{body}</body></html>\n"
     )
 
 
@@ -70,8 +94,4 @@ def _block(block: Block) -> str:
 
 def render_html(blocks: list[Block], title: str) -> str:
     """The page as one HTML document titled ``title``."""
-    return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
-        f"<body>{''.join(map(_block, blocks))}</body></html>\n"
-    )
+    return html_page(title, "".join(map(_block, blocks)))

@@ -5,15 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from semfid_bench.escaping import markdown_table, md_code, md_text, md_url
-from semfid_bench.report.document import Block, Code, Heading, Items, Paragraph, Span
+from semfid_bench.report.document import Block, Code, Heading, Items, Link, Paragraph, Span
 from semfid_bench.report.figures import Figure
 from semfid_bench.report.tables import CODE, NUMBER, Table
 
 ALIGN = {NUMBER: "---:"}
 
 
+def _span(span: Span) -> str:
+    if isinstance(span, Code):
+        return md_code(span.text)
+    if isinstance(span, Link):
+        return f"[{md_text(span.text)}]({md_url(span.path)})"
+    return md_text(span)
+
+
 def _spans(spans: tuple[Span, ...]) -> str:
-    return "".join(md_code(s.text) if isinstance(s, Code) else md_text(s) for s in spans)
+    return "".join(map(_span, spans))
 
 
 def _cell(kind: str, cell: str) -> str:

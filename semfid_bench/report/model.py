@@ -27,14 +27,17 @@ from semfid_bench.report.labels import with_variant_labels
 from semfid_bench.specs import MetricSpec
 from semfid_bench.store import ResultsStore
 
-PARTS = ("models", "agreement", "pairwise")
+PARTS = ("models", "agreement", "pairwise", "explanations")
+"""What a report can hold; ``explanations`` (per-item pages) only ``publish`` asks for."""
 
 
 @dataclass(frozen=True)
 class ReportOptions:
     """How the report is built (recorded on the published page): the page's title and note,
-    the ranking metric, the bootstrap and logistic mapping of the agreement statistics, and
-    how many map figures per map-producing metric."""
+    the ranking metric, the bootstrap and logistic mapping of the agreement statistics, how
+    many map figures per map-producing metric, and which pairs get an explanation page
+    (``explain`` per model and level, worst on ``explain_by``; SR images from ``images``,
+    a run's ``--save-images`` folder)."""
 
     title: str = "semfid-bench report"
     note: str = ""
@@ -44,6 +47,9 @@ class ReportOptions:
     confidence: float = 0.95
     logistic: str = "4pl"
     maps: int = 4
+    explain: int = 2
+    explain_by: str | None = None
+    images: Path | None = None
 
     @property
     def bootstrap_note(self) -> str:
@@ -158,7 +164,8 @@ def build_report(
     figures_dir: Path | None = None,
 ) -> Report:
     """Read ``db`` once and compute the ``parts`` of the report (model boards, agreement with
-    MOS, pairwise tests); with ``figures_dir``, draw the figures there (PNG)."""
+    MOS, pairwise tests, explanations of the most changed pairs); with ``figures_dir``, draw
+    the figures there (PNG)."""
     options = options or ReportOptions()
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
@@ -169,6 +176,13 @@ def build_report(
     labelled = with_variant_labels(results)
     scored = labelled[labelled["error"].isna() & labelled["value"].notna()]
     boards = model_boards(scored, specs, options.rank_by) if "models" in parts else []
+    explanations = []  # before any figure is drawn: a bad explain_by writes nothing
+    if "explanations" in parts and boards and options.explain > 0:
+        from semfid_bench.plugin_manager import build_registry
+        from semfid_bench.report.explanations import explain
+
+        by = options.explain_by or boards[0].rank_by
+        explanations = explain(results, specs, by, build_registry(), options.explain)
     stats = {"resamples": options.resamples, "seed": options.seed, "confidence": options.confidence}
     agreement = pairwise = problem = scores = None
     if "agreement" in parts or "pairwise" in parts:
@@ -198,4 +212,5 @@ def build_report(
         runs=[RunRecord.from_row(run) for run in runs.to_dict("records")],
         runs_frame=runs,
         figures=figures,
+        explanations=explanations,
     )

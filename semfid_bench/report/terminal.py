@@ -10,7 +10,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from semfid_bench.escaping import plain
-from semfid_bench.report.document import Block, Code, Heading, Items, Paragraph, Span
+from semfid_bench.report.document import Block, Code, Heading, Items, Link, Paragraph, Span
 from semfid_bench.report.tables import NUMBER, Table
 
 WIDTH = 400
@@ -21,7 +21,12 @@ LABEL_WIDTH = 24
 def _spans(spans: tuple[Span, ...]) -> Text:
     line = Text()
     for span in spans:
-        line.append(span.text, style="bold") if isinstance(span, Code) else line.append(span)
+        if isinstance(span, Code):
+            line.append(span.text, style="bold")
+        elif isinstance(span, Link):
+            line.append(f"{span.text} ({span.path})")
+        else:
+            line.append(span)
     return line
 
 

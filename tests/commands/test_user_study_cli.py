@@ -92,6 +92,19 @@ def test_publish_writes_page_plots_and_config(db, tmp_path):
     assert (out / "data" / "metrics.csv").is_file() and (out / "data" / "runs.csv").is_file()
 
 
+def test_publish_explains_the_worst_pairs_by_the_chosen_metric(db, tmp_path):
+    out = tmp_path / "report"
+    invoke("publish", "--db", str(db), "--out", str(out), "--resamples", "20",
+           "--explain", "1", "--explain-by", "ssim")  # fmt: skip
+    markdown = (out / "index.md").read_text()
+    assert "the 1 pair(s) with the lowest ssim ↑" in markdown
+    links = [line for line in markdown.splitlines() if line.startswith("- [")]
+    assert len(links) == len(list((out / "items").glob("*.html"))) == 7  # model × level cells
+    with pytest.raises(SemfidError, match="Cannot explain pairs by 'lpips'"):
+        invoke("publish", "--db", str(db), "--out", str(tmp_path / "r2"), "--explain-by", "lpips")
+    assert not (tmp_path / "r2").exists()  # refused before anything is written
+
+
 def test_metric_leaderboard_without_mos_is_a_clear_error(tmp_path):
     db = tmp_path / "plain.db"
     invoke("run", "--dataset", "sample", "--metrics", "psnr", "--db", str(db))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -127,3 +130,14 @@ def test_published_report_shows_the_most_changed_clu_maps(
         assert f"plots/{copied.name}" in page
         assert np.asarray(Image.open(copied).convert("RGB")).shape == (48, 48, 3)
     assert "<figcaption>" in (tmp_path / "report" / "index.html").read_text()
+    # the item pages show the same maps, found through clu's declared artefacts
+    pages = sorted((tmp_path / "report" / "items").glob("*.html"))
+    assert [p.name.split("-", 1)[1] for p in pages] == [f"{i}.html" for i in most_changed]
+    for page in pages:
+        text = page.read_text()
+        assert "<h2>Map (clu" in text  # the label names its checkpoint and maps_dir
+        details = store.results().set_index("item_id")["details"]
+        source = details[page.stem.split("-", 1)[1]]
+        drawn = re.findall(r'<img src="([^"]+)" alt="map"', text)
+        heatmap = np.asarray(Image.open(json.loads(source)["map"]).convert("RGB"))
+        assert (np.asarray(Image.open(page.parent / drawn[0]).convert("RGB")) == heatmap).all()

@@ -127,7 +127,8 @@ def test_one_model_holds_every_part(report):
     assert board.metrics == ["mae", "psnr", "ssim"]
     assert [b.split for b in report.agreement_boards] == ["all", "all-in"]
     assert len(report.pairwise) == 2 * 3  # three pairs of metrics per split
-    assert report.runs[0].dataset == DATASET and report.explanations == []
+    assert report.runs[0].dataset == DATASET
+    assert {e.model for e in report.explanations} == set(LABELS)
 
 
 def test_decimals_are_fixed_per_column(report):
@@ -216,14 +217,11 @@ def test_pages_render_the_same_blocks(report, tmp_path):
     ]
 
 
-def test_publish_writes_inside_its_folder_and_calls_item_pages_once(db, tmp_path, monkeypatch):
-    import semfid_bench.report.publish as module
-
-    calls = []
-    monkeypatch.setattr(module, "item_pages", lambda report, out: calls.append(out) or [])
+def test_publish_writes_inside_its_folder_with_one_page_per_explained_pair(db, tmp_path):
     out = tmp_path / "site"
-    files = publish(db, out, ReportOptions(resamples=50))
-    assert calls == [out]
+    files = publish(db, out, ReportOptions(resamples=50, explain=1))
+    pages = sorted((out / "items").glob("*.html"))
+    assert pages and set(pages) <= set(files)
     assert all(path.resolve().is_relative_to(out.resolve()) for path in files)
     assert {p.name for p in (out / "data").iterdir()} == {
         "models.csv",

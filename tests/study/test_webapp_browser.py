@@ -1,4 +1,5 @@
-"""The rating web app in a real headless browser (system Chromium driven by Selenium).
+"""The rating web app in a real headless browser (system Chromium driven by Selenium,
+the ``browser`` fixture of tests/conftest.py).
 
 uvicorn serves the app on a free loopback port in a thread; a rater answers ten pairs with
 the keyboard and by clicking, then the server restarts on the same database.
@@ -21,16 +22,7 @@ from semfid_bench.study.answers import read_answers
 
 from .webapp_helpers import TOKEN, make_app
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason=f"needs {CHROMIUM} and {CHROMEDRIVER}: apt-get install chromium chromium-driver "
-        "(.ci/run installs them)",
-    ),
-]
+pytestmark = pytest.mark.slow  # the browser fixture (tests/conftest.py) skips without Chromium
 
 
 class LiveServer:
@@ -58,33 +50,6 @@ class LiveServer:
         self.thread.join(20)
         assert not self.thread.is_alive(), "server did not stop"
         self.socket.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1280,900",
-        "--no-first-run",
-        "--disable-extensions",
-        "--disable-background-networking",
-        "--disable-component-update",
-    ):
-        options.add_argument(argument)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager download a driver
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(20)
-    yield driver
-    driver.quit()
 
 
 def stored(db: Path) -> list[tuple]:
