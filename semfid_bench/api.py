@@ -14,16 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from semfid_bench.agreement import metric_agreement, pairwise_comparisons
-from semfid_bench.errors import SemfidError
 from semfid_bench.leaderboard import LeaderboardTable, model_leaderboards
-from semfid_bench.store import ResultsStore
-
-
-def open_store(db: str | Path) -> ResultsStore:
-    """The results database at ``db``; a clear error if there is none."""
-    if not Path(db).is_file():
-        raise SemfidError(f"No results database at {db}.", hint="Run `semfid-bench run` first.")
-    return ResultsStore(db)
+from semfid_bench.store import open_store
 
 
 def results(db: str | Path, *, include_errors: bool = False) -> pd.DataFrame:

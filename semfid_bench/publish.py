@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 
 from semfid_bench.agreement import metric_agreement, pairwise_comparisons, scores_with_mos
-from semfid_bench.api import open_store
 from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import markdown_table, md_text, md_url
 from semfid_bench.leaderboard import model_leaderboards, to_markdown, with_variant_labels
@@ -31,6 +30,7 @@ from semfid_bench.render import (
     models_html_body,
 )
 from semfid_bench.safe_paths import path_inside
+from semfid_bench.store import open_store
 
 
 @dataclass(frozen=True)

@@ -44,13 +44,14 @@ def leaderboard(
     """Ranked leaderboards: SR models per dataset and level, or metrics by agreement with MOS."""
     from semfid_bench import api
     from semfid_bench.render import render_metrics, render_models
+    from semfid_bench.store import open_store
 
     if kind not in KINDS:
         raise SemfidError(f"Unknown --kind {kind!r}; choose models or metrics.")
     if resamples < 1:
         raise SemfidError("--resamples must be at least 1.")
     if kind == "models":
-        with api.open_store(db) as store:
+        with open_store(db) as store:
             specs = store.metric_specs()
         text = render_models(api.models(db, rank_by), specs, fmt)
     else:
