@@ -2,8 +2,8 @@
 plugins add their own commands through the ``register_commands`` hook (``train`` comes from
 the learned-metrics plugin).
 
-Known errors (:class:`~semfid_bench.errors.SemfidError`) are printed in one place without a
-traceback; set ``SEMFID_BENCH_DEBUG=1`` to see it.
+Known errors (:class:`~semfid_bench.errors.SemfidError`) are printed in one place
+without a traceback; set ``SEMFID_BENCH_DEBUG=1`` to see it.
 """
 
 from __future__ import annotations
