@@ -1,7 +1,9 @@
-"""The ``semfid-bench`` command line: one module per command in ``semfid_bench.commands``.
+"""The ``semfid-bench`` command line: one module per command in ``semfid_bench.commands``;
+plugins add their own commands through the ``register_commands`` hook (``train`` comes from
+the learned-metrics plugin).
 
-Known errors (:class:`~semfid_bench.errors.SemfidError`) are printed in one place without a
-traceback; set ``SEMFID_BENCH_DEBUG=1`` to see it.
+Known errors (:class:`~semfid_bench.errors.SemfidError`) are printed in one place
+without a traceback; set ``SEMFID_BENCH_DEBUG=1`` to see it.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from semfid_bench.commands.prefetch import prefetch
 from semfid_bench.commands.publish import publish
 from semfid_bench.commands.run import run
 from semfid_bench.commands.study import study_app
-from semfid_bench.commands.train import train_app
-from semfid_bench.errors import SemfidError
+from semfid_bench.errors import PluginError, SemfidError
 from semfid_bench.escaping import console as escape
+from semfid_bench.plugin_manager import add_plugin_commands, make_plugin_manager, strict_from_env
 
 app = typer.Typer(
     name="semfid-bench",
@@ -43,15 +45,20 @@ app.command("manifest")(make_manifest)
 app.command("degrade")(degrade)
 app.command("prefetch")(prefetch)
 app.command("doctor")(doctor)
-app.add_typer(train_app, name="train")
 app.add_typer(study_app, name="study")
 app.add_typer(dataset_app, name="dataset")
+PLUGIN_COMMAND_PROBLEMS = add_plugin_commands(app, make_plugin_manager(strict=False))
 
 
 def main() -> None:
     """Console-script entry point: known errors, database errors and files that cannot be
-    read or written become a message and exit status 2."""
+    read or written become a message and exit status 2. A plugin whose commands could not
+    be added is a warning (an error with ``SEMFID_BENCH_STRICT_PLUGINS=1``)."""
     try:
+        for problem in PLUGIN_COMMAND_PROBLEMS:
+            if strict_from_env():
+                raise PluginError(problem)
+            err_console.print(f"[yellow]Plugin problem:[/] {escape(problem)}")
         app()
     except SemfidError as exc:
         _fail(exc.message, exc.hint)

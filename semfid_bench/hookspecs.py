@@ -1,9 +1,10 @@
 """The plugin API: one hook per kind of plugin.
 
 A plugin is a module (or any object) with functions decorated by ``hookimpl`` and named
-like the hooks below. Each hook receives a typed registrar; call its ``add`` method once
-per thing the plugin provides. Register third-party plugins through the entry-point
-group ``semfid_bench``::
+like the hooks below. Each ``register_<kind>`` hook receives a typed registrar; call its
+``add`` method once per thing the plugin provides. ``register_commands`` receives the CLI
+app instead, to add commands. Register third-party plugins through the entry-point group
+``semfid_bench``::
 
     [project.entry-points.semfid_bench]
     my_sr = "my_package.plugin"
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import typer
+
     from semfid_bench.registry import (
         CaptionerRegistrar,
         DatasetRegistrar,
@@ -84,4 +87,16 @@ def register_captioners(register: CaptionerRegistrar) -> None:
     :param register: call ``register.add(CaptionerSpec(...), factory)``; the factory is
         called as ``factory(device=..., **options)`` and returns a
         :class:`~semfid_bench.interfaces.Captioner`.
+    """
+
+
+@hookspec
+def register_commands(app: typer.Typer) -> None:
+    """Add commands to the ``semfid-bench`` command line.
+
+    :param app: the CLI's :class:`typer.Typer`: call ``app.command("name")(function)`` or
+        ``app.add_typer(sub_app, name="name")``. Called when the CLI starts, before any
+        command runs, so import heavy packages (torch, ...) inside the command functions,
+        never at module level: ``semfid-bench --help`` must stay fast. A name that is taken
+        already is refused and reported as a plugin problem.
     """

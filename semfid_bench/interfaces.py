@@ -136,8 +136,9 @@ class DeclaresWeights(Protocol):
 @runtime_checkable
 class ReportsExecution(Protocol):
     """An SR model or metric that says how it actually computes (effective precision,
-    tiling, ...) beyond the device type and its ``dtype`` attribute: the runner puts this
-    into the key of every result it computes (see :mod:`semfid_bench.execution`)."""
+    tiling, ...) beyond the device type and its ``dtype`` attribute: the runner puts
+    this into the key of every result it computes (see
+    :mod:`semfid_bench.execution`)."""
 
     def execution(self) -> dict[str, Any]:
         """A JSON-able dict, e.g. ``{"dtype": "float16", "tile": 0}``."""

@@ -18,8 +18,10 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -28,7 +30,11 @@ from semfid_bench.errors import PluginError
 from semfid_bench.plugins import DEFAULT_PLUGINS
 from semfid_bench.registry import REGISTRARS, Registry
 
+if TYPE_CHECKING:
+    import typer
+
 BUILTIN_SOURCE = "semfid-bench (built-in)"
+HOOKS = (*REGISTRARS, "register_commands")
 
 
 @dataclass
@@ -40,7 +46,8 @@ class LoadedPlugins:
     problems: list[str] = field(default_factory=list)
 
 
-def _strict_from_env() -> bool:
+def strict_from_env() -> bool:
+    """Whether ``SEMFID_BENCH_STRICT_PLUGINS`` turns plugin problems into errors."""
     return os.environ.get("SEMFID_BENCH_STRICT_PLUGINS", "") not in ("", "0", "false")
 
 
@@ -53,7 +60,7 @@ def make_plugin_manager(
     *, load_entry_points: bool = True, strict: bool | None = None
 ) -> LoadedPlugins:
     """A fresh plugin manager with the built-ins and the entry-point plugins registered."""
-    strict = _strict_from_env() if strict is None else strict
+    strict = strict_from_env() if strict is None else strict
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     loaded = LoadedPlugins(pm)
@@ -93,7 +100,7 @@ def build_registry(loaded: LoadedPlugins | None = None, *, strict: bool | None =
     a plugin never silently replaces a built-in: its duplicate is listed as a problem
     unless it claims the name with ``tryfirst``.
     """
-    strict = _strict_from_env() if strict is None else strict
+    strict = strict_from_env() if strict is None else strict
     loaded = make_plugin_manager(strict=strict) if loaded is None else loaded
     registry = Registry(problems=list(loaded.problems), strict=strict)
     for message in unknown_hook_problems(loaded):
@@ -101,20 +108,59 @@ def build_registry(loaded: LoadedPlugins | None = None, *, strict: bool | None =
             raise PluginError(message)
         registry.problems.append(message)
     for hook_name, registrar_cls in REGISTRARS.items():
-        impls = getattr(loaded.pm.hook, hook_name).get_hookimpls()
-        plain = [impl for impl in impls if not (impl.wrapper or impl.hookwrapper)]
-        for impl in _call_order(plain):
-            others = [other.plugin for other in plain if other is not impl]
-            call = loaded.pm.subset_hook_caller(hook_name, remove_plugins=others)
-            source = loaded.sources.get(impl.plugin_name, impl.plugin_name)
+        for call, source, plugin_name in _each_implementation(loaded, hook_name):
             try:
                 call(register=registrar_cls(registry, source))
             except Exception as exc:
-                message = f"{source} ({impl.plugin_name}): {hook_name} failed: {exc}"
+                message = f"{source} ({plugin_name}): {hook_name} failed: {exc}"
                 if strict:
                     raise PluginError(message) from exc
                 registry.problems.append(message)
     return registry
+
+
+def add_plugin_commands(app: typer.Typer, loaded: LoadedPlugins) -> list[str]:
+    """Let each plugin add its commands to ``app`` (hook ``register_commands``), one plugin at
+    a time: a plugin whose hook raises, or that reuses a command name, is left out and listed
+    in the returned problems while the others' commands are added."""
+    problems = []
+    for call, source, plugin_name in _each_implementation(loaded, "register_commands"):
+        taken = _command_names(app.registered_commands, app.registered_groups)
+        before = len(app.registered_commands), len(app.registered_groups)
+        try:
+            call(app=app)
+        except Exception as exc:
+            problems.append(f"{source} ({plugin_name}): register_commands failed: {exc}")
+            del app.registered_commands[before[0] :], app.registered_groups[before[1] :]
+            continue
+        added = app.registered_commands[before[0] :], app.registered_groups[before[1] :]
+        clash = _command_names(*added) & taken
+        if clash:
+            problems.append(
+                f"{source} ({plugin_name}): register_commands reuses the command name(s) "
+                f"{', '.join(sorted(clash))}; its commands are left out."
+            )
+            del app.registered_commands[before[0] :], app.registered_groups[before[1] :]
+    return problems
+
+
+def _command_names(commands: list[Any], groups: list[Any]) -> set[str]:
+    """The names typer will show for registered commands and sub-apps."""
+    names = {c.name or c.callback.__name__.replace("_", "-") for c in commands}
+    return names | {g.name or g.typer_instance.info.name for g in groups}
+
+
+def _each_implementation(
+    loaded: LoadedPlugins, hook_name: str
+) -> Iterator[tuple[pluggy.HookCaller, str, str]]:
+    """For each plugin's implementation of ``hook_name``, in call order: a caller of that
+    implementation alone (wrappers included), its source and its plugin name."""
+    impls = getattr(loaded.pm.hook, hook_name).get_hookimpls()
+    plain = [impl for impl in impls if not (impl.wrapper or impl.hookwrapper)]
+    for impl in _call_order(plain):
+        others = [other.plugin for other in plain if other is not impl]
+        call = loaded.pm.subset_hook_caller(hook_name, remove_plugins=others)
+        yield call, loaded.sources.get(impl.plugin_name, impl.plugin_name), impl.plugin_name
 
 
 def _call_order(impls: list[pluggy.HookImpl]) -> list[pluggy.HookImpl]:
@@ -141,10 +187,10 @@ def unknown_hook_problems(loaded: LoadedPlugins) -> list[str]:
             if impl.optionalhook:
                 continue
             source = loaded.sources.get(impl.plugin_name, impl.plugin_name)
-            close = difflib.get_close_matches(name, REGISTRARS, n=1)
+            close = difflib.get_close_matches(name, HOOKS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(
                 f"{source} ({impl.plugin_name}): unknown hook {name!r}{hint}; "
-                f"semfid-bench hooks are {', '.join(REGISTRARS)}."
+                f"semfid-bench hooks are {', '.join(HOOKS)}."
             )
     return problems

@@ -266,8 +266,8 @@ class MetricRegistrar(_Registrar):
 
         :param resolver: a callable or ``"module:attribute"`` string, called with the part
             after the colon when a user first names a member; returns ``(MetricSpec,
-            factory)`` or raises :class:`~semfid_bench.errors.PluginError` for unknown names.
-            Listing plugins never calls it.
+            factory)`` or raises :class:`~semfid_bench.errors.PluginError` for unknown
+            names. Listing plugins never calls it.
         """
         if not isinstance(spec, NamespaceSpec):
             raise PluginError(

@@ -194,8 +194,8 @@ def plugin_keys(
 def with_execution(
     keys: dict[tuple[str, str], PluginKey], plugins: _Plugins, device, tf32: bool
 ) -> dict[tuple[str, str], PluginKey]:
-    """``keys`` with each plugin's execution (see :mod:`semfid_bench.execution`) filled in;
-    degradations always run on CPU."""
+    """``keys`` with each plugin's execution filled in (see
+    :mod:`semfid_bench.execution`); degradations always run on CPU."""
     import torch
 
     by_kind = {"sr_model": plugins.models, "degradation": plugins.degradations}

@@ -441,6 +441,14 @@ class ResultsStore:
             db.execute("DELETE FROM claims WHERE owner = ?", (owner,))
 
 
+def open_store(db: str | Path) -> ResultsStore:
+    """The existing results database at ``db`` (readers never create one); a clear error if
+    there is none."""
+    if not Path(db).is_file():
+        raise SemfidError(f"No results database at {db}.", hint="Run `semfid-bench run` first.")
+    return ResultsStore(db)
+
+
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` exists on this machine."""
     try:

@@ -291,8 +291,8 @@ def load_state_dict(
     file is not held twice: only the tensors whose keys start with one of ``prefixes`` (all
     when empty) and with none of ``exclude`` are kept, and only those are ever read. Foreign
     objects pickled beside the tensors (Lightning callbacks, omegaconf configs, numpy
-    scalars) are read as inert stand-ins (:mod:`~semfid_bench.safe_unpickle`); one log line
-    names them. Common wrappers (``params_ema``, ``params``, ``state_dict``, ``model``) are
+    scalars) are read as inert stand-ins (:mod:`~semfid_bench.safe_unpickle`); one log
+    line names them. Common wrappers (``params_ema``, ``params``, ``state_dict``, ``model``) are
     unwrapped. ``release`` (the published file, when known) lets errors compare the file's
     size and SHA-256 with the release's.
     """

@@ -86,7 +86,8 @@ def test_listing_plugins_does_not_import_heavy_libraries():
     import sys
 
     code = (
-        "import sys; from semfid_bench.plugin_manager import build_registry; build_registry(); "
+        "import sys; from semfid_bench.plugin_manager import build_registry\n"
+        "build_registry()\n"
         "print(sorted(m for m in ('torch', 'pyiqa', 'open_clip', 'transformers') "
         "if m in sys.modules))"
     )

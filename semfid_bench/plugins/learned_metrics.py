@@ -1,8 +1,11 @@
-"""Learned semantic metrics: the trained regressor and CLU checkpoints."""
+"""Learned semantic metrics: the trained regressor and CLU checkpoints, and the
+``semfid-bench train`` command that makes them."""
 
 from __future__ import annotations
 
 import math
+
+import typer
 
 from semfid_bench.hookspecs import hookimpl
 from semfid_bench.registry import MetricRegistrar
@@ -37,3 +40,10 @@ def register_metrics(register: MetricRegistrar) -> None:
         ),
         f"{_MODULE}:make_clu",
     )
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    from semfid_bench.commands.train import train_app
+
+    app.add_typer(train_app, name="train")

@@ -1,5 +1,5 @@
-"""SR models beyond the baselines: published GAN / transformer checkpoints, and SR outputs
-produced elsewhere (precomputed)."""
+"""Published GAN / transformer SR checkpoints (BSRGAN, SwinIR, Real-ESRGAN), loaded through
+spandrel."""
 
 from __future__ import annotations
 
@@ -33,13 +33,4 @@ def register_sr_models(register: SRModelRegistrar) -> None:
             description="Real-ESRGAN x4plus (RRDBNet, xinntao/Real-ESRGAN release).",
         ),
         "semfid_bench.sr_models.published:RealESRGAN",
-    )
-    register.add(
-        SRModelSpec(
-            name="precomputed",
-            scales=(2, 3, 4, 8),
-            description="SR images made elsewhere: --set precomputed.dir=FOLDER "
-            "(FOLDER/<degradation>@<level>/<item id>.png); precomputed:NAME for several.",
-        ),
-        "semfid_bench.sr_models.precomputed:PrecomputedOutputs",
     )

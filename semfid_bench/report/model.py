@@ -25,7 +25,7 @@ from semfid_bench.report.figures import (
 )
 from semfid_bench.report.labels import with_variant_labels
 from semfid_bench.specs import MetricSpec
-from semfid_bench.store import ResultsStore
+from semfid_bench.store import open_store
 
 PARTS = ("models", "agreement", "pairwise", "explanations")
 """What a report can hold; ``explanations`` (per-item pages) only ``publish`` asks for."""
@@ -147,13 +147,6 @@ class Report:
 
     def figures_of(self, section: str) -> list[Figure]:
         return [figure for figure in self.figures if figure.section == section]
-
-
-def open_store(db: str | Path) -> ResultsStore:
-    """The results database at ``db``; a clear error if there is none."""
-    if not Path(db).is_file():
-        raise SemfidError(f"No results database at {db}.", hint="Run `semfid-bench run` first.")
-    return ResultsStore(db)
 
 
 def build_report(

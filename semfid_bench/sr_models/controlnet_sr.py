@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from semfid_bench.images import quantize, to_tensor, to_uint8
 from semfid_bench.interfaces import SRModel, UpscaleContext
 from semfid_bench.sr_models.colour_fix import colour_fix
+from semfid_bench.sr_models.diffusion_common import sampling_seed
 from semfid_bench.sr_models.latent_tiling import tiled_predict
-from semfid_bench.sr_models.sd_x4_upscaler import sampling_seed
 
 
 def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -70,7 +70,8 @@ def dape_weight_lookups(
     tag_list: str | None = None,
     tag_thresholds: str | None = None,
 ) -> dict[str, Callable[[], Path]]:
-    """Lookups (for :func:`~semfid_bench.weights.locate_all`) of every file DAPE needs."""
+    """Lookups of every file DAPE needs, for
+    :func:`~semfid_bench.weights.locate_all`."""
     return {
         "ram": lambda: fetch_weights(RAM_WEIGHTS, ram, option="--set seesr.ram=PATH"),
         "dape": lambda: local_weights(

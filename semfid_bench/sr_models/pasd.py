@@ -18,12 +18,12 @@ import torch
 
 from semfid_bench.images import quantize
 from semfid_bench.sr_models.controlnet_sr import ControlNetSR, authors_output, pil_resize
+from semfid_bench.sr_models.diffusion_common import torch_dtype
 from semfid_bench.sr_models.pixel_aware_attention import (
     DegradationRemovalModule,
     add_pixel_aware_attention,
     pixel_conditioning,
 )
-from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
 from semfid_bench.weights import hf_snapshot, locate_all
 
 PASD_REPO = "yangtao9009/PASD"

@@ -1,4 +1,5 @@
-"""RAM's and DAPE's released state dicts, mapped onto :class:`~semfid_bench.sr_models.ram.RAM`.
+"""RAM's and DAPE's released state dicts, mapped onto
+:class:`~semfid_bench.sr_models.ram.RAM`.
 
 ``ram_swin_large_14m.pth`` holds the whole RAM (``visual_encoder``, ``tag_encoder``,
 ``text_decoder``, ``tagging_head``, ``label_embed``, ...) in the Microsoft Swin layout, where

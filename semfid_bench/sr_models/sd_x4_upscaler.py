@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from semfid_bench.interfaces import SRModel, UpscaleContext
-from semfid_bench.seeding import derive_seed
+from semfid_bench.sr_models.diffusion_common import sampling_seed, torch_dtype
 from semfid_bench.sr_models.latent_tiling import TiledUNet
 from semfid_bench.weights import hf_snapshot
 
@@ -29,20 +29,6 @@ ALLOW_PATTERNS = [
     "*/diffusion_pytorch_model.safetensors",
     "text_encoder/model.safetensors",
 ]
-
-
-def torch_dtype(name: str, device: torch.device) -> torch.dtype:
-    """``auto`` → float16 on CUDA, float32 elsewhere; else ``float16``/``float32``/``bfloat16``."""
-    if name == "auto":
-        return torch.float16 if device.type == "cuda" else torch.float32
-    try:
-        return {"float16": torch.float16, "float32": torch.float32, "bfloat16": torch.bfloat16}[
-            name
-        ]
-    except KeyError:
-        raise ValueError(
-            f"dtype must be auto, float16, float32 or bfloat16, not {name!r}"
-        ) from None
 
 
 def pad_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -59,12 +45,6 @@ def effective_guidance(guidance: float, prompt: str, negative_prompt: str) -> fl
     """``guidance``, or 1 (no guidance pass) when the two prompts are the same and guidance
     could not change the prediction."""
     return 1.0 if prompt == negative_prompt else guidance
-
-
-def sampling_seed(run_seed: int, model_seed: int) -> int:
-    """The seed of a model's noise: the run's per-item seed, re-drawn by a nonzero ``seed``
-    option (new samples without changing the degradations, which share the run seed)."""
-    return run_seed if model_seed == 0 else derive_seed(run_seed, "sampling", model_seed)
 
 
 class SDx4Upscaler(SRModel):

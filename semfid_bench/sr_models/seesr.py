@@ -25,12 +25,12 @@ import torch
 
 from semfid_bench.images import quantize
 from semfid_bench.sr_models.controlnet_sr import ControlNetSR, authors_output, pil_resize
+from semfid_bench.sr_models.diffusion_common import torch_dtype
 from semfid_bench.sr_models.image_cross_attention import (
     RAM_EMBED_DIM,
     add_image_cross_attention,
     image_conditioning,
 )
-from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
 from semfid_bench.weights import hf_snapshot, local_weights, locate_all
 
 BASE_REPO = "stabilityai/stable-diffusion-2-base"

@@ -21,8 +21,8 @@ from semfid_bench.sr_models import stablesr_convert as convert
 from semfid_bench.sr_models.colour_fix import adain_colour_fix, colour_fix
 from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
 from semfid_bench.sr_models.diffusers_loading import load_strict
+from semfid_bench.sr_models.diffusion_common import torch_dtype
 from semfid_bench.sr_models.latent_tiling import tiled_predict
-from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
 from semfid_bench.sr_models.stablesr_modules import (
     TimeAwareEncoder,
     add_cfw,

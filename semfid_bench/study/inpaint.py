@@ -284,7 +284,7 @@ class InpaintPipeline:
             import torch
             from diffusers import DiffusionPipeline
 
-            from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
+            from semfid_bench.sr_models.diffusion_common import torch_dtype
 
             dtype = torch_dtype(self.dtype, torch.device(self.device))
             self._pipe = DiffusionPipeline.from_pretrained(self.folder, torch_dtype=dtype)
@@ -295,7 +295,7 @@ class InpaintPipeline:
     def __post_init__(self) -> None:
         import torch
 
-        from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
+        from semfid_bench.sr_models.diffusion_common import torch_dtype
 
         try:
             torch_dtype(self.dtype, torch.device(self.device))
