@@ -209,3 +209,63 @@ def _reduced(registry, name: str, group, ids: list[str], resamples: int, seed: i
     except Exception as exc:
         return result | {"higher_is_better": None, "error": f"{type(exc).__name__}: {exc}"}
     return result | {"higher_is_better": spec.higher_is_better, "error": None}
+
+
+SET_LEVEL_LEGEND = (
+    "Set-level metrics: one value per set of items (dataset, degradation, level, model), "
+    "reduced from per-item statistics, not a mean over items. CI: 95% percentile bootstrap "
+    "over items where the metric allows it (– otherwise). ↑ higher is better, ↓ lower is "
+    "better; key: hash of the slice's complete key and its items."
+)
+SET_LEVEL_HEADER = ["slice", "model", "metric", "value [95% CI]", "n items", "key"]
+
+
+def set_level_rows(frame: pd.DataFrame) -> tuple[list[list[str]], list[str]]:
+    """:func:`set_level_boards` as table rows (plain text, to be escaped by the caller's
+    format) and notes: why a value is missing, one per row without a value."""
+    rows, notes = [], []
+    for record in frame.to_dict("records"):
+        title = f"{record['dataset']} · {record['degradation']} @ {record['level']:g}"
+        title += f" · x{record['scale']}" + (f" · seed {record['seed']}" if record["seed"] else "")
+        arrow = {True: " ↑", False: " ↓"}.get(record["higher_is_better"], "")
+        if record["error"] is not None:
+            notes.append(f"{record['model']} · {record['metric']}: {record['error']}")
+            value = f"– ({len(notes)})"
+        elif math.isnan(record["low"]):
+            value = f"{record['value']:.4g}"
+        else:
+            value = f"{record['value']:.4g} [{record['low']:.4g}, {record['high']:.4g}]"
+        metric = record["metric"] + arrow
+        rows.append([title, record["model"], metric, value, str(record["n_items"]), record["key"]])
+    return rows, notes
+
+
+def set_level_markdown(frame: pd.DataFrame) -> str:
+    """The set-level section of a markdown leaderboard; empty without set-level rows."""
+    from semfid_bench.escaping import markdown_table, md_code, md_text
+
+    if frame.empty:
+        return ""
+    rows, notes = set_level_rows(frame)
+    rows = [[md_text(c) for c in row[:4]] + [row[4], md_code(row[5])] for row in rows]
+    lines = ["", "## Set-level metrics", "", md_text(SET_LEVEL_LEGEND), ""]
+    lines += markdown_table(SET_LEVEL_HEADER, rows, ["---", "---", "---", "---:", "---:", "---"])
+    if notes:
+        lines += ["", *(f"{n}. {md_text(note)}" for n, note in enumerate(notes, 1))]
+    return "\n".join(lines) + "\n"
+
+
+def set_level_html(frame: pd.DataFrame) -> str:
+    """The set-level section of an HTML leaderboard; empty without set-level rows."""
+    import html
+
+    from semfid_bench.render import html_table
+
+    if frame.empty:
+        return ""
+    rows, notes = set_level_rows(frame)
+    parts = ["<h2>Set-level metrics</h2>", f"<p>{html.escape(SET_LEVEL_LEGEND)}</p>"]
+    parts.append(html_table(SET_LEVEL_HEADER, rows))
+    if notes:
+        parts.append("<ol>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ol>")
+    return "".join(parts)

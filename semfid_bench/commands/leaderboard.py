@@ -34,7 +34,9 @@ def leaderboard(
         str | None,
         typer.Option(help="Metric to rank models by, or a variant: 'psnr-y[crop_border=0]'."),
     ] = None,
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for CIs.")] = 1000,
+    resamples: Annotated[
+        int, typer.Option(help="Bootstrap resamples for CIs (metrics; set-level metrics).")
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     logistic: Annotated[str, typer.Option(help="Logistic mapping: 4pl or 5pl.")] = "4pl",
     pairwise: Annotated[
@@ -50,9 +52,12 @@ def leaderboard(
     if resamples < 1:
         raise SemfidError("--resamples must be at least 1.")
     if kind == "models":
+        from semfid_bench.set_metrics import set_level_boards
+
         with api.open_store(db) as store:
             specs = store.metric_specs()
-        text = render_models(api.models(db, rank_by), specs, fmt)
+            set_level = set_level_boards(store, resamples=resamples, seed=seed)
+        text = render_models(api.models(db, rank_by), specs, fmt, set_level)
     else:
         frame = api.correlations(db, resamples=resamples, seed=seed, logistic=logistic)
         tests = api.pairwise(db, resamples=resamples, seed=seed) if pairwise else None
