@@ -169,13 +169,13 @@ class InceptionSetMetric(SetMetric):
         self.device = torch.device(device or "cpu")
         self.resize = resize
         self.weights = self.weight_files(weights)[INCEPTION.filename]()
+        self.net = _network(str(self.weights), str(self.device))  # a wrong file fails here
 
     @torch.inference_mode()
     def features(self, images: torch.Tensor) -> np.ndarray:
         """(B, 3, H, W) in [0, 1] → (B, 2048) float32 pool3 features."""
-        net = _network(str(self.weights), str(self.device))
         resize = clean_resize if self.resize == "clean" else legacy_resize
-        return net.pool3(2.0 * resize(images).to(self.device) - 1.0).float().cpu().numpy()
+        return self.net.pool3(2.0 * resize(images).to(self.device) - 1.0).float().cpu().numpy()
 
     def reference(self, gt: torch.Tensor | None, items: Sequence[Any]) -> np.ndarray:
         return self.features(gt)
