@@ -177,11 +177,10 @@ def set_level_boards(
         from semfid_bench.plugin_manager import build_registry
 
         registry = build_registry()
-    labelled = with_variant_labels(frame)
+    labelled = with_variant_labels(frame)  # only current inputs: one row per item
     rows = []
     for _, group in labelled.groupby([f"{c}_name" if c in ("degradation", "model", "metric")
                                       else c for c in _SLICE_KEY], sort=True):  # fmt: skip
-        group = group.drop_duplicates("item_id", keep="last")
         first = group.iloc[0]
         ids = group["item_id"].tolist()
         identity = [str(first[c]) for c in _SLICE_KEY]
