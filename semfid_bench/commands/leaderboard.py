@@ -52,11 +52,9 @@ def leaderboard(
     if resamples < 1:
         raise SemfidError("--resamples must be at least 1.")
     if kind == "models":
-        from semfid_bench.set_metrics import set_level_boards
-
         with api.open_store(db) as store:
             specs = store.metric_specs()
-            set_level = set_level_boards(store, resamples=resamples, seed=seed)
+        set_level = api.set_level(db, resamples=resamples, seed=seed)
         text = render_models(api.models(db, rank_by), specs, fmt, set_level)
     else:
         frame = api.correlations(db, resamples=resamples, seed=seed, logistic=logistic)
