@@ -54,6 +54,8 @@ def _encode(value: Any) -> Any:
         data = np.ascontiguousarray(value)
         if data.dtype.hasobject:
             raise TypeError("object arrays cannot be stored as item statistics")
+        if data.dtype.kind in "fc" and not np.isfinite(data).all():
+            raise ValueError("item statistics hold non-finite values (NaN or inf)")
         return {
             _ARRAY: {
                 "dtype": data.dtype.str,
@@ -88,8 +90,9 @@ def _decode(value: Any) -> Any:
 
 def encode_stats(stats: dict[str, Any]) -> str:
     """Item statistics as text for the store: JSON, numpy arrays bit-exact (dtype, shape,
-    base64 bytes). Raises TypeError/ValueError for anything else JSON cannot hold (NaN
-    included, so a broken statistic fails at once, not at reduce time)."""
+    base64 bytes). Raises TypeError/ValueError for anything else JSON cannot hold and for
+    NaN or inf (in arrays too), so a broken statistic is an error row at once, not a failed
+    reduction later."""
     if not isinstance(stats, dict):
         raise TypeError(f"item statistics must be a dict, got {type(stats).__name__}")
     return json.dumps(_encode(stats), separators=(",", ":"), allow_nan=False)
@@ -143,9 +146,9 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
-def slice_key(row: pd.Series) -> str:
+def slice_key(identity: list[Any]) -> str:
     """A short hash naming one reduced value: its slice's complete key and its items."""
-    return hashlib.sha256(json.dumps(row, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(identity, default=str).encode()).hexdigest()[:16]
 
 
 def set_level_boards(
@@ -167,7 +170,7 @@ def set_level_boards(
     """
     import pandas as pd
 
-    from semfid_bench.leaderboard import with_variant_labels
+    from semfid_bench.leaderboard import LABELLED, with_variant_labels
 
     columns = [*SLICE, "value", "low", "high", "n_items", "higher_is_better", "error", "key"]
     frame = store.item_stats()
@@ -178,12 +181,12 @@ def set_level_boards(
 
         registry = build_registry()
     labelled = with_variant_labels(frame)  # only current inputs: one row per item
+    by = [f"{c}_name" if c in LABELLED else c for c in _SLICE_KEY]  # raw names, not labels
     rows = []
-    for _, group in labelled.groupby([f"{c}_name" if c in ("degradation", "model", "metric")
-                                      else c for c in _SLICE_KEY], sort=True):  # fmt: skip
+    for _, group in labelled.groupby(by, sort=True):
         first = group.iloc[0]
         ids = group["item_id"].tolist()
-        identity = [str(first[c]) for c in _SLICE_KEY]
+        identity: list[Any] = [str(first[c]) for c in by]
         identity += sorted(zip(ids, group["gt_hash"], group["inputs_hash"], strict=True))
         row = {c: first[c] for c in SLICE} | {"n_items": len(ids), "key": slice_key(identity)}
         row |= _reduced(registry, str(first["metric_name"]), group, ids, resamples, seed)
