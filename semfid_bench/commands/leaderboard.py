@@ -55,7 +55,13 @@ def leaderboard(
         with api.open_store(db) as store:
             specs = store.metric_specs()
         set_level = api.set_level(db, resamples=resamples, seed=seed)
-        text = render_models(api.models(db, rank_by), specs, fmt, set_level)
+        try:
+            tables = api.models(db, rank_by)
+        except SemfidError:  # no per-item results: markdown and html still show set-level
+            if set_level.empty or fmt not in ("markdown", "html"):
+                raise
+            tables = []
+        text = render_models(tables, specs, fmt, set_level)
     else:
         frame = api.correlations(db, resamples=resamples, seed=seed, logistic=logistic)
         tests = api.pairwise(db, resamples=resamples, seed=seed) if pairwise else None

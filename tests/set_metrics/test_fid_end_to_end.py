@@ -4,6 +4,9 @@ the runner on two crops."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -48,6 +51,14 @@ def test_run_resume_leaderboard_publish(tmp_path, inception_weights):
         line = next(li for li in section.splitlines() if f"| {model} |" in li)
         assert "sample · bicubic @ 1 · x4" in line and f"| {expected} | 4 |" in line
     assert "| psnr" not in section and "psnr ↑ ★" in board.output.split("## Set-level")[0]
+
+    only_set_level = tmp_path / "only.db"
+    shutil.copyfile(db, only_set_level)
+    with sqlite3.connect(only_set_level) as connection:
+        connection.execute("DELETE FROM results")
+    board = runner.invoke(app, ["leaderboard", "--db", str(only_set_level)])
+    assert board.exit_code == 0, board.output
+    assert "## Set-level metrics" in board.output and "psnr ↑" not in board.output
 
     published = runner.invoke(app, ["publish", "--db", str(db), "--out", str(tmp_path / "p")])
     assert published.exit_code == 0, published.output
