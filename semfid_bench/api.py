@@ -7,6 +7,7 @@ api.model_boards("results.db")       # ranked model boards, one per dataset/degr
 api.correlations("results.db")       # the metric leaderboard (agreement with MOS)
 api.pairwise("results.db")           # metric A vs metric B, paired bootstrap
 api.report("results.db")             # everything a published report shows
+api.set_level("results.db")          # FID, KID, ...: one value per set
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def _agreement(db, parts, resamples, seed, confidence, logistic="4pl") -> Report
     if built.agreement_problem is not None:
         raise built.agreement_problem
     return built
+
+
+def set_level(db: str | Path, *, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Set-level metrics (FID, KID, ...), one value per (dataset, degradation, level, scale,
+    seed, model, metric) variant: see :func:`semfid_bench.set_metrics.set_level_boards`."""
+    from semfid_bench.set_metrics import set_level_boards
+
+    with open_store(db) as store:
+        return set_level_boards(store, resamples=resamples, seed=seed)
 
 
 def correlations(

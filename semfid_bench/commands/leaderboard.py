@@ -34,7 +34,9 @@ def leaderboard(
         str | None,
         typer.Option(help="Metric to rank models by, or a variant: 'psnr-y[crop_border=0]'."),
     ] = None,
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for CIs.")] = 1000,
+    resamples: Annotated[
+        int, typer.Option(help="Bootstrap resamples for CIs (metrics; set-level metrics).")
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     logistic: Annotated[str, typer.Option(help="Logistic mapping: 4pl or 5pl.")] = "4pl",
     pairwise: Annotated[

@@ -22,6 +22,7 @@ from semfid_bench.commands.common import (
     warn_problems,
 )
 from semfid_bench.escaping import console as escape
+from semfid_bench.escaping import plain
 from semfid_bench.images import DEFAULT_MAX_PIXELS
 
 
@@ -137,6 +138,15 @@ def _print_summary(store, summary) -> None:
     from semfid_bench.report.terminal import print_blocks
     from semfid_bench.store import METRIC_KEY_COLUMNS
 
+    specs = store.metric_specs()
+    set_level = [k.label for k in summary.keys.get("metric", []) if specs[k.name].set_level]
+    if set_level:
+        console.print(
+            plain(
+                f"Set-level metrics ({', '.join(set_level)}): one value per set, shown by "
+                "`semfid-bench leaderboard`."
+            )
+        )
     results = store.results()
     if results.empty:
         return

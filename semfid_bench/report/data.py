@@ -32,12 +32,15 @@ def metrics_json(report: Report) -> str:
 
 
 def write_data(report: Report, data_dir: Path) -> list[Path]:
-    """``models.csv``, ``runs.csv`` and, where computed, ``metrics.csv`` and ``pairwise.csv``."""
+    """``models.csv``, ``runs.csv`` and, where computed, ``metrics.csv``, ``pairwise.csv``
+    and ``set_level.csv``."""
     frames = {"models": boards_frame(report.model_boards), "runs": report.runs_frame}
     if report.agreement is not None:
         frames["metrics"] = report.agreement
     if report.pairwise is not None:
         frames["pairwise"] = report.pairwise
+    if not report.set_level.empty:
+        frames["set_level"] = report.set_level
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, frame in frames.items():

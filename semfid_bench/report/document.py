@@ -17,6 +17,7 @@ from semfid_bench.report.tables import (
     model_table,
     pairwise_table,
     runs_table,
+    set_level_table,
 )
 
 MODELS_LEGEND = (
@@ -37,6 +38,12 @@ PAIRWISE_LEGEND = (
     "Δ|SRCC| = |SRCC(A)| − |SRCC(B)| on the items both scored; CI and two-sided p-value from "
     "a paired bootstrap (both metrics on the same resamples), and Williams' t-test for "
     "dependent correlations applied to the same rank correlations."
+)
+SET_LEVEL_LEGEND = (
+    "Set-level metrics: one value per set of items (dataset, degradation, level, model), "
+    "reduced from per-item statistics, not a mean over items. CI: 95% percentile bootstrap "
+    "over items where the metric allows it (– otherwise). ↑ higher is better, ↓ lower is "
+    "better; key: hash of the slice's complete key and its items."
 )
 MAPS_TITLE = "Where the meaning changed (maps)"
 MAPS_LEGEND = (
@@ -106,7 +113,16 @@ def models_section(report: Report, level: int) -> list[Block]:
     )
     if conventions:
         blocks += [text("Conventions:"), Items(conventions)]
-    return blocks + report.figures_of("models")
+    return blocks + report.figures_of("models") + set_level_section(report, level)
+
+
+def set_level_section(report: Report, level: int) -> list[Block]:
+    """The set-level metrics (FID, KID, PQ, ...): one value per set, beside the per-item
+    means of the model boards."""
+    if report.set_level.empty:
+        return []
+    return [Heading(level, "Set-level metrics"), text(SET_LEVEL_LEGEND),
+            set_level_table(report.set_level)]  # fmt: skip
 
 
 def agreement_section(report: Report, level: int) -> list[Block]:

@@ -135,6 +135,7 @@ class Report:
     runs_frame: pd.DataFrame
     figures: list[Figure] = field(default_factory=list)
     explanations: list = field(default_factory=list)
+    set_level: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def agreement_boards(self) -> list[AgreementBoard]:
@@ -166,9 +167,16 @@ def build_report(
     with open_store(db) as store:
         results = store.results(include_errors=True)
         items, specs, runs = store.items(), store.metric_specs(), store.runs()
+        set_level = pd.DataFrame()
+        if "models" in parts:
+            from semfid_bench.set_metrics import set_level_boards
+
+            set_level = set_level_boards(store, resamples=options.resamples, seed=options.seed)
     labelled = with_variant_labels(results)
     scored = labelled[labelled["error"].isna() & labelled["value"].notna()]
-    boards = model_boards(scored, specs, options.rank_by) if "models" in parts else []
+    boards = []
+    if "models" in parts and not (scored.empty and not set_level.empty):  # set-level only
+        boards = model_boards(scored, specs, options.rank_by)
     explanations = []  # before any figure is drawn: a bad explain_by writes nothing
     if "explanations" in parts and boards and options.explain > 0:
         from semfid_bench.plugin_manager import build_registry
@@ -206,4 +214,5 @@ def build_report(
         runs_frame=runs,
         figures=figures,
         explanations=explanations,
+        set_level=set_level,
     )

@@ -193,3 +193,34 @@ def runs_table(runs: list[RunRecord]) -> Table:
     names = [f.name for f in dataclasses.fields(RunRecord)]
     columns = tuple(Column("run" if name == "run_id" else name, TEXT) for name in names)
     return Table(columns, tuple(tuple(getattr(run, name) for name in names) for run in runs))
+
+
+SET_LEVEL_COLUMNS = (
+    Column("slice", TEXT),
+    Column("model", TEXT),
+    Column("metric", TEXT),
+    Column("value [95% CI]"),
+    Column("n items"),
+    Column("key", CODE),
+)
+
+
+def set_level_table(frame) -> Table:
+    """The set-level values (:func:`semfid_bench.set_metrics.set_level_boards`), one row
+    per slice × model × metric: value with four significant digits and its bootstrap CI
+    where the metric allows one; a missing value points to its note (why)."""
+    rows, notes = [], []
+    for record in frame.to_dict("records"):
+        title = f"{record['dataset']} · {record['degradation']} @ {record['level']:g}"
+        title += f" · x{record['scale']}" + (f" · seed {record['seed']}" if record["seed"] else "")
+        arrow = {True: " ↑", False: " ↓"}.get(record["higher_is_better"], "")
+        if record["error"] is not None:
+            notes.append(f"{record['model']} · {record['metric']}: {record['error']}")
+            value = f"{MISSING} ({len(notes)})"
+        elif _missing(record["low"]):
+            value = f"{record['value']:.4g}"
+        else:
+            value = f"{record['value']:.4g} [{record['low']:.4g}, {record['high']:.4g}]"
+        cells = (title, record["model"], record["metric"] + arrow, value, str(record["n_items"]))
+        rows.append((*cells, record["key"]))
+    return Table(SET_LEVEL_COLUMNS, tuple(rows), tuple(notes))
