@@ -82,6 +82,29 @@ class Metric:
         return self.score(sr, reference, **inputs), None
 
 
+class SetMetric(Metric):
+    """A set-level metric (FID, KID, PQ): a value per (dataset, degradation, level, model)
+    slice, not per image. Registered like a metric, with ``MetricSpec(reduce=...)``.
+
+    The runner calls ``reference`` once per item (GT-side work, as for :class:`Metric`) and
+    ``item_stats`` once per cell; each item's statistics are stored under the cell's
+    complete key (table ``item_stats``), so runs resume and never recompute them. The
+    spec's reducer, a plain function importable without this object's heavy
+    dependencies, turns a slice's statistics (in item order, with the item ids and the
+    metric's effective options) into one value when reports are made.
+    """
+
+    def item_stats(self, sr: torch.Tensor, reference: Any, **inputs: Any) -> list[dict[str, Any]]:
+        """One statistics dict per image in ``sr`` (B, 3, H, W): values JSON-able or numpy
+        arrays (any dtype and shape), nested in dicts or lists as needed. ``inputs`` as for
+        :meth:`Metric.score_with_details` (``lr`` with ``needs_lr``)."""
+        raise NotImplementedError
+
+    def score(self, sr: torch.Tensor, reference: Any) -> torch.Tensor:
+        """A set-level metric has no per-image score."""
+        raise TypeError(f"{type(self).__name__} is set-level: it has item_stats, not score")
+
+
 class Captioner:
     """Describes images in words.
 

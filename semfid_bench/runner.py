@@ -38,6 +38,7 @@ from semfid_bench.options import (
 from semfid_bench.registry import Registry
 from semfid_bench.safe_paths import path_inside
 from semfid_bench.seeding import degradation_seed, model_seed
+from semfid_bench.set_metrics import item_statistics
 from semfid_bench.specs import MetricSpec
 from semfid_bench.store import (
     CellKey,
@@ -639,7 +640,8 @@ def _score(
     """One metric on one SR image, its output checked: one finite score (an error row
     otherwise); a value outside the declared range is kept, flagged. Notes on how the
     inputs were decoded go into the details. Metrics whose spec ``needs_lr`` get the LR
-    the cell used (given or degraded, native size) as the keyword ``lr``."""
+    the cell used (given or degraded, native size) as the keyword ``lr``. A set-level
+    metric's row holds its item statistics instead of a value."""
     key = run.keys["metric", name]
     spec = run.metric_specs[name]
     metric = run.plugins.metrics[name]
@@ -654,6 +656,9 @@ def _score(
                     "to its manifest line"
                 )
             extra["lr"] = lr[None]
+        if spec.set_level:  # per-item statistics; reports reduce them per slice
+            stats = item_statistics(name, metric, sr, references[name], **extra)
+            return ResultRow(cell, key, None, stats=stats)
         scores, details = _score_with_details(metric, sr, references[name], **extra)
         value = _one_score(name, scores)
         detail = _one_detail(name, details)

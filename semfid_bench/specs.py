@@ -18,6 +18,7 @@ from semfid_bench.errors import PluginError
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 NAME_MAX_LENGTH = 64
+REDUCER_PATTERN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
 class SpecError(PluginError, ValueError):
@@ -97,6 +98,13 @@ class MetricSpec:
     :param needs_lr: True if ``score`` takes the LR image the run used (given or degraded,
         at its native size) as the keyword ``lr``; a paired item without an LR is then an
         error row of this metric.
+    :param reduce: ``"module:function"`` of the reducer that makes this a set-level metric
+        (FID, KID, PQ): its object is a :class:`~semfid_bench.interfaces.SetMetric` whose
+        per-item statistics are stored, and ``function(stats, item_ids, options) -> float``
+        turns one (dataset, degradation, level, model) slice of them into one value (see
+        :mod:`semfid_bench.set_metrics`). Empty for per-item metrics.
+    :param reduce_ci: True if a bootstrap CI over items is meaningful for the reduced value
+        (mIoU, PQ); False where resampling items with repeats biases it (FID, KID).
     """
 
     name: str
@@ -108,12 +116,19 @@ class MetricSpec:
     version: int = 1
     requires: tuple[str, ...] = ()
     needs_lr: bool = False
+    reduce: str = ""
+    reduce_ci: bool = False
 
     def __post_init__(self) -> None:
         _check_name(self, "name", self.name, namespaced=True)
         _check_bool(self, "higher_is_better")
         _check_bool(self, "full_reference")
         _check_bool(self, "needs_lr")
+        _check_bool(self, "reduce_ci")
+        if not isinstance(self.reduce, str) or (
+            self.reduce and not REDUCER_PATTERN.fullmatch(self.reduce)
+        ):
+            raise _fail(self, "reduce", "'' or a 'package.module:function' path", self.reduce)
         _check_text(self, "convention", "description")
         _as_tuple(
             self, "value_range", "a (low, high) pair of numbers, math.inf where unbounded",
@@ -125,6 +140,11 @@ class MetricSpec:
     @property
     def arrow(self) -> str:
         return "↑" if self.higher_is_better else "↓"
+
+    @property
+    def set_level(self) -> bool:
+        """True for a set-level metric (one value per slice, from per-item statistics)."""
+        return bool(self.reduce)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,14 @@ BUSY_TIMEOUT_S = 30.0
 LOCK_RETRIES = 4
 """Retries (0.1, 0.2, 0.4, 0.8 s apart) after the busy timeout, before giving up."""
 
+KEY_COLUMNS = [
+    "dataset", "item_id", "gt_hash", "inputs_hash", "degradation", "degradation_options",
+    "degradation_version", "degradation_execution", "level", "scale", "seed", "model",
+    "model_options", "model_version", "model_execution", "metric", "metric_options",
+    "metric_version", "metric_execution",
+]  # fmt: skip
+"""The complete key of a result (and of a set-level metric's item statistics): a
+:attr:`CellKey.key` followed by a metric's :attr:`PluginKey.key`."""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -107,6 +115,42 @@ CREATE TABLE IF NOT EXISTS results (
 );
 """
 
+
+_ITEM_STATS_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS item_stats (
+    dataset TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    gt_hash TEXT NOT NULL,
+    inputs_hash TEXT NOT NULL,
+    degradation TEXT NOT NULL,
+    degradation_options TEXT NOT NULL,
+    degradation_version INTEGER NOT NULL,
+    degradation_execution TEXT NOT NULL,
+    level REAL NOT NULL,
+    scale INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    model_options TEXT NOT NULL,
+    model_version INTEGER NOT NULL,
+    model_execution TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    metric_options TEXT NOT NULL,
+    metric_version INTEGER NOT NULL,
+    metric_execution TEXT NOT NULL,
+    stats TEXT NOT NULL,
+    degradation_label TEXT NOT NULL,
+    model_label TEXT NOT NULL,
+    metric_label TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY ({", ".join(KEY_COLUMNS)})
+);
+"""
+"""Per-item statistics of set-level metrics (:class:`~semfid_bench.interfaces.SetMetric`),
+one row per cell and metric under the same complete key as ``results``; ``stats`` is the
+encoding of :func:`semfid_bench.set_metrics.encode_stats`. Added to schema 3 as a new table
+(older databases gain it when opened); a set-level metric's failures are error rows in
+``results`` like any metric's."""
 
 _CLAIMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS claims (
@@ -218,7 +262,8 @@ class CellKey:
 @dataclass(frozen=True)
 class ResultRow:
     """One metric on one cell: a value (with a ``flag`` where it looks wrong, e.g. outside
-    the metric's declared range), or an error message."""
+    the metric's declared range), or an error message; for a set-level metric, its item
+    statistics (``stats``, value None) instead of a value."""
 
     cell: CellKey
     metric: PluginKey
@@ -226,6 +271,7 @@ class ResultRow:
     error: str | None = None
     details: dict | None = None
     flag: str | None = None
+    stats: dict | None = None
 
 
 class ResultsStore:
@@ -240,6 +286,7 @@ class ResultsStore:
             self._check_schema()
             self._db.executescript(_SCHEMA)
             self._db.executescript(_CLAIMS_SCHEMA)
+            self._db.executescript(_ITEM_STATS_SCHEMA)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -366,21 +413,47 @@ class ResultsStore:
         return frame.astype({"paired": bool})
 
     def finished_metrics(self, cell: CellKey) -> set[tuple[str, str, int, str]]:
-        """Metric keys (:attr:`PluginKey.key`) that already have a value for this cell."""
+        """Metric keys (:attr:`PluginKey.key`) that already have a value (or, set-level,
+        item statistics) for this cell."""
+        where = " AND ".join(f"{c}=?" for c in KEY_COLUMNS[: len(cell.key)])
+        columns = ", ".join(METRIC_KEY_COLUMNS)
         rows = self._db.execute(
-            f"SELECT {', '.join(METRIC_KEY_COLUMNS)} FROM results WHERE dataset=? AND "
-            "item_id=? AND gt_hash=? AND inputs_hash=? AND degradation=? AND "
-            "degradation_options=? AND degradation_version=? AND degradation_execution=? AND "
-            "level=? AND scale=? AND seed=? AND model=? AND model_options=? AND "
-            "model_version=? AND model_execution=? AND error IS NULL AND value IS NOT NULL",
-            cell.key,
+            f"SELECT {columns} FROM results WHERE {where} AND error IS NULL AND value IS NOT "
+            f"NULL UNION SELECT {columns} FROM item_stats WHERE {where}",
+            cell.key * 2,
         ).fetchall()
         return {tuple(row) for row in rows}
 
     def add(self, rows: Iterable[ResultRow], run_id: str) -> None:
-        """Write rows in one transaction; a row replaces an earlier one for the same key."""
+        """Write rows in one transaction; a row replaces an earlier one for the same key
+        (item statistics replace an earlier error row of their metric)."""
+        from semfid_bench.set_metrics import encode_stats
+
         stamp = now()
+        rows = list(rows)
+        with_stats = [r for r in rows if r.stats is not None]
         with self._transaction() as db:
+            db.executemany(
+                f"INSERT OR REPLACE INTO item_stats VALUES ({', '.join('?' * 25)})",
+                [
+                    (
+                        *r.cell.key,
+                        *r.metric.key,
+                        encode_stats(r.stats),
+                        r.cell.degradation.label,
+                        r.cell.model.label,
+                        r.metric.label,
+                        run_id,
+                        stamp,
+                    )
+                    for r in with_stats
+                ],
+            )
+            where = " AND ".join(f"{c}=?" for c in KEY_COLUMNS)
+            db.executemany(
+                f"DELETE FROM results WHERE {where}",
+                [(*r.cell.key, *r.metric.key) for r in with_stats],
+            )
             db.executemany(
                 f"INSERT OR REPLACE INTO results VALUES ({', '.join('?' * 28)})",
                 [
@@ -398,6 +471,7 @@ class ResultsStore:
                         stamp,
                     )
                     for r in rows
+                    if r.stats is None
                 ],
             )
 
@@ -415,6 +489,17 @@ class ResultsStore:
         if not include_errors:
             query += " WHERE error IS NULL AND value IS NOT NULL"
         return pd.read_sql_query(query + " ORDER BY rowid", self._db)
+
+    def item_stats(self) -> pd.DataFrame:
+        """Every set-level metric's item statistics (one row per cell and metric, in the
+        order written): the key columns, labels, run and ``stats`` decoded to dicts (numpy
+        arrays where they were arrays)."""
+        import pandas as pd
+
+        from semfid_bench.set_metrics import decode_stats
+
+        frame = pd.read_sql_query("SELECT * FROM item_stats ORDER BY rowid", self._db)
+        return frame.assign(stats=[decode_stats(text) for text in frame["stats"]])
 
     def claim(self, token: str, owner: str, lease_s: float) -> bool:
         """Claim a cell (see :func:`cell_token`) for ``lease_s`` seconds; False if another
