@@ -224,16 +224,18 @@ def coco_annotations(instances: Instances) -> list[dict]:
 
 
 _UNUSED = {"segm": "bbox", "bbox": "segmentation"}
+#: What COCO AP can compare: masks or boxes.
+IOU_TYPES = tuple(_UNUSED)
 
 
 def ap_reduce(
-    per_image: Iterable[tuple[Sequence[int], list[dict], list[dict]]],
-    categories: Sequence[int],
-    iou_type: str = "segm",
+    per_image: Iterable[tuple[Sequence[int], list[dict], list[dict]]], iou_type: str = "segm"
 ) -> dict[str, float]:
     """COCO AP of a set with pycocotools: ``per_image`` holds each image's (height, width),
     GT annotations and detections (:func:`coco_annotations`). Returns AP@[.5:.95], AP50,
-    AP75 and AP for small, medium and large objects, in [0, 1] (-1 where COCO has none)."""
+    AP75 and AP for small, medium and large objects, in [0, 1] (-1 where COCO has none).
+    The categories are those of the annotations: COCO averages over the categories with
+    GT instances, so listing others would change nothing."""
     import contextlib
     import io
 
@@ -255,6 +257,7 @@ def ap_reduce(
     for index, annotation in enumerate(gt_annotations, start=1):
         annotation["id"] = index
     names = ("ap", "ap50", "ap75", "ap_small", "ap_medium", "ap_large")
+    categories = {int(a["category_id"]) for a in gt_annotations + detections}
     if not gt_annotations:
         return dict.fromkeys(names, float("nan"))
     with contextlib.redirect_stdout(io.StringIO()):
@@ -262,7 +265,7 @@ def ap_reduce(
         coco_gt.dataset = {
             "images": images,
             "annotations": gt_annotations,
-            "categories": [{"id": int(c)} for c in categories],
+            "categories": [{"id": c} for c in sorted(categories)],
         }
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(detections) if detections else COCO()
@@ -274,3 +277,30 @@ def ap_reduce(
         evaluation.accumulate()
         evaluation.summarize()
     return dict(zip(names, (float(v) for v in evaluation.stats[:6]), strict=True))
+
+
+# --- Reducers of the set-level metrics (``MetricSpec.reduce``): stats dicts → one value ---
+
+
+def seg_pq(stats: Sequence[Mapping], item_ids: Sequence[str], options: Mapping) -> float:
+    """PQ of a slice from ``seg-pq``'s per-item ``{"pq": {category: [tp, fp, fn, iou]}}``."""
+    per_image = [{int(c): v for c, v in s["pq"].items()} for s in stats]
+    return pq_reduce(per_image)["pq"]
+
+
+def seg_miou(stats: Sequence[Mapping], item_ids: Sequence[str], options: Mapping) -> float:
+    """mIoU of a slice from ``seg-miou``'s sparse per-item confusion matrices."""
+
+    def dense(s: Mapping) -> np.ndarray:
+        matrix = np.zeros((s["classes"], s["classes"]), dtype=np.int64)
+        entries = np.asarray(s["confusion"], dtype=np.int64).reshape(-1, 3)
+        np.add.at(matrix, (entries[:, 0], entries[:, 1]), entries[:, 2])
+        return matrix
+
+    return miou_reduce(dense(s) for s in stats)["miou"]
+
+
+def seg_ap(stats: Sequence[Mapping], item_ids: Sequence[str], options: Mapping) -> float:
+    """COCO AP@[.5:.95] of a slice from ``seg-ap``'s per-item RLE annotations."""
+    per_image = [(s["size"], s["gt"], s["detections"]) for s in stats]
+    return ap_reduce(per_image, options.get("iou_type", "segm"))["ap"]
