@@ -29,8 +29,7 @@ def register_metrics(register: MetricRegistrar) -> None:
         (
             "seg-ap",
             "InstanceAPMetric",
-            "COCO AP@[.5:.95] by pycocotools over thing instances; iou_type segm (masks) or "
-            "bbox",
+            "COCO AP@[.5:.95] by pycocotools over thing instances; iou_type segm (masks) or bbox",
             "Instance AP of the SR image's instances against the GT's (set-level).",
             False,
         ),
