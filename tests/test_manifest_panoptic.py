@@ -65,6 +65,14 @@ def test_segments_are_read(folder):
             "'iscrowd' must be 0 or 1",
         ),
         (
+            {"panoptic": "pan.png", "segments": [{"id": 1, "category_id": 1, "iscrowd": True}]},
+            "'iscrowd' must be 0 or 1",
+        ),
+        (
+            {"panoptic": "pan.png", "segments": [{"id": 1, "category_id": 1, "iscrowd": 1.0}]},
+            "'iscrowd' must be 0 or 1",
+        ),
+        (
             {"panoptic": "pan.png", "segments": [{"id": 1, "category_id": 1, "colour": 2}]},
             "unknown field(s) ['colour']",
         ),

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from semfid_bench.errors import SemfidError, WeightsUnavailableError
+from semfid_bench.images import to_uint8
 from semfid_bench.interfaces import DeclaresWeights
 from semfid_bench.manifest import FORMAT, load_manifest
 from semfid_bench.metrics import panoptic_quality as reducers
@@ -122,16 +123,32 @@ def test_the_gt_against_itself_scores_one(tiny_model, photo):
 
 
 def test_each_stuff_class_is_one_segment(tiny_model, photo):
-    """Repeated stuff queries fuse into one segment per class, and no two classes share
-    an id (transformers' own fusing gives colliding ids on this model)."""
+    """Repeated stuff queries fuse into one segment per class: each segment of the
+    processor's unfused output lies in one segment of ours, of its class (transformers'
+    own fusing gives colliding ids on this model, so a class loses its pixels)."""
     gt, _ = photo
     metric = metrics(tiny_model)["seg-pq"]
-    panoptic = metric.segmenter.segment(gt).panoptic
-    stuff = [
-        s.category for s in panoptic.segments.values() if s.category not in metric.categories.things
-    ]
+    segmenter = metric.segmenter
+    panoptic = segmenter.segment(gt).panoptic
+    things = metric.categories.things
+    stuff = [s.category for s in panoptic.segments.values() if s.category not in things]
     assert stuff and len(stuff) == len(set(stuff))
     assert set(np.unique(panoptic.ids)) - {0} == set(panoptic.segments)
+    processor = segmenter._processor
+    with torch.no_grad():
+        outputs = segmenter._load()(**processor(images=[to_uint8(gt)], return_tensors="pt"))
+    unfused = processor.post_process_panoptic_segmentation(
+        outputs,
+        threshold=0.0,
+        overlap_mask_area_threshold=0.0,
+        label_ids_to_fuse=set(),
+        target_sizes=[(SIZE, SIZE)],
+    )[0]
+    labels = {s["id"]: s["label_id"] for s in unfused["segments_info"]}
+    assert len(labels) > len(panoptic.segments)  # some were fused
+    for sid, label in labels.items():
+        (ours,) = np.unique(panoptic.ids[unfused["segmentation"].numpy() == sid])
+        assert panoptic.segments[int(ours)].category == label
 
 
 def write_annotation(folder: Path, gt: torch.Tensor, metric) -> Path:
