@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -92,3 +93,28 @@ def test_bad_annotations_are_reported_with_their_line(folder, fields, expected):
         problem.startswith("line 2 (id 'a')") and expected in problem
         for problem in caught.value.problems
     ), caught.value.problems
+
+
+def test_the_annotation_is_in_the_inputs_hash(folder):
+    """Results are keyed by the annotation they were scored against; items without one
+    keep the hash they had before these fields existed."""
+    from dataclasses import replace
+
+    from semfid_bench.manifest import Item
+    from semfid_bench.runner import inputs_hash
+
+    row = {
+        "id": "a",
+        "gt": "gt.png",
+        "panoptic": "pan.png",
+        "segments": [{"id": 1, "category_id": 1}],
+    }
+    (item,) = load_manifest(_write(folder / "m.jsonl", [row]))
+    crowd = replace(item, segments=(PanopticSegment(1, 1, True),))
+    other = replace(item, panoptic=folder / "small.png")
+    assert len({inputs_hash(item), inputs_hash(crowd), inputs_hash(other)}) == 3
+    # the formula before the annotation fields: caption, labels, mask and LR only
+    before = {"caption": None, "labels": [], "mask": None, "lr": None}
+    text = json.dumps(before, sort_keys=True, separators=(",", ":"))
+    expected = hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert inputs_hash(Item(id="a", gt=item.gt)) == expected
