@@ -139,6 +139,12 @@ def box(height: int, width: int, top: int, left: int, bottom: int, right: int) -
     return mask
 
 
+def disc(size: int, centre, radius: int) -> np.ndarray:
+    rows, columns = np.ogrid[:size, :size]
+    inside = (rows - centre[0]) ** 2 + (columns - centre[1]) ** 2 <= radius**2
+    return inside.astype(np.uint8)
+
+
 def test_ap_by_hand():
     # One person in GT; two detections: a perfect one (score 0.9) and a duplicate (0.8).
     # At every IoU threshold the first is a TP, the second an FP ranked after it, so the
@@ -166,21 +172,20 @@ def test_ap_equals_pycocotools_on_a_coco_file(tmp_path):
     per_image, images, gts, dts = [], [], [], []
     for image_id in (1, 2, 3):
         gt_masks, gt_cats, dt_masks, dt_cats, scores = [], [], [], [], []
-        for _ in range(4):
-            top, left = rng.integers(0, 24, size=2)
-            size = rng.integers(4, 16)
-            gt_masks.append(box(40, 40, top, left, top + size, left + size))
+        # discs, so a mask's area is not its box's, of COCO's small, medium and large
+        # sizes (areas below 32², below 96², above)
+        for radius in (6, 12, 25, 40, 58, 10, 30, 56):
+            centre = rng.integers(30, 130, size=2)
+            gt_masks.append(disc(160, centre, radius))
             gt_cats.append(int(rng.choice([PERSON, CAR])))
             shift = rng.integers(-3, 4, size=2)
-            dt_masks.append(
-                box(40, 40, top + shift[0], left + shift[1], top + size, left + size + shift[1])
-            )
+            dt_masks.append(disc(160, centre + shift, radius + int(rng.integers(-2, 3))))
             dt_cats.append(gt_cats[-1] if rng.random() < 0.8 else CAR + PERSON - gt_cats[-1])
             scores.append(float(rng.random()))
-        gt = coco_annotations(Instances(np.stack(gt_masks), gt_cats, iscrowd=[0, 0, 0, 1]))
+        gt = coco_annotations(Instances(np.stack(gt_masks), gt_cats, iscrowd=[0] * 7 + [1]))
         dt = coco_annotations(Instances(np.stack(dt_masks), dt_cats, scores=scores))
-        per_image.append(((40, 40), gt, dt))
-        images.append({"id": image_id, "height": 40, "width": 40})
+        per_image.append(((160, 160), gt, dt))
+        images.append({"id": image_id, "height": 160, "width": 160})
         gts += [{**a, "image_id": image_id, "id": len(gts) + i + 1} for i, a in enumerate(gt)]
         dts += [{k: v for k, v in a.items() if k != "bbox"} | {"image_id": image_id} for a in dt]
     categories = [{"id": PERSON, "name": "person"}, {"id": CAR, "name": "car"}]
@@ -194,8 +199,9 @@ def test_ap_equals_pycocotools_on_a_coco_file(tmp_path):
         evaluation.accumulate()
         evaluation.summarize()
     ours = ap_reduce(per_image, "segm")
-    assert 0 < ours["ap"] < 1
-    assert [ours[k] for k in ("ap", "ap50", "ap75")] == pytest.approx(evaluation.stats[:3])
+    assert all(0 < value < 1 for value in ours.values())
+    names = ("ap", "ap50", "ap75", "ap_small", "ap_medium", "ap_large")
+    assert [ours[k] for k in names] == pytest.approx(evaluation.stats[:6])
 
 
 def test_ap_without_detections_is_zero_and_without_gt_nan():
