@@ -442,6 +442,7 @@ class InstanceAPMetric(SegmentationMetric):
         ``bbox`` (box AP of the masks' boxes, its object detection column)."""
         if iou_type not in IOU_TYPES:
             raise ValueError(f"seg-ap: iou_type must be one of {list(IOU_TYPES)}, got {iou_type!r}")
+        self.iou_type = iou_type
         super().__init__(
             device,
             mode=mode,
@@ -455,8 +456,14 @@ class InstanceAPMetric(SegmentationMetric):
         )
 
     def _statistics(self, prediction: Segmentation, truth: Segmentation) -> dict[str, Any]:
+        def annotations(instances: Instances) -> list[dict]:
+            found = coco_annotations(instances)
+            if self.iou_type == "bbox":  # boxes only: far smaller statistics than RLE masks
+                found = [{k: v for k, v in a.items() if k != "segmentation"} for a in found]
+            return found
+
         return {
             "size": list(truth.semantic.shape),
-            "gt": coco_annotations(truth.instances),
-            "detections": coco_annotations(prediction.instances),
+            "gt": annotations(truth.instances),
+            "detections": annotations(prediction.instances),
         }

@@ -122,6 +122,20 @@ def test_the_gt_against_itself_scores_one(tiny_model, photo):
     assert 0 <= reduce("seg-ap", [stats], {"iou_type": "segm"}) <= 1
 
 
+def test_box_ap_keeps_boxes_only(tiny_model, photo):
+    gt, sr = photo
+    boxes = InstanceAPMetric(weights=str(tiny_model), iou_type="bbox", **LOOSE)
+    masks = InstanceAPMetric(weights=str(tiny_model), **LOOSE)
+    (box_stats,) = boxes.item_stats(sr[None], boxes.reference(gt[None], [None]))
+    (mask_stats,) = masks.item_stats(sr[None], masks.reference(gt[None], [None]))
+    for key in ("gt", "detections"):
+        assert box_stats[key] and all("segmentation" not in a for a in box_stats[key])
+        stripped = [{k: v for k, v in a.items() if k != "segmentation"} for a in mask_stats[key]]
+        assert box_stats[key] == stripped
+    options = {"iou_type": "bbox"}
+    assert reduce("seg-ap", [box_stats], options) == reduce("seg-ap", [mask_stats], options)
+
+
 def test_each_stuff_class_is_one_segment(tiny_model, photo):
     """Repeated stuff queries fuse into one segment per class: each segment of the
     processor's unfused output lies in one segment of ours, of its class (transformers'
