@@ -4,6 +4,7 @@ from semfid_bench import api
 api.results("results.db")            # one row per score, with the item's MOS and split
 api.correlations("results.db")       # the metric leaderboard
 api.pairwise("results.db")           # metric A vs metric B, paired bootstrap
+api.set_level("results.db")          # FID, KID, ...: one value per set
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ def models(db: str | Path, rank_by: str | None = None) -> list[LeaderboardTable]
     one column per metric variant."""
     with open_store(db) as store:
         return model_leaderboards(store.results(include_errors=True), store.metric_specs(), rank_by)
+
+
+def set_level(db: str | Path, *, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Set-level metrics (FID, KID, ...), one value per (dataset, degradation, level, scale,
+    seed, model, metric) variant: see :func:`semfid_bench.set_metrics.set_level_boards`."""
+    from semfid_bench.set_metrics import set_level_boards
+
+    with open_store(db) as store:
+        return set_level_boards(store, resamples=resamples, seed=seed)
 
 
 def correlations(

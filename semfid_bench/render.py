@@ -203,17 +203,26 @@ def _check_format(fmt: str) -> None:
         raise SemfidError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
 
 
-def render_models(tables: list[LeaderboardTable], specs: dict[str, MetricSpec], fmt: str) -> str:
-    """The model leaderboards in ``fmt`` (markdown, csv, json or html)."""
+def render_models(
+    tables: list[LeaderboardTable],
+    specs: dict[str, MetricSpec],
+    fmt: str,
+    set_level: pd.DataFrame | None = None,
+) -> str:
+    """The model leaderboards in ``fmt`` (markdown, csv, json or html); markdown and html
+    add the set-level metrics (:func:`semfid_bench.set_metrics.set_level_boards`) below."""
+    from semfid_bench.set_metrics import set_level_html, set_level_markdown
+
     _check_format(fmt)
+    set_level = pd.DataFrame() if set_level is None else set_level
     if fmt == "markdown":
-        return to_markdown(tables, specs)
+        return to_markdown(tables, specs) + set_level_markdown(set_level)
     if fmt == "csv":
         return models_frame(tables).to_csv(index=False)
     if fmt == "json":
         return models_frame(tables).to_json(orient="records", indent=1, force_ascii=False) + "\n"
     body = "<h1>semfid-bench leaderboard</h1>" + models_html_body(tables, specs)
-    return html_page("semfid-bench leaderboard", body)
+    return html_page("semfid-bench leaderboard", body + set_level_html(set_level))
 
 
 def render_metrics(frame: pd.DataFrame, fmt: str, pairwise: pd.DataFrame | None = None) -> str:

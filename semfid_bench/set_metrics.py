@@ -54,6 +54,8 @@ def _encode(value: Any) -> Any:
         data = np.ascontiguousarray(value)
         if data.dtype.hasobject:
             raise TypeError("object arrays cannot be stored as item statistics")
+        if data.dtype.kind in "fc" and not np.isfinite(data).all():
+            raise ValueError("item statistics hold non-finite values (NaN or inf)")
         return {
             _ARRAY: {
                 "dtype": data.dtype.str,
@@ -88,8 +90,9 @@ def _decode(value: Any) -> Any:
 
 def encode_stats(stats: dict[str, Any]) -> str:
     """Item statistics as text for the store: JSON, numpy arrays bit-exact (dtype, shape,
-    base64 bytes). Raises TypeError/ValueError for anything else JSON cannot hold (NaN
-    included, so a broken statistic fails at once, not at reduce time)."""
+    base64 bytes). Raises TypeError/ValueError for anything else JSON cannot hold and for
+    NaN or inf (in arrays too), so a broken statistic is an error row at once, not a failed
+    reduction later."""
     if not isinstance(stats, dict):
         raise TypeError(f"item statistics must be a dict, got {type(stats).__name__}")
     return json.dumps(_encode(stats), separators=(",", ":"), allow_nan=False)
@@ -143,9 +146,9 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
-def slice_key(row: pd.Series) -> str:
+def slice_key(identity: list[Any]) -> str:
     """A short hash naming one reduced value: its slice's complete key and its items."""
-    return hashlib.sha256(json.dumps(row, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(identity, default=str).encode()).hexdigest()[:16]
 
 
 def set_level_boards(
@@ -167,7 +170,7 @@ def set_level_boards(
     """
     import pandas as pd
 
-    from semfid_bench.leaderboard import with_variant_labels
+    from semfid_bench.leaderboard import LABELLED, with_variant_labels
 
     columns = [*SLICE, "value", "low", "high", "n_items", "higher_is_better", "error", "key"]
     frame = store.item_stats()
@@ -177,14 +180,13 @@ def set_level_boards(
         from semfid_bench.plugin_manager import build_registry
 
         registry = build_registry()
-    labelled = with_variant_labels(frame)
+    labelled = with_variant_labels(frame)  # only current inputs: one row per item
+    by = [f"{c}_name" if c in LABELLED else c for c in _SLICE_KEY]  # raw names, not labels
     rows = []
-    for _, group in labelled.groupby([f"{c}_name" if c in ("degradation", "model", "metric")
-                                      else c for c in _SLICE_KEY], sort=True):  # fmt: skip
-        group = group.drop_duplicates("item_id", keep="last")
+    for _, group in labelled.groupby(by, sort=True):
         first = group.iloc[0]
         ids = group["item_id"].tolist()
-        identity = [str(first[c]) for c in _SLICE_KEY]
+        identity: list[Any] = [str(first[c]) for c in by]
         identity += sorted(zip(ids, group["gt_hash"], group["inputs_hash"], strict=True))
         row = {c: first[c] for c in SLICE} | {"n_items": len(ids), "key": slice_key(identity)}
         row |= _reduced(registry, str(first["metric_name"]), group, ids, resamples, seed)
@@ -209,3 +211,63 @@ def _reduced(registry, name: str, group, ids: list[str], resamples: int, seed: i
     except Exception as exc:
         return result | {"higher_is_better": None, "error": f"{type(exc).__name__}: {exc}"}
     return result | {"higher_is_better": spec.higher_is_better, "error": None}
+
+
+SET_LEVEL_LEGEND = (
+    "Set-level metrics: one value per set of items (dataset, degradation, level, model), "
+    "reduced from per-item statistics, not a mean over items. CI: 95% percentile bootstrap "
+    "over items where the metric allows it (– otherwise). ↑ higher is better, ↓ lower is "
+    "better; key: hash of the slice's complete key and its items."
+)
+SET_LEVEL_HEADER = ["slice", "model", "metric", "value [95% CI]", "n items", "key"]
+
+
+def set_level_rows(frame: pd.DataFrame) -> tuple[list[list[str]], list[str]]:
+    """:func:`set_level_boards` as table rows (plain text, to be escaped by the caller's
+    format) and notes: why a value is missing, one per row without a value."""
+    rows, notes = [], []
+    for record in frame.to_dict("records"):
+        title = f"{record['dataset']} · {record['degradation']} @ {record['level']:g}"
+        title += f" · x{record['scale']}" + (f" · seed {record['seed']}" if record["seed"] else "")
+        arrow = {True: " ↑", False: " ↓"}.get(record["higher_is_better"], "")
+        if record["error"] is not None:
+            notes.append(f"{record['model']} · {record['metric']}: {record['error']}")
+            value = f"– ({len(notes)})"
+        elif math.isnan(record["low"]):
+            value = f"{record['value']:.4g}"
+        else:
+            value = f"{record['value']:.4g} [{record['low']:.4g}, {record['high']:.4g}]"
+        metric = record["metric"] + arrow
+        rows.append([title, record["model"], metric, value, str(record["n_items"]), record["key"]])
+    return rows, notes
+
+
+def set_level_markdown(frame: pd.DataFrame) -> str:
+    """The set-level section of a markdown leaderboard; empty without set-level rows."""
+    from semfid_bench.escaping import markdown_table, md_code, md_text
+
+    if frame.empty:
+        return ""
+    rows, notes = set_level_rows(frame)
+    rows = [[md_text(c) for c in row[:4]] + [row[4], md_code(row[5])] for row in rows]
+    lines = ["", "## Set-level metrics", "", md_text(SET_LEVEL_LEGEND), ""]
+    lines += markdown_table(SET_LEVEL_HEADER, rows, ["---", "---", "---", "---:", "---:", "---"])
+    if notes:
+        lines += ["", *(f"{n}. {md_text(note)}" for n, note in enumerate(notes, 1))]
+    return "\n".join(lines) + "\n"
+
+
+def set_level_html(frame: pd.DataFrame) -> str:
+    """The set-level section of an HTML leaderboard; empty without set-level rows."""
+    import html
+
+    from semfid_bench.render import html_table
+
+    if frame.empty:
+        return ""
+    rows, notes = set_level_rows(frame)
+    parts = ["<h2>Set-level metrics</h2>", f"<p>{html.escape(SET_LEVEL_LEGEND)}</p>"]
+    parts.append(html_table(SET_LEVEL_HEADER, rows))
+    if notes:
+        parts.append("<ol>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ol>")
+    return "".join(parts)

@@ -432,22 +432,22 @@ class ResultsStore:
         stamp = now()
         rows = list(rows)
         with_stats = [r for r in rows if r.stats is not None]
+        stats_rows = [  # encoded before taking the write lock
+            (
+                *r.cell.key,
+                *r.metric.key,
+                encode_stats(r.stats),
+                r.cell.degradation.label,
+                r.cell.model.label,
+                r.metric.label,
+                run_id,
+                stamp,
+            )
+            for r in with_stats
+        ]
         with self._transaction() as db:
             db.executemany(
-                f"INSERT OR REPLACE INTO item_stats VALUES ({', '.join('?' * 25)})",
-                [
-                    (
-                        *r.cell.key,
-                        *r.metric.key,
-                        encode_stats(r.stats),
-                        r.cell.degradation.label,
-                        r.cell.model.label,
-                        r.metric.label,
-                        run_id,
-                        stamp,
-                    )
-                    for r in with_stats
-                ],
+                f"INSERT OR REPLACE INTO item_stats VALUES ({', '.join('?' * 25)})", stats_rows
             )
             where = " AND ".join(f"{c}=?" for c in KEY_COLUMNS)
             db.executemany(

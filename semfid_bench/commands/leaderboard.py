@@ -34,7 +34,9 @@ def leaderboard(
         str | None,
         typer.Option(help="Metric to rank models by, or a variant: 'psnr-y[crop_border=0]'."),
     ] = None,
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for CIs.")] = 1000,
+    resamples: Annotated[
+        int, typer.Option(help="Bootstrap resamples for CIs (metrics; set-level metrics).")
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     logistic: Annotated[str, typer.Option(help="Logistic mapping: 4pl or 5pl.")] = "4pl",
     pairwise: Annotated[
@@ -52,7 +54,14 @@ def leaderboard(
     if kind == "models":
         with api.open_store(db) as store:
             specs = store.metric_specs()
-        text = render_models(api.models(db, rank_by), specs, fmt)
+        set_level = api.set_level(db, resamples=resamples, seed=seed)
+        try:
+            tables = api.models(db, rank_by)
+        except SemfidError:  # no per-item results: markdown and html still show set-level
+            if set_level.empty or fmt not in ("markdown", "html"):
+                raise
+            tables = []
+        text = render_models(tables, specs, fmt, set_level)
     else:
         frame = api.correlations(db, resamples=resamples, seed=seed, logistic=logistic)
         tests = api.pairwise(db, resamples=resamples, seed=seed) if pairwise else None

@@ -49,6 +49,7 @@ def _describe(spec) -> str:
 
     if isinstance(spec, MetricSpec):
         kind = "full-reference" if spec.full_reference else "no-reference"
+        kind += ", set-level" if spec.set_level else ""
         return f"{spec.arrow} {kind}. {spec.description}"
     if isinstance(spec, SRModelSpec):
         return f"x{','.join(map(str, spec.scales))}. {spec.description}"

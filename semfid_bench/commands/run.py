@@ -137,6 +137,15 @@ def _print_summary(store, summary) -> None:
     from semfid_bench.leaderboard import model_leaderboards
     from semfid_bench.store import METRIC_KEY_COLUMNS
 
+    specs = store.metric_specs()
+    set_level = [k.label for k in summary.keys.get("metric", []) if specs[k.name].set_level]
+    if set_level:
+        console.print(
+            plain(
+                f"Set-level metrics ({', '.join(set_level)}): one value per set, shown by "
+                "`semfid-bench leaderboard`."
+            )
+        )
     results = store.results()
     if results.empty:
         return
@@ -145,7 +154,6 @@ def _print_summary(store, summary) -> None:
     results = results[ours & (results["dataset"] == summary.dataset)]
     if results.empty:
         return
-    specs = store.metric_specs()
     for board in model_leaderboards(results, specs):
         metrics = board.metrics
         table = Table(title=plain(board.title))

@@ -68,7 +68,15 @@ def _value_range(text: str | None) -> tuple[float, float]:
 
 
 def resolve_pyiqa(name: str) -> tuple[MetricSpec, Any]:
-    """Spec and factory of ``pyiqa:<name>``; raises PluginError for unknown names."""
+    """Spec and factory of ``pyiqa:<name>``; raises PluginError for unknown names and for
+    pyiqa's ``fid``, which compares folders, not images (the set-level ``fid`` does that)."""
+    if name == "fid":
+        raise PluginError(
+            "pyiqa:fid compares two folders of images, so it has no score per image and "
+            "cannot be a per-item metric.",
+            hint="Use the set-level metric `fid` (or `kid`): --metrics fid computes FID of "
+            "each model's SR set against the GT set.",
+        )
     configs = pyiqa_configs()
     if name not in configs:
         raise PluginError(

@@ -13,4 +13,5 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "semfid_bench.plugins.semantic_metrics",
     "semfid_bench.plugins.segmentation_metrics",
     "semfid_bench.plugins.captioners",
+    "semfid_bench.plugins.set_metrics",
 )

@@ -130,3 +130,21 @@ def test_reducer_path_is_checked():
 def test_score_refuses_on_a_set_metric():
     with pytest.raises(TypeError, match="set-level"):
         GapMetric().score(torch.zeros(1, 3, 2, 2), torch.zeros(1, 3, 2, 2))
+
+
+def test_an_edited_gt_supersedes_its_old_statistics(crops_manifest, registry, store):
+    from PIL import Image
+
+    run_benchmark(_config(crops_manifest), registry, store)
+    path = crops_manifest.parent / "coffee.png"
+    with Image.open(path) as image:
+        image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(path)
+    run_benchmark(_config(crops_manifest), registry, store)
+    stats = store.item_stats()
+    assert len(stats) == 6  # the old coffee rows stay stored, under their old GT hash
+    current = stats.drop_duplicates(["item_id", "model"], keep="last")
+    boards = set_level_boards(store, registry, resamples=10)
+    assert set(boards["n_items"]) == {2}
+    for row in boards.to_dict("records"):
+        mine = current[current["model"] == row["model"]]["stats"].tolist()
+        assert row["value"] == pytest.approx(mean_gap(mine, ["chelsea", "coffee"], {}))
