@@ -125,6 +125,7 @@ def test_prefetch_downloads_the_published_file(tmp_path, monkeypatch, inception_
     monkeypatch.setattr(torch.hub, "download_url_to_file", download)
     monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path))
     monkeypatch.delenv("SEMFID_BENCH_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # tests/metrics/conftest.py sets it
     assert isinstance(FIDMetric, DeclaresWeights)
     outcome = prefetch_plugin(build_registry(), "metric", "kid", {}, 4)
     assert outcome.error is None
