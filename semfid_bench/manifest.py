@@ -21,6 +21,12 @@ are only allowed with ``sr``. A paired item may also name the ``lr`` its SR imag
 made from: metrics that compare with the LR (``needs_lr``) read it. These fields were
 added to version 1 without a bump: every earlier version-1 file still reads the same.
 
+``panoptic`` (path to a COCO panoptic PNG of the GT, the GT's size, segment id = R +
+256·G + 256²·B, 0 unlabelled) with ``segments`` (its COCO ``segments_info``: a list of
+``{"id", "category_id", "iscrowd"}`` objects; COCO's ``area`` and ``bbox`` may stay) are the
+GT's annotations for the segmentation metrics (``seg-pq``, ``seg-ap``, ``seg-miou`` with
+``mode=annotations``); each needs the other.
+
 ``labels`` (an object of finite numbers, e.g. ``{"c2c": 0.81, "fraction": 0.2}``) carries
 any other per-item numbers: pseudo-labels or synthetic targets for training learned metrics.
 """
@@ -31,6 +37,7 @@ import json
 import math
 import os
 import reprlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +47,22 @@ from semfid_bench.images import IMAGE_SUFFIXES, check_readable
 
 FORMAT = "semfid-bench-manifest"
 VERSION = 1
-PATH_FIELDS = ("gt", "lr", "sr", "mask")
+PATH_FIELDS = ("gt", "lr", "sr", "mask", "panoptic")
 PAIR_LABELS = ("model", "degradation", "level")
-ITEM_FIELDS = ("id", *PATH_FIELDS, "caption", "mos", "split", *PAIR_LABELS, "labels")
+ITEM_FIELDS = ("id", *PATH_FIELDS, "segments", "caption", "mos", "split", *PAIR_LABELS, "labels")
+SEGMENT_FIELDS = ("id", "category_id", "iscrowd", "area", "bbox")
+#: Largest segment id a COCO panoptic PNG can hold (three 8-bit channels).
+MAX_SEGMENT_ID = 256**3 - 1
+
+
+@dataclass(frozen=True)
+class PanopticSegment:
+    """One entry of a COCO panoptic ``segments_info``: the id its pixels carry in the PNG,
+    its COCO category id and whether it is a crowd region."""
+
+    id: int
+    category_id: int
+    iscrowd: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,9 @@ class Item:
     model: str | None = None
     degradation: str | None = None
     level: float | None = None
+    panoptic: Path | None = None
+    """COCO panoptic PNG of the GT (with ``segments``): annotations for segmentation metrics."""
+    segments: tuple[PanopticSegment, ...] = ()
 
     def label(self, name: str) -> float | None:
         """A number from ``labels`` (``mos`` also answers to its name), or None."""
@@ -255,6 +278,7 @@ def _check_item(row: dict, where: str, rules: _PathRules, problems: list[str]) -
     if level is not None and not (_finite_number(level) and 0 <= level <= 1):
         problems.append(f"{where}: 'level' must be a number in [0, 1], got {_show(level)}")
     _check_pair(row, where, paths, problems)
+    segments = _check_panoptic(row, where, paths, problems)
     labels = _check_labels(row.get("labels"), where, problems)
     if len(problems) > start:
         return None
@@ -271,6 +295,8 @@ def _check_item(row: dict, where: str, rules: _PathRules, problems: list[str]) -
         degradation=row.get("degradation"),
         level=None if level is None else float(level),
         labels=labels,
+        panoptic=paths.get("panoptic"),
+        segments=segments,
     )
 
 
@@ -288,6 +314,62 @@ def _check_labels(value: object, where: str, problems: list[str]) -> tuple[tuple
     for key, number in bad.items():
         problems.append(f"{where}: label {_show(key)} must be a finite number, got {_show(number)}")
     return tuple(sorted((k, float(v)) for k, v in value.items() if k not in bad))
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_panoptic(
+    row: dict, where: str, paths: dict, problems: list[str]
+) -> tuple[PanopticSegment, ...]:
+    """The ``segments`` of a ``panoptic`` annotation, checked: both or neither given, the
+    PNG of the GT's size, each segment a COCO ``segments_info`` entry with a unique id."""
+    panoptic, value = row.get("panoptic"), row.get("segments")
+    if (panoptic is None) != (value is None):
+        problems.append(f"{where}: 'panoptic' and 'segments' annotate together; give both")
+        return ()
+    if value is None:
+        return ()
+    if paths.get("gt") is not None and paths.get("panoptic") is not None:
+        gt_size, png_size = check_readable(paths["gt"]), check_readable(paths["panoptic"])
+        if gt_size != png_size:
+            problems.append(
+                f"{where}: panoptic {paths['panoptic']} is {png_size[0]}x{png_size[1]} but gt "
+                f"is {gt_size[0]}x{gt_size[1]}; the annotation must have the GT's size"
+            )
+    if not isinstance(value, list):
+        problems.append(f"{where}: 'segments' must be a list of objects, got {_show(value)}")
+        return ()
+    segments: list[PanopticSegment] = []
+    for index, segment in enumerate(value):
+        at = f"{where}: segments[{index}]"
+        before = len(problems)
+        if not isinstance(segment, dict):
+            problems.append(f"{at} must be an object, got {_show(segment)}")
+            continue
+        unknown = sorted(set(segment) - set(SEGMENT_FIELDS))
+        if unknown:
+            shown = ", ".join(_show(key) for key in unknown[:5])
+            problems.append(f"{at}: unknown field(s) [{shown}]; allowed: {list(SEGMENT_FIELDS)}")
+        sid, category, crowd = (segment.get(k) for k in ("id", "category_id", "iscrowd"))
+        if not (_integer(sid) and 1 <= sid <= MAX_SEGMENT_ID):
+            problems.append(
+                f"{at}: 'id' must be an integer in [1, {MAX_SEGMENT_ID}], got {_show(sid)}"
+            )
+        if not (_integer(category) and 1 <= category <= MAX_SEGMENT_ID):
+            problems.append(
+                f"{at}: 'category_id' must be a positive integer, got {_show(category)}"
+            )
+        if crowd not in (None, 0, 1) or isinstance(crowd, bool | float):
+            problems.append(f"{at}: 'iscrowd' must be 0 or 1, got {_show(crowd)}")
+        if len(problems) == before:
+            segments.append(PanopticSegment(sid, category, bool(crowd)))
+    counts = Counter(segment.id for segment in segments)
+    repeated = sorted(i for i, n in counts.items() if n > 1)
+    if repeated:
+        problems.append(f"{where}: segment ids {repeated[:5]} are used more than once")
+    return tuple(segments)
 
 
 def _check_pair(row: dict, where: str, paths: dict, problems: list[str]) -> None:

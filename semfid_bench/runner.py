@@ -315,14 +315,19 @@ def _file_hash(path: Path | None) -> str | None:
 
 def inputs_hash(item: Item) -> str:
     """A hash of every manifest input besides the GT that a plugin may read: caption,
-    labels, and the contents of the mask and of a given LR image. (MOS and split are
-    human labels read by reports from the ``items`` table, not by plugins.)"""
+    labels, the contents of the mask and of a given LR image, and a panoptic annotation
+    (PNG contents and segments; only when given, so the hashes of items without one stay
+    what they were). (MOS and split are human labels read by reports from the ``items``
+    table, not by plugins.)"""
     fields = {
         "caption": item.caption,
         "labels": [list(pair) for pair in item.labels],
         "mask": _file_hash(item.mask),
         "lr": _file_hash(item.lr),
     }
+    if item.panoptic is not None:
+        fields["panoptic"] = _file_hash(item.panoptic)
+        fields["segments"] = [[s.id, s.category_id, s.iscrowd] for s in item.segments]
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -51,6 +51,13 @@ ids = st.one_of(
 )
 fields = st.sampled_from(["id", "gt", "lr", "sr", "mask", "mos", "level", "labels"])
 fields |= st.sampled_from(["caption", "split", "model", "degradation", "colour", "id"])
+fields |= st.sampled_from(["panoptic", "segments"])
+segment_values = st.one_of(
+    st.sampled_from(["[]", "{}", "[1]", '[{"id": 1}]', '[{"id": 1, "category_id": 1}]']),
+    st.sampled_from(['[{"id": 1, "category_id": 1}, {"id": 1, "category_id": 2}]']),
+    st.sampled_from(['[{"id": 0, "category_id": -1, "iscrowd": 2, "colour": 1}]']),
+    st.sampled_from(['[{"id": 16777216, "category_id": true, "iscrowd": 1.0}]']),
+)
 
 
 @st.composite
@@ -60,10 +67,12 @@ def item_lines(draw) -> bytes:
     parts = [f'"id": {draw(ids)}']
     for _ in range(draw(st.integers(0, 5))):
         key = draw(fields)
-        if key in ("gt", "lr", "sr", "mask"):
+        if key in ("gt", "lr", "sr", "mask", "panoptic"):
             value = f'"{draw(paths)}"'
         elif key in ("mos", "level"):
             value = draw(numbers)
+        elif key == "segments":
+            value = draw(segment_values)
         elif key == "labels":
             value = f'{{"x": {draw(numbers)}}}' if draw(st.booleans()) else draw(numbers)
         else:

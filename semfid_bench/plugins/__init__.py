@@ -12,6 +12,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "semfid_bench.plugins.sample_data",
     "semfid_bench.plugins.perceptual_metrics",
     "semfid_bench.plugins.semantic_metrics",
+    "semfid_bench.plugins.segmentation_metrics",
     "semfid_bench.plugins.captioners",
     "semfid_bench.plugins.set_metrics",
 )
