@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         DatasetRegistrar,
         DegradationRegistrar,
         MetricRegistrar,
+        PresetRegistrar,
         SRModelRegistrar,
     )
 
@@ -84,4 +85,13 @@ def register_captioners(register: CaptionerRegistrar) -> None:
     :param register: call ``register.add(CaptionerSpec(...), factory)``; the factory is
         called as ``factory(device=..., **options)`` and returns a
         :class:`~semfid_bench.interfaces.Captioner`.
+    """
+
+
+@hookspec
+def register_presets(register: PresetRegistrar) -> None:
+    """Register presets: named selections of datasets, metrics and conventions for
+    ``semfid-bench run --preset NAME`` (a paper's table, a study's metric set).
+
+    :param register: call ``register.add(PresetSpec(...))``.
     """
