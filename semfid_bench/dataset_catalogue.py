@@ -55,15 +55,25 @@ def _benchmark(name: str, title: str, about: str) -> StandardDataset:
     )
 
 
-def coco_captions(folder: Path) -> dict[str, dict]:
-    """Each COCO val2017 image's first caption (lowest annotation id), by item id."""
-    path = folder / "annotations_trainval2017" / "annotations" / "captions_val2017.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    stems = {image["id"]: Path(image["file_name"]).stem for image in data["images"]}
+def coco_annotations(folder: Path) -> dict[str, dict]:
+    """Each COCO val2017 image's first caption (lowest annotation id) and its panoptic
+    annotation (PNG path and ``segments_info``), by item id."""
+    root = folder / "annotations_trainval2017" / "annotations"
+    captions = json.loads((root / "captions_val2017.json").read_text(encoding="utf-8"))
+    stems = {image["id"]: Path(image["file_name"]).stem for image in captions["images"]}
     found: dict[str, dict] = {}
-    for annotation in sorted(data["annotations"], key=lambda a: a["id"]):
+    for annotation in sorted(captions["annotations"], key=lambda a: a["id"]):
         stem = stems[annotation["image_id"]]
         found.setdefault(stem, {"caption": annotation["caption"].strip()})
+    panoptic = folder / "panoptic_annotations_trainval2017" / "annotations"
+    listing = panoptic / "panoptic_val2017.json"
+    if listing.is_file():
+        for annotation in json.loads(listing.read_text(encoding="utf-8"))["annotations"]:
+            png = panoptic / "panoptic_val2017" / annotation["file_name"]
+            found.setdefault(stems[annotation["image_id"]], {}).update(
+                panoptic=png.relative_to(folder).as_posix(),
+                segments=annotation["segments_info"],
+            )
     return found
 
 
@@ -184,7 +194,7 @@ CATALOGUE: tuple[StandardDataset, ...] = (
         ),
         pairing=Pairing(gt="val2017/val2017/*.jpg"),
         scale=None,
-        extra_fields=coco_captions,
+        extra_fields=coco_annotations,
     ),
     StandardDataset(
         name="koniq10k",

@@ -18,7 +18,7 @@ from skimage import data
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.dataset_catalogue import CATALOGUE, coco_captions
+from semfid_bench.dataset_catalogue import CATALOGUE, coco_annotations
 from semfid_bench.errors import SemfidError
 from semfid_bench.manifest import load_manifest
 from semfid_bench.plugin_manager import build_registry
@@ -238,18 +238,39 @@ def test_unpaired_or_clashing_images_are_errors_naming_them(tmp_path):
         pair_images(tmp_path, Pairing(gt="hr/*"))
 
 
-def test_coco_captions_take_each_images_first_caption(tmp_path):
+def test_coco_fields_are_the_first_caption_and_the_panoptic_annotation(tmp_path):
     folder = tmp_path / "annotations_trainval2017" / "annotations"
     folder.mkdir(parents=True)
     captions = {
-        "images": [{"id": 139, "file_name": "000000000139.jpg"}],
+        "images": [
+            {"id": 139, "file_name": "000000000139.jpg"},
+            {"id": 285, "file_name": "000000000285.jpg"},
+        ],
         "annotations": [
             {"id": 9, "image_id": 139, "caption": "  second by id\n"},
             {"id": 3, "image_id": 139, "caption": "A room with a TV. "},
+            {"id": 4, "image_id": 285, "caption": "A bear."},
         ],
     }
     (folder / "captions_val2017.json").write_text(json.dumps(captions))
-    assert coco_captions(tmp_path) == {"000000000139": {"caption": "A room with a TV."}}
+    panoptic = tmp_path / "panoptic_annotations_trainval2017" / "annotations"
+    panoptic.mkdir(parents=True)
+    segments = [{"id": 3226956, "category_id": 1, "iscrowd": 0, "bbox": [1, 2, 3, 4], "area": 7}]
+    listing = {
+        "annotations": [
+            {"image_id": 139, "file_name": "000000000139.png", "segments_info": segments}
+        ]
+    }
+    (panoptic / "panoptic_val2017.json").write_text(json.dumps(listing))
+    assert coco_annotations(tmp_path) == {
+        "000000000139": {
+            "caption": "A room with a TV.",
+            "panoptic": "panoptic_annotations_trainval2017/annotations/panoptic_val2017/"
+            "000000000139.png",
+            "segments": segments,
+        },
+        "000000000285": {"caption": "A bear."},
+    }
 
 
 def test_catalogue_entries_are_registered_with_valid_sources():

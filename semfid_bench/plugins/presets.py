@@ -43,6 +43,7 @@ def register_presets(register: PresetRegistrar) -> None:
             "annotations; LR made by the Real-ESRGAN degradation (SeeSR's training one).",
             datasets=("coco-val2017",),
             metrics=("seg-pq", "seg-ap", "seg-miou"),
+            options=tuple(f"metric:{m}.mode=annotations" for m in ("seg-pq", "seg-ap", "seg-miou")),
             degradations=("realesrgan",),
             levels=(1.0,),
             reference=f"{SEESR}, Table 3",
