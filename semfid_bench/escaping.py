@@ -65,3 +65,20 @@ def markdown_table(
 
     rule = "|" + "|".join(align or ["---"] * len(header)) + "|"
     return [line(header), rule, *map(line, rows)]
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(text: str) -> str:
+    """A text cell for a CSV a person may open in a spreadsheet: one starting like a
+    formula (``=``, ``+``, ``-``, ``@``, tab, CR, after any apostrophes) gets a leading
+    apostrophe, which spreadsheets show as text instead of running (OWASP's CSV-injection
+    advice). :func:`csv_text_read` undoes it."""
+    return f"'{text}" if text.lstrip("'").startswith(_FORMULA_START) else text
+
+
+def csv_text_read(text: str) -> str:
+    """A text cell read back from a CSV written with :func:`csv_text`."""
+    guarded = text.startswith("'") and text.lstrip("'").startswith(_FORMULA_START)
+    return text[1:] if guarded else text

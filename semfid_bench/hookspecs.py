@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         DatasetRegistrar,
         DegradationRegistrar,
         MetricRegistrar,
+        PresetRegistrar,
         SRModelRegistrar,
     )
 
@@ -99,4 +100,13 @@ def register_commands(app: typer.Typer) -> None:
         command runs, so import heavy packages (torch, ...) inside the command functions,
         never at module level: ``semfid-bench --help`` must stay fast. A name that is taken
         already is refused and reported as a plugin problem.
+    """
+
+
+@hookspec
+def register_presets(register: PresetRegistrar) -> None:
+    """Register presets: named selections of datasets, metrics and conventions for
+    ``semfid-bench run --preset NAME`` (a paper's table, a study's metric set).
+
+    :param register: call ``register.add(PresetSpec(...))``.
     """

@@ -18,6 +18,7 @@ from semfid_bench.specs import (
     DegradationSpec,
     MetricSpec,
     NamespaceSpec,
+    PresetSpec,
     Registration,
     SRModelSpec,
 )
@@ -31,6 +32,7 @@ KINDS: dict[str, type] = {
     "metric": MetricSpec,
     "dataset": DatasetSpec,
     "captioner": CaptionerSpec,
+    "preset": PresetSpec,
 }
 
 
@@ -294,10 +296,20 @@ class CaptionerRegistrar(_Registrar):
         super().add(spec, factory)
 
 
+class PresetRegistrar(_Registrar):
+    """Passed to ``register_presets``."""
+
+    kind = "preset"
+
+    def add(self, spec: PresetSpec) -> None:
+        super().add(spec, lambda: spec)
+
+
 REGISTRARS: dict[str, type[_Registrar]] = {
     "register_sr_models": SRModelRegistrar,
     "register_degradations": DegradationRegistrar,
     "register_metrics": MetricRegistrar,
     "register_datasets": DatasetRegistrar,
     "register_captioners": CaptionerRegistrar,
+    "register_presets": PresetRegistrar,
 }

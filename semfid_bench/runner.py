@@ -80,6 +80,8 @@ class RunConfig:
     """Accept manifest paths that are absolute or outside the manifest's folder."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Input images larger than this are refused (error rows for that item)."""
+    preset: str | None = None
+    """The preset the run's selection came from (recorded with the run)."""
     claim_lease_s: float = 3600.0
     """How long a claimed cell stays reserved for this run if it never stores it (a run
     that died on this host frees its claims at once)."""
@@ -392,6 +394,7 @@ def _execute(
             "scale": config.scale,
             "seed": config.seed,
             "tf32": config.tf32,
+            "preset": config.preset,
             "options": config.options,
             "effective_options": {
                 f"{kind}:{name}": json.loads(key.options) for (kind, name), key in keys.items()

@@ -227,6 +227,62 @@ class CaptionerSpec:
 
 
 @dataclass(frozen=True)
+class PresetSpec:
+    """A named, documented selection for ``semfid-bench run --preset NAME``: the datasets,
+    metrics, degradations and options of a paper's table or a study. What a user passes on
+    the command line replaces the preset's value; the run records the preset's name.
+
+    :param datasets: registered dataset names, run one after another.
+    :param metrics: metric names.
+    :param models: SR models (empty: the user's ``--models``).
+    :param degradations: degradations for items without a given LR (empty: the run's
+        default); ``levels`` their levels (empty: each degradation's own).
+    :param options: ``--set`` assignments (``KIND:NAME.KEY=VALUE``) fixing the conventions.
+    :param reference: where the selection comes from (paper, table), one line.
+    """
+
+    name: str
+    description: str
+    datasets: tuple[str, ...]
+    metrics: tuple[str, ...]
+    models: tuple[str, ...] = ()
+    degradations: tuple[str, ...] = ()
+    levels: tuple[float, ...] = ()
+    options: tuple[str, ...] = ()
+    reference: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self, "name", self.name)
+        _check_text(self, "description", "reference")
+
+        def plugin_name(value: Any) -> bool:
+            return isinstance(value, str) and bool(value) and value.isprintable()
+
+        _as_tuple(self, "datasets", "a non-empty tuple of dataset names", plugin_name)
+        _as_tuple(self, "metrics", "a non-empty tuple of metric names", plugin_name)
+        for field_name in ("models", "degradations"):
+            if getattr(self, field_name):
+                _as_tuple(self, field_name, f"a tuple of {field_name[:-1]} names", plugin_name)
+            object.__setattr__(self, field_name, tuple(getattr(self, field_name)))
+        checks = {
+            "levels": ("a tuple of levels in [0, 1]", _unit_number),
+            "options": ("a tuple of KIND:NAME.KEY=VALUE strings", _assignment),
+        }
+        for field_name, (what, check) in checks.items():
+            if getattr(self, field_name):
+                _as_tuple(self, field_name, what, check)
+            object.__setattr__(self, field_name, tuple(getattr(self, field_name)))
+
+
+def _unit_number(value: Any) -> bool:
+    return _number(value) and 0 <= value <= 1
+
+
+def _assignment(value: Any) -> bool:
+    return isinstance(value, str) and value.isprintable() and "=" in value and "." in value
+
+
+@dataclass(frozen=True)
 class NamespaceSpec:
     """A family of plugins resolved by name at use time (``pyiqa:<name>``).
 
@@ -251,7 +307,15 @@ class Registration:
     """One registered plugin object: its spec, a lazy factory and where it came from."""
 
     kind: str
-    spec: MetricSpec | SRModelSpec | DegradationSpec | DatasetSpec | CaptionerSpec | NamespaceSpec
+    spec: (
+        MetricSpec
+        | SRModelSpec
+        | DegradationSpec
+        | DatasetSpec
+        | CaptionerSpec
+        | PresetSpec
+        | NamespaceSpec
+    )
     factory: object = field(repr=False)
     source: str = "semfid-bench"
 

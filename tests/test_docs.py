@@ -55,6 +55,7 @@ def _spec_rows():
         specs.DegradationSpec,
         specs.DatasetSpec,
         specs.CaptionerSpec,
+        specs.PresetSpec,
         specs.NamespaceSpec,
     )
     for cls in classes:

@@ -151,3 +151,30 @@ def test_precomputed_outputs_are_found_by_encoded_id_and_never_outside(tmp_path)
     for hostile in ("../elsewhere/secret", str(elsewhere / "secret"), "link"):
         with pytest.raises(FileNotFoundError, match="no precomputed output"):
             model.find(Item(id=hostile, gt=tmp_path / "gt.png"), "bicubic", 1.0)
+
+
+@pytest.mark.parametrize(
+    "text", ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "plain", "'='"]
+)
+def test_csv_text_is_inert_in_spreadsheets_and_reads_back(text):
+    from semfid_bench.escaping import csv_text, csv_text_read
+
+    cell = csv_text(text)
+    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert csv_text_read(cell) == text
+
+
+def test_answers_exported_with_formula_like_ids_read_back_unchanged(tmp_path):
+    import csv
+
+    from semfid_bench.escaping import csv_text
+    from semfid_bench.study.answers import read_answers
+
+    path = tmp_path / "answers.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["rater", "pair_id", "answer", "is_trap", "expected", "answered_at"])
+        writer.writerow(["alice", csv_text("=cmd|' /C calc'!A0"), "1", "0", "", "t"])
+    assert path.read_text().splitlines()[1].startswith("alice,'=cmd")
+    (answer,) = read_answers(path)
+    assert answer.pair_id == "=cmd|' /C calc'!A0"

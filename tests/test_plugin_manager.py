@@ -236,7 +236,7 @@ def test_wrappers_wrap_each_plugins_call(make_registry):
     _Wrapper.calls = 0
     registry = make_registry(_Wrapper())
     assert "sample" in registry.names("dataset") and registry.problems == []
-    assert _Wrapper.calls == 1  # one built-in plugin registers datasets
+    assert _Wrapper.calls == 2  # two built-in plugins register datasets (sample, standard)
 
 
 def test_hooks_are_called_through_pluggy_with_only_declared_arguments(make_registry):

@@ -17,10 +17,14 @@ def prefetch(
     degradations: Annotated[
         str, typer.Option(help="Degradations, comma-separated, or 'all'.")
     ] = "",
+    datasets: Annotated[
+        str, typer.Option(help="Datasets (standard test sets), comma-separated, or 'all'.")
+    ] = "",
     scale: Annotated[int, typer.Option(help="Upscaling factor of the run.")] = 4,
     set_: SetOption = None,
 ) -> None:
-    """Download everything a run with the same selection and options will load."""
+    """Download everything a run with the same selection and options will load, and
+    the standard datasets named (checked, unpacked, with their manifest written)."""
     from rich.table import Table
 
     from semfid_bench.errors import SemfidError
@@ -35,11 +39,13 @@ def prefetch(
             ("sr_model", models),
             ("degradation", degradations),
             ("metric", metrics),
+            ("dataset", datasets),
         )
     }
     if not any(selection.values()):
         raise SemfidError(
-            "Nothing to prefetch.", hint="Select plugins with --models/--metrics/--degradations."
+            "Nothing to prefetch.",
+            hint="Select plugins with --models/--metrics/--degradations/--datasets.",
         )
     outcomes = prefetch_all(registry, selection, parse_options(set_ or []), scale)
     table = Table("kind", "name", "result", "files")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -21,12 +22,14 @@ from semfid_bench.commands.common import (
     split_list,
     warn_problems,
 )
+from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import console as escape
 from semfid_bench.escaping import plain
 from semfid_bench.images import DEFAULT_MAX_PIXELS
 
 
 def run(
+    ctx: typer.Context,
     models: Annotated[str, typer.Option(help="SR models, comma-separated, or 'all'.")] = "bicubic",
     metrics: Annotated[
         str, typer.Option(help="Metrics, comma-separated, or 'all'.")
@@ -58,24 +61,37 @@ def run(
         float,
         typer.Option(min=0.000001, help="Refuse input images over this size (error rows)."),
     ] = DEFAULT_MAX_PIXELS / 1e6,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="A named selection of datasets, metrics and conventions (a paper's table; "
+            "`semfid-bench plugins` lists them); options you give replace its values."
+        ),
+    ] = None,
 ) -> None:
     """Run SR models on degraded images and score them; resumes finished work."""
     from semfid_bench.plugin_manager import build_registry
-    from semfid_bench.runner import RunConfig, run_benchmark
-    from semfid_bench.store import ResultsStore
+    from semfid_bench.runner import RunConfig
 
     registry = build_registry()
     warn_problems(registry.problems)
-    options = parse_options(set_ or [])
+    datasets, sets = [dataset], set_ or []
+    if preset is not None:
+        if manifest is not None:
+            raise SemfidError("--preset names its datasets: give it without --manifest.")
+        chosen = _with_preset(ctx, registry, preset, dataset, models, metrics, degradations,
+                              levels, sets)  # fmt: skip
+        datasets, models, metrics = chosen.datasets, chosen.models, chosen.metrics
+        degradations, levels, sets = chosen.degradations, chosen.levels, chosen.options
+    options = parse_options(sets)
     metric_names = select(metrics, "metric", registry)
-    if split_list(metrics) == ["all"]:
+    if split_list(metrics) == ["all"] or preset is not None:
         metric_names = _runnable(registry, metric_names, options)
     config = RunConfig(
         models=select(models, "sr_model", registry),
         metrics=metric_names,
         degradations=select(degradations, "degradation", registry),
         levels=parse_levels(levels) if levels else None,
-        dataset=dataset,
         manifest=manifest,
         scale=scale,
         seed=seed,
@@ -85,7 +101,46 @@ def run(
         save_images=save_images,
         allow_outside_paths=allow_outside_paths,
         max_pixels=int(max_megapixels * 1e6),
+        preset=preset,
     )
+    errors = []
+    for name in datasets:
+        errors += _run_one(replace(config, dataset=name), registry, db)
+    if errors:
+        for message in errors[:10]:
+            err_console.print(f"[red]error[/] {escape(message)}")
+        if len(errors) > 10:
+            err_console.print(f"... and {len(errors) - 10} more (see the database).")
+        raise typer.Exit(1)
+
+
+def _with_preset(ctx, registry, name, dataset, models, metrics, degradations, levels, sets):
+    """The run's selection with preset ``name`` filling in what the user did not type."""
+    from semfid_bench.presets import apply_preset
+
+    typed = {  # by name: typer ships its own copy of click's ParameterSource
+        key
+        for key in ("dataset", "models", "metrics", "degradations", "levels")
+        if getattr(ctx.get_parameter_source(key), "name", "DEFAULT") != "DEFAULT"
+    }
+    spec = registry.get("preset", name).spec
+    return apply_preset(
+        spec,
+        dataset=dataset,
+        models=models,
+        metrics=metrics,
+        degradations=degradations,
+        levels=levels,
+        options=sets,
+        explicit=typed,
+    )
+
+
+def _run_one(config, registry, db: Path) -> list[str]:
+    """One dataset's run, its summary printed; returns its errors."""
+    from semfid_bench.runner import run_benchmark
+    from semfid_bench.store import ResultsStore
+
     with ResultsStore(db) as store, _RichProgress() as progress:
         summary = run_benchmark(config, registry, store, progress)
     console.print(
@@ -104,12 +159,7 @@ def run(
         err_console.print(f"[yellow]flagged[/] {escape(message)}")
     if len(summary.flags) > 10:
         err_console.print(f"... and {len(summary.flags) - 10} more (the `flag` column).")
-    if summary.errors:
-        for message in summary.errors[:10]:
-            err_console.print(f"[red]error[/] {escape(message)}")
-        if len(summary.errors) > 10:
-            err_console.print(f"... and {len(summary.errors) - 10} more (see the database).")
-        raise typer.Exit(1)
+    return summary.errors
 
 
 def _runnable(registry, names: list[str], options: dict[str, dict]) -> list[str]:

@@ -10,6 +10,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "semfid_bench.plugins.pixel_metrics",
     "semfid_bench.plugins.lr_metrics",
     "semfid_bench.plugins.sample_data",
+    "semfid_bench.plugins.standard_datasets",
+    "semfid_bench.plugins.presets",
     "semfid_bench.plugins.perceptual_metrics",
     "semfid_bench.plugins.semantic_metrics",
     "semfid_bench.plugins.segmentation_metrics",

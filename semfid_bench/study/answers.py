@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from semfid_bench.errors import SemfidError
+from semfid_bench.escaping import csv_text_read
 
 REQUIRED = ("rater", "pair_id", "answer")
 TRUE_WORDS = {"yes", "y", "1", "true"}
@@ -77,7 +78,11 @@ def _csv_rows(path: Path) -> tuple[list[str], list[dict]]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
-            return list(reader.fieldnames or []), list(reader)
+            rows = [
+                {k: csv_text_read(v) if isinstance(v, str) else v for k, v in row.items()}
+                for row in reader
+            ]
+            return list(reader.fieldnames or []), rows
     except (UnicodeDecodeError, csv.Error) as exc:
         raise SemfidError(f"Answers file {path} is not a readable CSV: {exc}") from exc
 

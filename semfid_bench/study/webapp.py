@@ -28,6 +28,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from semfid_bench.escaping import csv_text
 from semfid_bench.manifest import Manifest
 from semfid_bench.study.answers import Answer
 from semfid_bench.study.mos import trap_accuracies
@@ -169,7 +170,9 @@ def create_app(
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(ANSWER_COLUMNS)
         for rater, pair_id, answer_, is_trap, expected, at in store.rows():
-            writer.writerow([rater, pair_id, answer_, is_trap, expected or "", at])
+            writer.writerow(
+                [csv_text(rater), csv_text(pair_id), answer_, is_trap, expected or "", at]
+            )
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
