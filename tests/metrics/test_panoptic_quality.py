@@ -3,11 +3,14 @@ against the reference implementations (pycocotools; the COCO panoptic API when i
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from metrics.panoptic_parity import CAR, PERSON, SKY, THINGS, parity_cases
 from semfid_bench.metrics.panoptic_quality import (
     IGNORE,
     Instances,
@@ -21,7 +24,7 @@ from semfid_bench.metrics.panoptic_quality import (
     pq_statistics,
 )
 
-PERSON, CAR, SKY = 1, 2, 3  # two thing categories and one stuff category
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "parity"
 
 
 def three_categories() -> tuple[Panoptic, Panoptic]:
@@ -210,83 +213,23 @@ def test_ap_without_detections_is_zero_and_without_gt_nan():
     assert math.isnan(ap_reduce([((8, 8), [], [])])["ap"])
 
 
-def random_panoptic(rng: np.random.Generator, height: int, width: int) -> Panoptic:
-    """Blocky random segments of three categories, some crowd, some VOID."""
-    coarse = rng.integers(0, 6, size=(height // 4, width // 4))
-    ids = np.kron(coarse, np.ones((4, 4), dtype=np.int64))
-    ids[rng.random(ids.shape) < 0.05] = 0  # speckles of VOID and of other segments
-    noise = rng.random(ids.shape) < 0.05
-    ids[noise] = rng.integers(1, 6, size=int(noise.sum()))
-    segments = {
-        sid: Segment(int(rng.integers(1, 4)), iscrowd=bool(rng.random() < 0.15))
-        for sid in range(1, 6)
-    }
-    return Panoptic(ids, segments)
-
-
-def test_pq_equals_the_coco_panoptic_api(tmp_path):
-    """Random maps through ``panopticapi.evaluation.pq_compute_single_core`` (the API's own
-    code, read from PNGs) and through ours: identical TP/FP/FN/IoU per category."""
-    evaluation = pytest.importorskip("panopticapi.evaluation")
-    from PIL import Image
-
-    rng = np.random.default_rng(1)
-    pairs, annotations, ours = [], [], []
-    for index in range(20):
-        gt, other = random_panoptic(rng, 32, 48), random_panoptic(rng, 32, 48)
-        # the prediction: the GT with a third of its pixels from another map, categories
-        # kept for most segments, no crowd
-        ids = np.where(rng.random(gt.ids.shape) < 0.3, other.ids, gt.ids)
-        pred = Panoptic(
-            ids,
-            {
-                k: Segment(v.category if rng.random() < 0.8 else int(rng.integers(1, 4)))
-                for k, v in gt.segments.items()
-            },
-        )
-        for name, panoptic in (("gt", gt), ("pred", pred)):
-            folder = tmp_path / name
-            folder.mkdir(exist_ok=True)
-            rgb = np.stack([panoptic.ids % 256, panoptic.ids // 256, panoptic.ids // 65536], -1)
-            Image.fromarray(rgb.astype(np.uint8)).save(folder / f"{index}.png")
-        present = {name: set(np.unique(p.ids)) - {0} for name, p in (("gt", gt), ("pred", pred))}
-
-        def info(panoptic, ids):
-            return [
-                {"id": int(i), "category_id": panoptic.segments[i].category,
-                 "iscrowd": int(panoptic.segments[i].iscrowd),
-                 "area": int((panoptic.ids == i).sum())}
-                for i in sorted(ids)
-            ]  # fmt: skip
-
-        annotations.append(
-            (
-                {"image_id": index, "file_name": f"{index}.png",
-                 "segments_info": info(gt, present["gt"])},
-                {"image_id": index, "file_name": f"{index}.png",
-                 "segments_info": info(pred, present["pred"])},
-            )
-        )  # fmt: skip
-        pairs.append((gt, pred))
-        ours.append(pq_statistics(gt, pred))
-    categories = {c: {"id": c, "isthing": int(c != SKY)} for c in (PERSON, CAR, SKY)}
-    reference = evaluation.pq_compute_single_core(
-        0, annotations, str(tmp_path / "gt"), str(tmp_path / "pred"), categories
-    )
+def test_pq_equals_the_coco_panoptic_api():
+    """Seeded random maps scored by ours and, once, by the COCO panoptic API's own
+    ``pq_compute_single_core`` (fixture written by scripts/parity/panopticapi_reference.py):
+    identical TP/FP/FN, IoU sums per category and PQ/SQ/RQ for all, things and stuff."""
+    fixture = json.loads((FIXTURES / "panopticapi_pq.json").read_text())
+    assert fixture["source"]["repository"] == "cocodataset/panopticapi"
+    ours = [pq_statistics(gt, pred) for gt, pred in parity_cases()]
     summed = {}
     for stats in ours:
         for category, values in stats.items():
             before = summed.get(category, [0] * 4)
             summed[category] = [a + b for a, b in zip(before, values, strict=True)]
-    for category in categories:
-        expected = reference.pq_per_cat[category]
-        tp, fp, fn, iou = summed.get(category, [0, 0, 0, 0.0])
-        assert (tp, fp, fn) == (expected.tp, expected.fp, expected.fn)
-        assert iou == pytest.approx(expected.iou)
-    for isthing in (None, True, False):
-        suffix = {None: "", True: "_th", False: "_st"}[isthing]
-        theirs, _ = reference.pq_average(categories, isthing=isthing)
-        mine = pq_reduce(ours, things=[PERSON, CAR])
-        assert mine[f"pq{suffix}"] == pytest.approx(theirs["pq"])
-        assert mine[f"sq{suffix}"] == pytest.approx(theirs["sq"])
-        assert mine[f"rq{suffix}"] == pytest.approx(theirs["rq"])
+    for category, expected in fixture["per_category"].items():
+        tp, fp, fn, iou = summed.get(int(category), [0, 0, 0, 0.0])
+        assert (tp, fp, fn) == (expected["tp"], expected["fp"], expected["fn"])
+        assert iou == pytest.approx(expected["iou"])
+    mine = pq_reduce(ours, things=list(THINGS))
+    for suffix, theirs in fixture["average"].items():
+        for key in ("pq", "sq", "rq"):
+            assert mine[f"{key}{suffix}"] == pytest.approx(theirs[key])
