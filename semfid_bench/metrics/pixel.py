@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from semfid_bench.interfaces import Metric
+from semfid_bench.reference_broadcast import broadcast_reference
 
 # BT.601 limited-range luma from RGB in [0, 1], output in [0, 255] (16–235).
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
@@ -188,7 +189,8 @@ def ssim(
     if nonnegative_cs:
         cs.clamp_min_(0.0)
     luminance = mu_xy.mul_(2.0).add_(c1).div_(mean_squares.add_(c1))
-    return luminance.mul_(cs).mean(dim=(1, 2, 3))
+    # One reduction per image: its summation order then does not depend on the batch size.
+    return torch.stack([image.mean() for image in luminance.mul_(cs)])
 
 
 class PixelMetric(Metric):
@@ -202,6 +204,7 @@ class PixelMetric(Metric):
         self.crop_border = int(crop_border)
 
     def score(self, sr: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        reference = broadcast_reference(reference, len(sr))
         if sr.shape != reference.shape:
             raise ValueError(
                 f"SR {tuple(sr.shape)} and GT {tuple(reference.shape)} differ in shape"

@@ -32,6 +32,7 @@ from semfid_bench.metrics.correctness import (
     scores_and_details,
 )
 from semfid_bench.metrics.lr_consistency import lr_scale
+from semfid_bench.reference_broadcast import broadcast_reference
 
 
 def _grid(distance: torch.Tensor) -> torch.Tensor:
@@ -67,7 +68,9 @@ class SemanticCorrectness(Metric):
                 _grid(_cosine_distance(high, low)),
                 self.settings,
             )
-            for high, low, gt in zip(sr_tokens, lr_tokens, reference, strict=True)
+            for high, low, gt in zip(
+                sr_tokens, lr_tokens, broadcast_reference(reference, len(sr)), strict=True
+            )
         ]
         return scores_and_details(results, self.index)
 
