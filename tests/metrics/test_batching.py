@@ -198,7 +198,7 @@ def data(sample_images):
     noise = 0.05 * torch.randn(gt.shape, generator=torch.Generator().manual_seed(0))
     variants = torch.stack([upsampled, (gt + noise).clamp(0, 1), gt.flip(-1)], dim=1)
     items = [
-        Item(id=f"item-{i}", gt=f"{i}.png", caption=c)
+        Item(id=f"item-{i}", gt=Path(f"{i}.png"), caption=c)
         for i, c in enumerate(["an astronaut", "a cat", "a cup of coffee"])
     ]
     return gt, lr, variants, items
