@@ -14,7 +14,7 @@ Each is compared with B calls of one image, scores and per-image details. Tolera
   (per-image loops, element-wise ops, OpenCV/scikit-image per plane);
 - within 1e-5 relative: lpips, clip, c2i, c2c, splice-*, semantic-*, regressor, clu: their
   networks' convolutions and matrix products are blocked by BLAS/oneDNN according to the
-  batch size, so float32 sums are added in another order (measured differences ~1e-7).
+  batch size, so float32 sums are added in another order (measured: at most 5e-7).
   The semantic-* shares are counts of classified patches: they are bit-identical unless a
   patch lies within that rounding of a class boundary.
 
