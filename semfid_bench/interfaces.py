@@ -24,13 +24,30 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class UpscaleContext:
     """What an SR model may need besides pixels: which items the batch holds, how they
-    were degraded, and the seed to draw any randomness from (derived per item, so results
-    never depend on batching or order)."""
+    were degraded, and the seeds to draw any randomness from (derived per item, so results
+    never depend on batching or order).
+
+    ``seed`` is the seed of a batch of one image; a batch of several items carries one
+    seed per item in ``seeds`` (in ``items`` order). Models read them through
+    :meth:`image_seeds` and draw each image's noise from its own seed, never from one
+    generator shared by the batch.
+    """
 
     items: Sequence[Item]
     degradation: str
     level: float
     seed: int
+    seeds: Sequence[int] = ()
+
+    def image_seeds(self, count: int) -> list[int]:
+        """One seed per image of a batch of ``count``: ``seeds`` when given, else ``seed``
+        (a batch of one, or images that share it); a clear error if ``seeds`` does not
+        hold ``count`` seeds."""
+        if not self.seeds:
+            return [self.seed] * count
+        if len(self.seeds) != count:
+            raise ValueError(f"{len(self.seeds)} seeds for a batch of {count} images")
+        return [int(seed) for seed in self.seeds]
 
 
 class SRModel:
@@ -58,6 +75,9 @@ class Metric:
 
     ``reference`` holds the GT-side work (features, captions, decompositions): the runner
     calls it once per item and reuses the result for every SR model and degradation level.
+    So ``score`` gets a reference built from either B GTs (one per SR image) or one GT
+    (shared by all B SR images, e.g. every model's output for one item): expand it with
+    :func:`semfid_bench.reference_broadcast.broadcast_reference`.
     A no-reference metric (``MetricSpec(full_reference=False)``) gets ``gt=None``: its
     ``reference`` may still use ``items`` (ids, manifest fields), never the GT pixels.
     """

@@ -27,6 +27,7 @@ from semfid_bench.errors import SemfidError
 from semfid_bench.interfaces import Metric
 from semfid_bench.learned.checkpoints import load_checkpoint
 from semfid_bench.learned.heatmap import save_heatmap
+from semfid_bench.reference_broadcast import broadcast_reference
 from semfid_bench.report.artefacts import Artefact, map_image_from
 from semfid_bench.safe_paths import path_inside
 
@@ -70,7 +71,7 @@ class RegressorMetric(_Learned):
     """Scores pairs with a trained regressor, in batches."""
 
     def score(self, sr: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-        return self._batched(reference, sr).float()
+        return self._batched(broadcast_reference(reference, len(sr)), sr).float()
 
 
 class CLUMetric(_Learned):
@@ -93,7 +94,7 @@ class CLUMetric(_Learned):
 
     def score_with_details(self, sr: torch.Tensor, reference) -> tuple[torch.Tensor, list | None]:
         """Map means; with ``maps_dir``, each map's heatmap path as ``{"map": PATH}``."""
-        gt, ids = reference
+        gt, ids = broadcast_reference(reference, len(sr))
         maps = self.maps(gt, sr)
         details = None
         if self.maps_dir is not None:

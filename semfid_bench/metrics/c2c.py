@@ -17,6 +17,7 @@ from semfid_bench.captioning import DEFAULT_CAPTIONER, CaptionSource
 from semfid_bench.interfaces import Metric
 from semfid_bench.manifest import Item
 from semfid_bench.metrics.sentence_embedding import shared_sentence_encoder
+from semfid_bench.reference_broadcast import broadcast_reference
 from semfid_bench.registry import PluginContext
 from semfid_bench.report.artefacts import Artefact, captions_from
 
@@ -45,6 +46,7 @@ class CaptionToCaption(Metric):
     def score_with_details(
         self, sr: torch.Tensor, reference: dict[str, Any]
     ) -> tuple[torch.Tensor, list[dict]]:
+        reference = broadcast_reference(reference, len(sr))
         sr_captions = self.captions.caption_sr(sr)
         scores = (self.encoder.encode(sr_captions) * reference["embeddings"]).sum(dim=-1)
         details = [

@@ -27,6 +27,7 @@ from semfid_bench.metrics.clip_model import (
     ClipModel,
     shared_clip_model,
 )
+from semfid_bench.reference_broadcast import broadcast_reference
 from semfid_bench.registry import PluginContext
 from semfid_bench.report.artefacts import Artefact, captions_from
 
@@ -70,6 +71,7 @@ class ClipSimilarity(Metric):
         return clip_image_features(self.clip, gt, items)[0]
 
     def score(self, sr: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        reference = broadcast_reference(reference, len(sr))
         return (self.clip.encode_images(sr) * reference).sum(dim=-1)
 
 
@@ -99,6 +101,7 @@ class CaptionToImage(Metric):
     def score_with_details(
         self, sr: torch.Tensor, reference: dict[str, Any]
     ) -> tuple[torch.Tensor, list[dict]]:
+        reference = broadcast_reference(reference, len(sr))
         scores = (self.clip.encode_images(sr) * reference["text"]).sum(dim=-1)
         context = self.clip.context_length
         details = [

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from semfid_bench.interfaces import Metric
 from semfid_bench.metrics.lr_alignment import align
 from semfid_bench.metrics.lr_consistency import crop_border, lr_scale
+from semfid_bench.reference_broadcast import broadcast_reference
 from semfid_bench.report.artefacts import Artefact, class_map_from
 
 CLASSES = ("improvement", "omission", "hallucination")
@@ -178,7 +179,7 @@ class CorrectnessMetric(Metric):
         self.index, self.settings = CLASSES.index(which), settings
 
     def score_with_details(self, sr: torch.Tensor, reference: torch.Tensor, *, lr: torch.Tensor):
-        triples = zip(sr, lr, reference, strict=True)
+        triples = zip(sr, lr, broadcast_reference(reference, len(sr)), strict=True)
         results = [classify(s, low, gt, self.settings) for s, low, gt in triples]
         return scores_and_details(results, self.index)
 

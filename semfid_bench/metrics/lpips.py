@@ -11,12 +11,15 @@ which is used when installed; pyiqa hosts the same file as ``LPIPS_v0.1_alex-df7
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from semfid_bench.interfaces import Metric
+from semfid_bench.reference_broadcast import broadcast_reference
 from semfid_bench.weights import WeightFile, fetch_weights, load_state_dict
 
 ALEXNET = WeightFile(
@@ -54,18 +57,25 @@ class LPIPSNet(nn.Module):
         self.register_buffer("shift", torch.tensor(_SHIFT).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor(_SCALE).view(1, 3, 1, 1))
 
-    def _taps(self, images: torch.Tensor) -> list[torch.Tensor]:
+    def taps(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The five unit-normalised AlexNet activations LPIPS compares."""
         x = ((2.0 * images - 1.0) - self.shift) / self.scale
         taps = []
         for start, stop in _SLICES:
             for layer in self.features[start:stop]:
                 x = layer(x)
             taps.append(x / (x.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10))
-        return taps
+        return tuple(taps)
 
     def forward(self, sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-        total = sr.new_zeros(sr.shape[0])
-        for lin, a, b in zip(self.lins, self._taps(sr), self._taps(gt), strict=True):
+        return self.distance(self.taps(sr), self.taps(gt))
+
+    def distance(
+        self, sr_taps: Sequence[torch.Tensor], gt_taps: Sequence[torch.Tensor]
+    ) -> torch.Tensor:
+        """(B,) LPIPS from both sides' :meth:`taps` (GT taps of one image broadcast)."""
+        total = sr_taps[0].new_zeros(sr_taps[0].shape[0])
+        for lin, a, b in zip(self.lins, sr_taps, gt_taps, strict=True):
             total = total + lin((a - b).pow(2)).mean(dim=(1, 2, 3))
         return total
 
@@ -93,7 +103,8 @@ def build_lpips(alexnet_weights: str | None = None, linear_weights: str | None =
 
 
 class LPIPSMetric(Metric):
-    """LPIPS distance, lower is better; GT side is the GT images themselves."""
+    """LPIPS distance, lower is better; the GT side is the GT's AlexNet taps, computed once
+    per item and reused for every SR image of it."""
 
     def __init__(
         self,
@@ -115,13 +126,20 @@ class LPIPSMetric(Metric):
         return self._net
 
     @torch.inference_mode()
-    def score(self, sr: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-        if sr.shape != reference.shape:
-            raise ValueError(f"SR {tuple(sr.shape)} and GT {tuple(reference.shape)} differ")
-        out = [
-            self.net(a.to(self.device), b.to(self.device))
-            for a, b in zip(
-                sr.split(self.batch_size), reference.split(self.batch_size), strict=True
-            )
-        ]
+    def reference(self, gt: torch.Tensor, items: Sequence[Any]) -> dict[str, Any]:
+        """The GT size and taps (in chunks of ``batch_size`` images)."""
+        chunks = [self.net.taps(part.to(self.device)) for part in gt.split(self.batch_size)]
+        taps = tuple(torch.cat(layer) for layer in zip(*chunks, strict=True))
+        return {"size": tuple(gt.shape[-2:]), "taps": taps}
+
+    @torch.inference_mode()
+    def score(self, sr: torch.Tensor, reference: dict[str, Any]) -> torch.Tensor:
+        if tuple(sr.shape[-2:]) != reference["size"]:
+            raise ValueError(f"SR {tuple(sr.shape)} and GT {reference['size']} differ in size")
+        gt_taps = broadcast_reference(reference["taps"], len(sr))
+        out = []
+        for start in range(0, len(sr), self.batch_size):
+            part = slice(start, start + self.batch_size)
+            sr_taps = self.net.taps(sr[part].to(self.device))
+            out.append(self.net.distance(sr_taps, [tap[part] for tap in gt_taps]))
         return torch.cat(out).float().cpu()

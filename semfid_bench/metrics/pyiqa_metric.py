@@ -14,6 +14,7 @@ import torch
 
 from semfid_bench.errors import WeightsUnavailableError
 from semfid_bench.interfaces import Metric
+from semfid_bench.reference_broadcast import broadcast_reference
 
 
 class PyiqaMetric(Metric):
@@ -61,6 +62,8 @@ class PyiqaMetric(Metric):
 
     @torch.inference_mode()
     def score(self, sr: torch.Tensor, reference: torch.Tensor | None) -> torch.Tensor:
+        if self.full_reference:
+            reference = broadcast_reference(reference, len(sr))
         out = []
         for start in range(0, sr.shape[0], self.batch_size):
             batch = sr[start : start + self.batch_size].to(self.device)

@@ -32,6 +32,7 @@ from semfid_bench.metrics.correctness import (
     scores_and_details,
 )
 from semfid_bench.metrics.lr_consistency import lr_scale
+from semfid_bench.reference_broadcast import broadcast_reference
 from semfid_bench.report.artefacts import Artefact, class_map_from
 
 MAP_LEGEND = (
@@ -78,7 +79,9 @@ class SemanticCorrectness(Metric):
                 _grid(_cosine_distance(high, low)),
                 self.settings,
             )
-            for high, low, gt in zip(sr_tokens, lr_tokens, reference, strict=True)
+            for high, low, gt in zip(
+                sr_tokens, lr_tokens, broadcast_reference(reference, len(sr)), strict=True
+            )
         ]
         return scores_and_details(results, self.index)
 

@@ -40,6 +40,7 @@ from semfid_bench.manifest import Item
 from semfid_bench.metrics.clip_metrics import clip_image_features, gt_hashes
 from semfid_bench.metrics.clip_model import DEFAULT_MODEL, DEFAULT_PRETRAINED, shared_clip_model
 from semfid_bench.metrics.splice_solver import NonNegativeLasso
+from semfid_bench.reference_broadcast import broadcast_reference
 from semfid_bench.report.artefacts import Artefact, concept_changes_from
 from semfid_bench.weights import WeightFile, fetch_weights
 
@@ -267,6 +268,7 @@ class SpliceSimilarity(Metric):
     def score_with_details(
         self, sr: torch.Tensor, reference: dict[str, Any]
     ) -> tuple[torch.Tensor, list[dict]]:
+        reference = broadcast_reference(reference, len(sr))
         state = self._load()
         dictionary, solver = state["dictionary"], state["solver"]
         sr_embeddings = self.clip.encode_images(sr)

@@ -4,7 +4,8 @@ Solves, for each row v of a batch, ``min_w ||Dᵀw − v||² + λ·||w||₁  s.t
 ``D`` the (concepts × dim) dictionary. ADMM splits w = z: the x-update is a linear solve
 with ``2·D·Dᵀ + ρI``, the z-update a shifted ReLU (the proximal map of λ‖·‖₁ restricted
 to w ≥ 0), u the scaled dual. Larger λ gives sparser codes. Iterates start at zero
-(SpLiCE starts from random values), so results are deterministic.
+(SpLiCE starts from random values), so results are deterministic; each row stops at its
+own convergence, so its code does not depend on the rows solved with it.
 
 SpLiCE factors the (concepts × concepts) matrix ``2·D·Dᵀ + ρI`` by Cholesky; with 10,000
 concepts that is 10⁸ entries and a 10⁸-operation solve per iteration. Through the Woodbury
@@ -51,14 +52,22 @@ class NonNegativeLasso:
         z = torch.zeros_like(rhs)
         u = torch.zeros_like(rhs)
         shift = l1_penalty / self.rho
+        # Each row stops at its own convergence (and leaves the batch), so a row's code is
+        # the same whether it is solved alone or in a batch.
+        codes = torch.empty_like(rhs)
+        active = torch.arange(rhs.shape[1], device=rhs.device)
         for iteration in range(self.max_iter):
             x = self._x_update(rhs + self.rho * (z - u), d, factor)
             z_old = z
             z = (x + u - shift).clamp_min(0.0)
             u = u + x - z
             if iteration % _CHECK_EVERY == 0 or iteration == self.max_iter - 1:
-                primal = torch.linalg.vector_norm(x - z, dim=0).max()
-                dual = torch.linalg.vector_norm(self.rho * (z - z_old), dim=0).max()
-                if primal < self.tol and dual < self.tol:
+                primal = torch.linalg.vector_norm(x - z, dim=0)
+                dual = torch.linalg.vector_norm(self.rho * (z - z_old), dim=0)
+                done = (primal < self.tol) & (dual < self.tol) | (iteration == self.max_iter - 1)
+                codes[:, active[done]] = z[:, done]
+                running = ~done
+                if not running.any():
                     break
-        return z.T.to(targets.dtype)
+                active, rhs, z, u = active[running], rhs[:, running], z[:, running], u[:, running]
+        return codes.T.to(targets.dtype)

@@ -113,8 +113,11 @@ class SDx4Upscaler(SRModel):
 
     @torch.inference_mode()
     def upscale(self, lr: torch.Tensor, context: UpscaleContext) -> torch.Tensor:
-        seed = sampling_seed(context.seed, self.seed)
-        outputs = [self._upscale_one(image[None], seed) for image in lr]
+        seeds = context.image_seeds(len(lr))
+        outputs = [
+            self._upscale_one(image[None], sampling_seed(seed, self.seed))
+            for image, seed in zip(lr, seeds, strict=True)
+        ]
         return torch.cat(outputs).to(lr.device, torch.float32)
 
     def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:

@@ -65,7 +65,7 @@ def test_agrees_with_pyiqa_and_lpips_package(shared_nets, sample_images):
 def test_missing_backbone_weights_name_the_file_and_option():
     metric = LPIPSMetric()
     with pytest.raises(WeightsUnavailableError) as info:
-        metric.score(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))
+        metric.reference(torch.rand(1, 3, 32, 32), [None])
     assert "alexnet-owt-7be5be79.pth" in info.value.message
     assert "lpips.alexnet_weights" in info.value.hint
 
@@ -78,4 +78,5 @@ def test_metric_loads_weights_from_local_files(shared_nets, sample_images, tmp_p
     metric = LPIPSMetric(alexnet_weights=str(backbone), batch_size=3)
     sr = sample_images.flip(-1)
     with torch.inference_mode():
-        torch.testing.assert_close(metric.score(sr, sample_images), ours(sr, sample_images))
+        reference = metric.reference(sample_images, [None] * 4)
+        torch.testing.assert_close(metric.score(sr, reference), ours(sr, sample_images))
