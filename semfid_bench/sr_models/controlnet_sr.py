@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from semfid_bench.images import quantize, to_tensor, to_uint8
 from semfid_bench.interfaces import SRModel, UpscaleContext
 from semfid_bench.sr_models.colour_fix import colour_fix
 from semfid_bench.sr_models.latent_tiling import tiled_predict
+from semfid_bench.sr_models.memory_fallback import MIN_LATENT_TILE, MemoryFallback, smaller_tile
 from semfid_bench.sr_models.sd_x4_upscaler import sampling_seed
 
 
@@ -60,11 +62,14 @@ def authors_output(
     return pil_resize(sr, height, width)
 
 
-class ControlNetSR(SRModel):
+class ControlNetSR(MemoryFallback, SRModel):
     """Base for ControlNet-conditioned SD restorers; subclasses set ``tokenizer``,
     ``scheduler``, ``text_encoder``, ``vae``, ``unet``, ``controlnet``, ``device``,
     ``dtype``, ``tile``, ``tile_overlap``, ``vae_factor``, ``guidance``,
-    ``conditioning_scale``, ``seed`` and implement :meth:`_upscale_one`."""
+    ``conditioning_scale``, ``seed``, ``process_size`` and implement :meth:`_upscale_one`.
+
+    An image that runs out of memory is retried with a tiled VAE decode, then with halved
+    latent tiles (see :mod:`~semfid_bench.sr_models.memory_fallback`)."""
 
     tokenizer: object
     scheduler: object
@@ -73,13 +78,46 @@ class ControlNetSR(SRModel):
     device: torch.device
     dtype: torch.dtype
     tile: int
+    tile_overlap: int
     seed: int
+    process_size: int
+    _force_vae_tiling = False
 
     @torch.inference_mode()
     def upscale(self, lr: torch.Tensor, context: UpscaleContext) -> torch.Tensor:
         seed = sampling_seed(context.seed, self.seed)
-        outputs = [self._upscale_one(image[None].to(self.device), seed) for image in lr]
+        self._fallback_notes = []
+        outputs = [
+            self.with_memory_fallback(
+                lambda image=image: self._upscale_one(image[None].to(self.device), seed),
+                self._working_side(image.shape[-2:]),
+            )
+            for image in lr
+        ]
         return torch.cat(outputs).to(lr.device, torch.float32)
+
+    def _working_side(self, lr_size) -> int:
+        """The larger side (pixels) of the image the pipeline works on for an LR image of
+        ``lr_size``: upscaled ×scale, and at least ``process_size`` on its shorter side."""
+        height, width = lr_size
+        return int(max(height, width) * max(self.scale, self.process_size / min(height, width)))
+
+    def _memory_settings(self) -> dict[str, Any]:
+        return {
+            "tile": self.tile,
+            "tile_overlap": self.tile_overlap,
+            "_force_vae_tiling": self._force_vae_tiling,
+        }
+
+    def _shrink(self, size: int) -> str | None:
+        if not self._force_vae_tiling:
+            self._force_vae_tiling = True
+            return "tiled VAE decode"
+        tile = smaller_tile(self.tile, size // self.vae_factor, 8, MIN_LATENT_TILE)
+        if tile is None:
+            return None
+        self.tile, self.tile_overlap = tile, min(self.tile_overlap, tile // 4)
+        return f"latent tiles of {tile} (overlap {self.tile_overlap}) and tiled VAE decode"
 
     def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
         raise NotImplementedError
@@ -141,7 +179,7 @@ class ControlNetSR(SRModel):
         return ((image.float() + 1) / 2).clamp(0.0, 1.0)
 
     def _vae_tiling(self, height: int, width: int) -> None:
-        if max(height, width) > self.tile:
+        if self._force_vae_tiling or max(height, width) > self.tile:
             self.vae.enable_tiling()
         else:
             self.vae.disable_tiling()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from semfid_bench.interfaces import SRModel, UpscaleContext
 from semfid_bench.seeding import derive_seed
 from semfid_bench.sr_models.latent_tiling import TiledUNet
+from semfid_bench.sr_models.memory_fallback import MIN_LATENT_TILE, MemoryFallback, smaller_tile
 from semfid_bench.weights import hf_snapshot
 
 REPO_ID = "stabilityai/stable-diffusion-x4-upscaler"
@@ -67,7 +69,7 @@ def sampling_seed(run_seed: int, model_seed: int) -> int:
     return run_seed if model_seed == 0 else derive_seed(run_seed, "sampling", model_seed)
 
 
-class SDx4Upscaler(SRModel):
+class SDx4Upscaler(MemoryFallback, SRModel):
     """``StableDiffusionUpscalePipeline`` with seeded noise, tiling and fp16 on CUDA.
 
     Defaults follow the model card and diffusers: 75 steps, guidance 9.0, noise level 20.
@@ -76,8 +78,11 @@ class SDx4Upscaler(SRModel):
     semantic-fidelity benchmark must not inject unasked); ``prompt`` changes that. When the
     prompt equals the negative prompt (both empty by default), classifier-free guidance
     cannot change the prediction (``uncond + g · (cond − uncond)`` with cond = uncond), so
-    ``guidance`` is 1 then: one UNet pass per step instead of two.
+    ``guidance`` is 1 then: one UNet pass per step instead of two. An image that runs out
+    of memory is retried with a tiled VAE decode, then halved latent tiles (that call only).
     """
+
+    _force_vae_tiling = False
 
     @staticmethod
     def weight_files(weights: str | None = None, **_: object) -> dict[str, Callable[[], Path]]:
@@ -115,7 +120,7 @@ class SDx4Upscaler(SRModel):
         self.prompt = str(prompt)
         self.negative_prompt = str(negative_prompt)
         self.guidance = effective_guidance(float(guidance), self.prompt, self.negative_prompt)
-        self.tile = int(tile)
+        self.tile, self.tile_overlap = int(tile), int(tile_overlap)
         self.seed = int(seed)
         folder = self.weight_files(weights)[REPO_ID]()
         pipe = StableDiffusionUpscalePipeline.from_pretrained(
@@ -127,21 +132,46 @@ class SDx4Upscaler(SRModel):
         )
         if self.tile % self.multiple:
             raise ValueError(f"tile must be a multiple of {self.multiple}, not {self.tile}")
-        pipe.unet = TiledUNet(pipe.unet, tile=self.tile, overlap=int(tile_overlap))
+        pipe.unet = TiledUNet(pipe.unet, tile=self.tile, overlap=self.tile_overlap)
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(self.device)
 
     @torch.inference_mode()
     def upscale(self, lr: torch.Tensor, context: UpscaleContext) -> torch.Tensor:
         seed = sampling_seed(context.seed, self.seed)
-        outputs = [self._upscale_one(image[None], seed) for image in lr]
+        self._fallback_notes = []
+        outputs = [
+            self.with_memory_fallback(
+                lambda image=image: self._upscale_one(image[None], seed), max(image.shape[-2:])
+            )
+            for image in lr
+        ]
         return torch.cat(outputs).to(lr.device, torch.float32)
+
+    def _memory_settings(self) -> dict[str, Any]:
+        return {
+            "tile": self.tile,
+            "tile_overlap": self.tile_overlap,
+            "_force_vae_tiling": self._force_vae_tiling,
+        }
+
+    def _shrink(self, size: int) -> str | None:
+        """A tiled VAE decode first, then halved latent tiles (the latent is the LR size)."""
+        if not self._force_vae_tiling:
+            self._force_vae_tiling = True
+            return "tiled VAE decode"
+        tile = smaller_tile(self.tile, size, self.multiple, max(MIN_LATENT_TILE, self.multiple))
+        if tile is None:
+            return None
+        self.tile, self.tile_overlap = tile, min(self.tile_overlap, tile // 4)
+        return f"latent tiles of {tile} (overlap {self.tile_overlap}) and tiled VAE decode"
 
     def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
         height, width = lr.shape[-2:]
         image = pad_to_multiple(lr.to(self.device, torch.float32), self.multiple)
+        self.pipe.unet.tile, self.pipe.unet.overlap = self.tile, self.tile_overlap
         # The decoder works on 4× the latent: tile it too when the latent is tiled.
-        if max(image.shape[-2:]) > self.tile:
+        if self._force_vae_tiling or max(image.shape[-2:]) > self.tile:
             self.pipe.vae.enable_tiling()
         else:
             self.pipe.vae.disable_tiling()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,7 @@ from semfid_bench.sr_models.colour_fix import adain_colour_fix, colour_fix
 from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
 from semfid_bench.sr_models.diffusers_loading import load_strict
 from semfid_bench.sr_models.latent_tiling import tiled_predict
+from semfid_bench.sr_models.memory_fallback import MIN_LATENT_TILE, smaller_tile
 from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
 from semfid_bench.sr_models.stablesr_modules import (
     TimeAwareEncoder,
@@ -197,6 +199,32 @@ class StableSR(ControlNetSR):
         if self.colour_fix == "adain":
             return adain_colour_fix(sr, reference, eps=ADAIN_EPS)
         return colour_fix(sr, reference, self.colour_fix).clamp(0.0, 1.0)
+
+    def _working_side(self, lr_size) -> int:
+        height, width = lr_size
+        return int(max(height, width) * max(self.input_size / min(height, width), self.scale))
+
+    def _memory_settings(self) -> dict[str, Any]:
+        kept = {"vqgantile_size": self.vqgantile_size, "vqgantile_stride": self.vqgantile_stride}
+        return super()._memory_settings() | kept
+
+    def _shrink(self, size: int) -> str | None:
+        """First the CFW decoder's patches (the whole pipeline runs per patch, as with the
+        authors' ``--vqgantile_size``; at default settings the latent is already tiled and
+        the full-resolution CFW decode is the peak), then the latent tiles."""
+        patch = smaller_tile(self.vqgantile_size, size, PIXEL_MULTIPLE, PIXEL_MULTIPLE)
+        if patch is not None:
+            stride = max(1, patch * self.vqgantile_stride // self.vqgantile_size)
+            self.vqgantile_size, self.vqgantile_stride = patch, stride
+            return f"CFW-decoder patches of {patch} px (stride {stride})"
+        tile = smaller_tile(self.tile, size // self.vae_factor, 8, MIN_LATENT_TILE)
+        if tile is None:
+            return None
+        self.tile, self.tile_overlap = tile, min(self.tile_overlap, tile // 4)
+        return (
+            f"CFW-decoder patches of {self.vqgantile_size} px and latent tiles of {tile} "
+            f"(overlap {self.tile_overlap})"
+        )
 
     def _vae_tiling(self, height: int, width: int) -> None:
         """Never tile the VAE encoder: the authors encode the whole upscaled image (their
