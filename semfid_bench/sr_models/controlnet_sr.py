@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +20,7 @@ from semfid_bench.images import quantize, to_tensor, to_uint8
 from semfid_bench.interfaces import SRModel, UpscaleContext
 from semfid_bench.sr_models.colour_fix import colour_fix
 from semfid_bench.sr_models.latent_tiling import tiled_predict
-from semfid_bench.sr_models.memory_fallback import MIN_LATENT_TILE, MemoryFallback, smaller_tile
+from semfid_bench.sr_models.memory_fallback import MemoryFallback
 from semfid_bench.sr_models.sd_x4_upscaler import sampling_seed
 
 
@@ -77,11 +76,8 @@ class ControlNetSR(MemoryFallback, SRModel):
     vae: torch.nn.Module
     device: torch.device
     dtype: torch.dtype
-    tile: int
-    tile_overlap: int
     seed: int
     process_size: int
-    _force_vae_tiling = False
 
     @torch.inference_mode()
     def upscale(self, lr: torch.Tensor, context: UpscaleContext) -> torch.Tensor:
@@ -102,22 +98,8 @@ class ControlNetSR(MemoryFallback, SRModel):
         height, width = lr_size
         return int(max(height, width) * max(self.scale, self.process_size / min(height, width)))
 
-    def _memory_settings(self) -> dict[str, Any]:
-        return {
-            "tile": self.tile,
-            "tile_overlap": self.tile_overlap,
-            "_force_vae_tiling": self._force_vae_tiling,
-        }
-
-    def _shrink(self, size: int) -> str | None:
-        if not self._force_vae_tiling:
-            self._force_vae_tiling = True
-            return "tiled VAE decode"
-        tile = smaller_tile(self.tile, size // self.vae_factor, 8, MIN_LATENT_TILE)
-        if tile is None:
-            return None
-        self.tile, self.tile_overlap = tile, min(self.tile_overlap, tile // 4)
-        return f"latent tiles of {tile} (overlap {self.tile_overlap}) and tiled VAE decode"
+    def _latent_geometry(self, size: int) -> tuple[int, int]:
+        return size // self.vae_factor, 8
 
     def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
         raise NotImplementedError

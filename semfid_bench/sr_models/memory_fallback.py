@@ -36,9 +36,14 @@ def smaller_tile(tile: int, size: int, multiple: int, floor: int) -> int | None:
 
 
 class MemoryFallback:
-    """Mixin for SR models: :meth:`with_memory_fallback` runs one call, retrying it with
-    :meth:`_shrink` on out-of-memory; :meth:`fallbacks` reports the last call's retries."""
+    """Mixin for diffusion SR models with ``tile`` and ``tile_overlap`` (latent pixels) and a
+    VAE decode that can be tiled (``_force_vae_tiling``): :meth:`with_memory_fallback` runs
+    one call, retrying it with :meth:`_shrink` on out-of-memory; :meth:`fallbacks` reports
+    the last call's retries."""
 
+    tile: int
+    tile_overlap: int
+    _force_vae_tiling = False
     _fallback_notes: list[str]
 
     def fallbacks(self) -> list[str]:
@@ -47,12 +52,35 @@ class MemoryFallback:
 
     def _memory_settings(self) -> dict[str, Any]:
         """The attributes a retry may change (restored after every call)."""
+        return {
+            "tile": self.tile,
+            "tile_overlap": self.tile_overlap,
+            "_force_vae_tiling": self._force_vae_tiling,
+        }
+
+    def _latent_geometry(self, size: int) -> tuple[int, int]:
+        """(the latent's larger side, the multiple its tiles must be) for an image whose
+        larger side is ``size`` pixels."""
         raise NotImplementedError
 
     def _shrink(self, size: int) -> str | None:
         """Lower the memory the next try needs for an input whose larger side is ``size``
-        pixels; say what changed, or None when nothing can shrink any more."""
-        raise NotImplementedError
+        pixels: a tiled VAE decode first, then smaller latent tiles; say what changed, or
+        None when nothing can shrink any more."""
+        if not self._force_vae_tiling:
+            self._force_vae_tiling = True
+            return "tiled VAE decode"
+        tiles = self._shrink_latent_tiles(size)
+        return None if tiles is None else f"{tiles} and tiled VAE decode"
+
+    def _shrink_latent_tiles(self, size: int) -> str | None:
+        """Halve the latent tiles (overlap at most a quarter of them); None at the floor."""
+        side, multiple = self._latent_geometry(size)
+        tile = smaller_tile(self.tile, side, multiple, max(MIN_LATENT_TILE, multiple))
+        if tile is None:
+            return None
+        self.tile, self.tile_overlap = tile, min(self.tile_overlap, tile // 4)
+        return f"latent tiles of {tile} (overlap {self.tile_overlap})"
 
     def with_memory_fallback(self, call: Callable[[], T], size: int) -> T:
         """``call()``, retried with smaller tiles while it runs out of memory; the settings

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +17,7 @@ import torch.nn.functional as F
 from semfid_bench.interfaces import SRModel, UpscaleContext
 from semfid_bench.seeding import derive_seed
 from semfid_bench.sr_models.latent_tiling import TiledUNet
-from semfid_bench.sr_models.memory_fallback import MIN_LATENT_TILE, MemoryFallback, smaller_tile
+from semfid_bench.sr_models.memory_fallback import MemoryFallback
 from semfid_bench.weights import hf_snapshot
 
 REPO_ID = "stabilityai/stable-diffusion-x4-upscaler"
@@ -81,8 +80,6 @@ class SDx4Upscaler(MemoryFallback, SRModel):
     ``guidance`` is 1 then: one UNet pass per step instead of two. An image that runs out
     of memory is retried with a tiled VAE decode, then halved latent tiles (that call only).
     """
-
-    _force_vae_tiling = False
 
     @staticmethod
     def weight_files(weights: str | None = None, **_: object) -> dict[str, Callable[[], Path]]:
@@ -148,23 +145,9 @@ class SDx4Upscaler(MemoryFallback, SRModel):
         ]
         return torch.cat(outputs).to(lr.device, torch.float32)
 
-    def _memory_settings(self) -> dict[str, Any]:
-        return {
-            "tile": self.tile,
-            "tile_overlap": self.tile_overlap,
-            "_force_vae_tiling": self._force_vae_tiling,
-        }
-
-    def _shrink(self, size: int) -> str | None:
-        """A tiled VAE decode first, then halved latent tiles (the latent is the LR size)."""
-        if not self._force_vae_tiling:
-            self._force_vae_tiling = True
-            return "tiled VAE decode"
-        tile = smaller_tile(self.tile, size, self.multiple, max(MIN_LATENT_TILE, self.multiple))
-        if tile is None:
-            return None
-        self.tile, self.tile_overlap = tile, min(self.tile_overlap, tile // 4)
-        return f"latent tiles of {tile} (overlap {self.tile_overlap}) and tiled VAE decode"
+    def _latent_geometry(self, size: int) -> tuple[int, int]:
+        """The latent is as large as the LR image; tiles suit the UNet's downsampling."""
+        return size, self.multiple
 
     def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
         height, width = lr.shape[-2:]

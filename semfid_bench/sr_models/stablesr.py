@@ -23,7 +23,7 @@ from semfid_bench.sr_models.colour_fix import adain_colour_fix, colour_fix
 from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
 from semfid_bench.sr_models.diffusers_loading import load_strict
 from semfid_bench.sr_models.latent_tiling import tiled_predict
-from semfid_bench.sr_models.memory_fallback import MIN_LATENT_TILE, smaller_tile
+from semfid_bench.sr_models.memory_fallback import smaller_tile
 from semfid_bench.sr_models.sd_x4_upscaler import torch_dtype
 from semfid_bench.sr_models.stablesr_modules import (
     TimeAwareEncoder,
@@ -217,14 +217,10 @@ class StableSR(ControlNetSR):
             stride = max(1, patch * self.vqgantile_stride // self.vqgantile_size)
             self.vqgantile_size, self.vqgantile_stride = patch, stride
             return f"CFW-decoder patches of {patch} px (stride {stride})"
-        tile = smaller_tile(self.tile, size // self.vae_factor, 8, MIN_LATENT_TILE)
-        if tile is None:
+        tiles = self._shrink_latent_tiles(size)
+        if tiles is None:
             return None
-        self.tile, self.tile_overlap = tile, min(self.tile_overlap, tile // 4)
-        return (
-            f"CFW-decoder patches of {self.vqgantile_size} px and latent tiles of {tile} "
-            f"(overlap {self.tile_overlap})"
-        )
+        return f"CFW-decoder patches of {self.vqgantile_size} px and {tiles}"
 
     def _vae_tiling(self, height: int, width: int) -> None:
         """Never tile the VAE encoder: the authors encode the whole upscaled image (their
