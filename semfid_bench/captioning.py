@@ -75,6 +75,12 @@ class CaptionSource:
             self._cache = FeatureCache("captions", config, root)
         return self._captioner, self._cache
 
+    def execution(self) -> dict[str, str]:
+        """The captioner's dtype and device type, for the key of every result of a metric
+        that uses these captions (as in the caption cache key: they change the captions)."""
+        captioner = self._ensure()[0]
+        return {f"captioner_{k}": v for k, v in precision_key(captioner, self.device).items()}
+
     @property
     def cache(self) -> FeatureCache:
         return self._ensure()[1]

@@ -74,6 +74,12 @@ def _as_tuple(spec: Any, field_name: str, what: str, check) -> None:
     object.__setattr__(spec, field_name, tuple(value))
 
 
+def _check_gpu_memory(spec: Any) -> None:
+    value = spec.gpu_memory_gib
+    if value is not None and not (_number(value) and math.isfinite(value) and value >= 0):
+        raise _fail(spec, "gpu_memory_gib", "None or a number of GiB >= 0", value)
+
+
 def _check_scales(spec: Any) -> None:
     def positive_int(s: Any) -> bool:
         return isinstance(s, int) and not isinstance(s, bool) and s >= 1
@@ -108,6 +114,8 @@ class MetricSpec:
         :mod:`semfid_bench.set_metrics`). Empty for per-item metrics.
     :param reduce_ci: True if a bootstrap CI over items is meaningful for the reduced value
         (mIoU, PQ); False where resampling items with repeats biases it (FID, KID).
+    :param gpu_memory_gib: estimated peak GPU memory of one instance at default settings
+        (see docs/scaling.md); None when unknown or negligible.
     """
 
     name: str
@@ -122,9 +130,11 @@ class MetricSpec:
     decimals: int | None = None
     reduce: str = ""
     reduce_ci: bool = False
+    gpu_memory_gib: float | None = None
 
     def __post_init__(self) -> None:
         _check_name(self, "name", self.name, namespaced=True)
+        _check_gpu_memory(self)
         _check_bool(self, "higher_is_better")
         _check_bool(self, "full_reference")
         _check_bool(self, "needs_lr")
@@ -161,17 +171,19 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class SRModelSpec:
-    """An SR model: its name and the upscaling factors it supports; ``version`` as for
-    :class:`MetricSpec`."""
+    """An SR model: its name and the upscaling factors it supports; ``version`` and
+    ``gpu_memory_gib`` as for :class:`MetricSpec`."""
 
     name: str
     scales: tuple[int, ...] = (4,)
     description: str = ""
     version: int = 1
+    gpu_memory_gib: float | None = None
 
     def __post_init__(self) -> None:
         _check_name(self, "name", self.name)
         _check_scales(self)
+        _check_gpu_memory(self)
         _check_text(self, "description")
 
 

@@ -115,3 +115,14 @@ def browser(tmp_path_factory):
     driver.set_page_load_timeout(20)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def standin_gpu(monkeypatch):
+    """A stand-in CUDA device on CPU for the test's duration (see tests/standin_device.py):
+    ``torch.cuda`` reports one GPU and tensors moved to it refuse to mix with CPU ones."""
+    from tests.standin_device import StandInDevice, patch_cuda_runtime
+
+    patch_cuda_runtime(monkeypatch)
+    with StandInDevice() as mode:
+        yield mode

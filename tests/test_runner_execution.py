@@ -235,3 +235,21 @@ def test_a_fallback_is_recorded_in_that_cells_rows_only(crops_manifest, make_reg
     expected = ["SR model 'oom-once': out of memory; retried in 8 px tiles"]
     assert notes.count(expected) == 2 and notes.count([]) == 2  # both metrics of one cell
     assert len(summary.notes) == 1 and expected[0] in summary.notes[0]
+
+
+def test_a_cpu_run_and_a_standin_gpu_run_keep_separate_rows(
+    crops_manifest, registry, store, standin_gpu
+):
+    """Not a patched key: the second run really computes on the stand-in GPU (``auto`` picks
+    it), and both runs' values stay in the database."""
+    selection = {"models": ["bicubic", "half-model"], "metrics": ["psnr-y"]}
+    cpu = run_benchmark(_config(crops_manifest, **selection), registry, store)
+    on_gpu = _config(crops_manifest, **selection, device="auto")
+    gpu = run_benchmark(on_gpu, registry, store)
+    assert (cpu.computed, gpu.computed, gpu.skipped) == (4, 4, 0)
+    rows = store.results()
+    assert len(rows) == 8 and standin_gpu.ops > 0
+    devices = rows["model_execution"].map(lambda e: json.loads(e)["device"])
+    assert sorted(devices) == ["cpu"] * 4 + ["cuda"] * 4
+    again = run_benchmark(on_gpu, registry, store)
+    assert (again.computed, again.skipped) == (0, 4)

@@ -124,3 +124,30 @@ def test_an_invalid_spec_is_a_plugin_problem_not_a_crash(make_registry):
         for p in registry.problems
     )
     assert "bicubic" in registry.names("sr_model")
+
+
+@pytest.mark.parametrize("value", [-1, "4 GiB", float("nan"), float("inf"), True])
+def test_gpu_memory_must_be_none_or_a_non_negative_number(value):
+    from semfid_bench.specs import MetricSpec, SpecError, SRModelSpec
+
+    with pytest.raises(SpecError, match="gpu_memory_gib"):
+        SRModelSpec(name="m", gpu_memory_gib=value)
+    with pytest.raises(SpecError, match="gpu_memory_gib"):
+        MetricSpec(name="m", higher_is_better=True, gpu_memory_gib=value)
+    assert SRModelSpec(name="m", gpu_memory_gib=0).gpu_memory_gib == 0
+
+
+def test_every_built_in_gpu_model_has_a_memory_estimate():
+    """The table in docs/scaling.md is read from these; models on the GPU must have one."""
+    from semfid_bench.plugin_manager import build_registry
+
+    registry = build_registry()
+    for kind, names in (
+        (
+            "sr_model",
+            ["bsrgan", "swinir", "realesrgan", "sd-x4-upscaler", "seesr", "pasd", "stablesr"],
+        ),
+        ("metric", ["lpips", "clip", "c2i", "c2c", "regressor", "clu", "splice-sym"]),
+    ):
+        for name in names:
+            assert registry.get(kind, name).spec.gpu_memory_gib > 0, name

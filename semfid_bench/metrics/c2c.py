@@ -43,6 +43,10 @@ class CaptionToCaption(Metric):
     def score(self, sr: torch.Tensor, reference: dict[str, Any]) -> torch.Tensor:
         return self.score_with_details(sr, reference)[0]
 
+    def execution(self) -> dict[str, str]:
+        """The captioner's dtype and device type: part of every result's key."""
+        return self.captions.execution()
+
     def score_with_details(
         self, sr: torch.Tensor, reference: dict[str, Any]
     ) -> tuple[torch.Tensor, list[dict]]:

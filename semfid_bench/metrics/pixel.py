@@ -81,10 +81,12 @@ def _channel_gram(diff: torch.Tensor) -> torch.Tensor:
     full = height - height % rows
     grams = []
     for image in diff:
-        blocks = image[:, :full].reshape(image.shape[0], -1, rows * width).transpose(0, 1)
-        sums = torch.bmm(blocks, blocks.transpose(1, 2)).sum(dim=0, dtype=torch.float64)
         rest = image[:, full:].reshape(image.shape[0], -1)
-        grams.append(sums + (rest @ rest.T).double())
+        gram = (rest @ rest.T).double()
+        if full:  # images shorter than one block are all rest
+            blocks = image[:, :full].reshape(image.shape[0], -1, rows * width).transpose(0, 1)
+            gram += torch.bmm(blocks, blocks.transpose(1, 2)).sum(dim=0, dtype=torch.float64)
+        grams.append(gram)
     return torch.stack(grams)
 
 

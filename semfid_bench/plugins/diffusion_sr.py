@@ -16,6 +16,7 @@ def register_sr_models(register: SRModelRegistrar) -> None:
     register.add(
         SRModelSpec(
             name="sd-x4-upscaler",
+            gpu_memory_gib=6.0,
             scales=(4,),
             description="Stable Diffusion x4 upscaler (stabilityai/stable-diffusion-x4-upscaler, "
             "diffusers pipeline).",
@@ -25,6 +26,7 @@ def register_sr_models(register: SRModelRegistrar) -> None:
     register.add(
         SRModelSpec(
             name="seesr",
+            gpu_memory_gib=9.0,
             scales=(4,),
             description="SeeSR (CVPR 2024) on SD 2-base: LR ControlNet, DAPE tags and image "
             "cross-attention; weights from the authors' Google Drive.",
@@ -34,6 +36,7 @@ def register_sr_models(register: SRModelRegistrar) -> None:
     register.add(
         SRModelSpec(
             name="pasd",
+            gpu_memory_gib=11.0,
             scales=(2, 4),
             description="PASD (ECCV 2024) on SD 1.5: pixel-aware cross-attention and "
             "degradation removal; weights yangtao9009/PASD.",
@@ -43,6 +46,7 @@ def register_sr_models(register: SRModelRegistrar) -> None:
     register.add(
         SRModelSpec(
             name="stablesr",
+            gpu_memory_gib=5.0,
             scales=(4,),
             description="StableSR (IJCV 2024) on SD 2.1-base: SPADE from a time-aware LR "
             "encoder, CFW decoder fusion; CompVis checkpoints from Iceclear/StableSR.",

@@ -19,6 +19,7 @@ def register_metrics(register: MetricRegistrar) -> None:
     register.add(
         MetricSpec(
             name="regressor",
+            gpu_memory_gib=0.5,
             higher_is_better=False,
             value_range=(0.0, math.inf),
             convention="ResNet-50 stage differences → learned score; needs "
@@ -31,6 +32,7 @@ def register_metrics(register: MetricRegistrar) -> None:
     register.add(
         MetricSpec(
             name="clu",
+            gpu_memory_gib=0.5,
             higher_is_better=True,
             value_range=(0.0, 1.0),
             convention="mean of the CLU map (1 = kept, 0 = changed); needs "

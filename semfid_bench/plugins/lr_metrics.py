@@ -69,6 +69,7 @@ def register_metrics(register: MetricRegistrar) -> None:
                 "open_clip ViT-B-32 laion2b_s34b_b79k, centre crop",
                 description=description.replace("pixels", "CLIP patches"),
                 needs_lr=True,
+                gpu_memory_gib=0.8,
             ),
             f"{_SEMANTIC}:make_semantic_{name}",
         )

@@ -12,6 +12,7 @@ def register_metrics(register: MetricRegistrar) -> None:
     register.add(
         MetricSpec(
             name="lpips",
+            gpu_memory_gib=0.2,
             higher_is_better=False,
             value_range=(0.0, 1.0),
             convention="LPIPS v0.1, AlexNet, inputs [0, 1] scaled to [-1, 1] (= pyiqa lpips)",

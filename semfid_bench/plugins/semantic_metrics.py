@@ -18,6 +18,7 @@ def register_metrics(register: MetricRegistrar) -> None:
     register.add(
         MetricSpec(
             name="clip",
+            gpu_memory_gib=0.8,
             higher_is_better=True,
             value_range=(-1.0, 1.0),
             convention=_CLIP,
@@ -28,6 +29,7 @@ def register_metrics(register: MetricRegistrar) -> None:
     register.add(
         MetricSpec(
             name="c2i",
+            gpu_memory_gib=18.0,
             higher_is_better=True,
             value_range=(-1.0, 1.0),
             convention=_CLIP + "; GT caption from the manifest, else the captioner",
@@ -38,6 +40,7 @@ def register_metrics(register: MetricRegistrar) -> None:
     register.add(
         MetricSpec(
             name="c2c",
+            gpu_memory_gib=17.5,
             higher_is_better=True,
             value_range=(-1.0, 1.0),
             convention="captioner qwen2.5-vl (option captioner); all-MiniLM-L6-v2 mean-pooled, "
@@ -58,6 +61,7 @@ def register_metrics(register: MetricRegistrar) -> None:
                 value_range=(-1.0, 1.0),
                 convention=_SPLICE + ("; nouns only" if nouns else ""),
                 description=f"SpLiCE: {what}; details name lost/gained concepts.",
+                gpu_memory_gib=0.8,
             ),
             f"semfid_bench.metrics.splice:make_{name.replace('-', '_')}",
         )

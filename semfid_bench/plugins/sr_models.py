@@ -13,6 +13,7 @@ def register_sr_models(register: SRModelRegistrar) -> None:
     register.add(
         SRModelSpec(
             name="bsrgan",
+            gpu_memory_gib=0.5,
             scales=(4,),
             description="BSRGAN x4 (RRDBNet, cszn/KAIR release BSRGAN.pth).",
         ),
@@ -21,6 +22,7 @@ def register_sr_models(register: SRModelRegistrar) -> None:
     register.add(
         SRModelSpec(
             name="swinir",
+            gpu_memory_gib=1.0,
             scales=(4,),
             description="SwinIR-L real-world x4 GAN; variant=classical for SwinIR-M x4.",
         ),
@@ -29,6 +31,7 @@ def register_sr_models(register: SRModelRegistrar) -> None:
     register.add(
         SRModelSpec(
             name="realesrgan",
+            gpu_memory_gib=0.5,
             scales=(4,),
             description="Real-ESRGAN x4plus (RRDBNet, xinntao/Real-ESRGAN release).",
         ),

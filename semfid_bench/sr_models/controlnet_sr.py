@@ -21,6 +21,7 @@ from semfid_bench.interfaces import SRModel, UpscaleContext
 from semfid_bench.sr_models.colour_fix import colour_fix
 from semfid_bench.sr_models.diffusion_common import sampling_seed
 from semfid_bench.sr_models.latent_tiling import tiled_predict
+from semfid_bench.sr_models.memory_fallback import MemoryFallback
 
 
 def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -60,11 +61,14 @@ def authors_output(
     return pil_resize(sr, height, width)
 
 
-class ControlNetSR(SRModel):
+class ControlNetSR(MemoryFallback, SRModel):
     """Base for ControlNet-conditioned SD restorers; subclasses set ``tokenizer``,
     ``scheduler``, ``text_encoder``, ``vae``, ``unet``, ``controlnet``, ``device``,
     ``dtype``, ``tile``, ``tile_overlap``, ``vae_factor``, ``guidance``,
-    ``conditioning_scale``, ``seed`` and implement :meth:`_upscale_one`."""
+    ``conditioning_scale``, ``seed``, ``process_size`` and implement :meth:`_upscale_one`.
+
+    An image that runs out of memory is retried with a tiled VAE decode, then with halved
+    latent tiles (see :mod:`~semfid_bench.sr_models.memory_fallback`)."""
 
     tokenizer: object
     scheduler: object
@@ -72,17 +76,32 @@ class ControlNetSR(SRModel):
     vae: torch.nn.Module
     device: torch.device
     dtype: torch.dtype
-    tile: int
     seed: int
+    process_size: int
 
     @torch.inference_mode()
     def upscale(self, lr: torch.Tensor, context: UpscaleContext) -> torch.Tensor:
         seeds = context.image_seeds(len(lr))
+        self._fallback_notes = []
         outputs = [
-            self._upscale_one(image[None].to(self.device), sampling_seed(seed, self.seed))
+            self.with_memory_fallback(
+                lambda image=image, seed=seed: self._upscale_one(
+                    image[None].to(self.device), sampling_seed(seed, self.seed)
+                ),
+                self._working_side(image.shape[-2:]),
+            )
             for image, seed in zip(lr, seeds, strict=True)
         ]
         return torch.cat(outputs).to(lr.device, torch.float32)
+
+    def _working_side(self, lr_size) -> int:
+        """The larger side (pixels) of the image the pipeline works on for an LR image of
+        ``lr_size``: upscaled ×scale, and at least ``process_size`` on its shorter side."""
+        height, width = lr_size
+        return int(max(height, width) * max(self.scale, self.process_size / min(height, width)))
+
+    def _latent_geometry(self, size: int) -> tuple[int, int]:
+        return size // self.vae_factor, 8
 
     def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
         raise NotImplementedError
@@ -144,7 +163,7 @@ class ControlNetSR(SRModel):
         return ((image.float() + 1) / 2).clamp(0.0, 1.0)
 
     def _vae_tiling(self, height: int, width: int) -> None:
-        if max(height, width) > self.tile:
+        if self._force_vae_tiling or max(height, width) > self.tile:
             self.vae.enable_tiling()
         else:
             self.vae.disable_tiling()

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from semfid_bench.interfaces import SRModel, UpscaleContext
 from semfid_bench.sr_models.diffusion_common import sampling_seed, torch_dtype
 from semfid_bench.sr_models.latent_tiling import TiledUNet
+from semfid_bench.sr_models.memory_fallback import MemoryFallback
 from semfid_bench.weights import hf_snapshot
 
 REPO_ID = "stabilityai/stable-diffusion-x4-upscaler"
@@ -47,7 +48,7 @@ def effective_guidance(guidance: float, prompt: str, negative_prompt: str) -> fl
     return 1.0 if prompt == negative_prompt else guidance
 
 
-class SDx4Upscaler(SRModel):
+class SDx4Upscaler(MemoryFallback, SRModel):
     """``StableDiffusionUpscalePipeline`` with seeded noise, tiling and fp16 on CUDA.
 
     Defaults follow the model card and diffusers: 75 steps, guidance 9.0, noise level 20.
@@ -56,7 +57,8 @@ class SDx4Upscaler(SRModel):
     semantic-fidelity benchmark must not inject unasked); ``prompt`` changes that. When the
     prompt equals the negative prompt (both empty by default), classifier-free guidance
     cannot change the prediction (``uncond + g · (cond − uncond)`` with cond = uncond), so
-    ``guidance`` is 1 then: one UNet pass per step instead of two.
+    ``guidance`` is 1 then: one UNet pass per step instead of two. An image that runs out
+    of memory is retried with a tiled VAE decode, then halved latent tiles (that call only).
     """
 
     @staticmethod
@@ -95,7 +97,7 @@ class SDx4Upscaler(SRModel):
         self.prompt = str(prompt)
         self.negative_prompt = str(negative_prompt)
         self.guidance = effective_guidance(float(guidance), self.prompt, self.negative_prompt)
-        self.tile = int(tile)
+        self.tile, self.tile_overlap = int(tile), int(tile_overlap)
         self.seed = int(seed)
         folder = self.weight_files(weights)[REPO_ID]()
         pipe = StableDiffusionUpscalePipeline.from_pretrained(
@@ -107,24 +109,35 @@ class SDx4Upscaler(SRModel):
         )
         if self.tile % self.multiple:
             raise ValueError(f"tile must be a multiple of {self.multiple}, not {self.tile}")
-        pipe.unet = TiledUNet(pipe.unet, tile=self.tile, overlap=int(tile_overlap))
+        pipe.unet = TiledUNet(pipe.unet, tile=self.tile, overlap=self.tile_overlap)
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(self.device)
 
     @torch.inference_mode()
     def upscale(self, lr: torch.Tensor, context: UpscaleContext) -> torch.Tensor:
         seeds = context.image_seeds(len(lr))
+        self._fallback_notes = []
         outputs = [
-            self._upscale_one(image[None], sampling_seed(seed, self.seed))
+            self.with_memory_fallback(
+                lambda image=image, seed=seed: self._upscale_one(
+                    image[None], sampling_seed(seed, self.seed)
+                ),
+                max(image.shape[-2:]),
+            )
             for image, seed in zip(lr, seeds, strict=True)
         ]
         return torch.cat(outputs).to(lr.device, torch.float32)
 
+    def _latent_geometry(self, size: int) -> tuple[int, int]:
+        """The latent is as large as the LR image; tiles suit the UNet's downsampling."""
+        return size, self.multiple
+
     def _upscale_one(self, lr: torch.Tensor, seed: int) -> torch.Tensor:
         height, width = lr.shape[-2:]
         image = pad_to_multiple(lr.to(self.device, torch.float32), self.multiple)
+        self.pipe.unet.tile, self.pipe.unet.overlap = self.tile, self.tile_overlap
         # The decoder works on 4× the latent: tile it too when the latent is tiled.
-        if max(image.shape[-2:]) > self.tile:
+        if self._force_vae_tiling or max(image.shape[-2:]) > self.tile:
             self.pipe.vae.enable_tiling()
         else:
             self.pipe.vae.disable_tiling()

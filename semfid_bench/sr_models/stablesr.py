@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +24,7 @@ from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
 from semfid_bench.sr_models.diffusers_loading import load_strict
 from semfid_bench.sr_models.diffusion_common import torch_dtype
 from semfid_bench.sr_models.latent_tiling import tiled_predict
+from semfid_bench.sr_models.memory_fallback import smaller_tile
 from semfid_bench.sr_models.stablesr_modules import (
     TimeAwareEncoder,
     add_cfw,
@@ -197,6 +199,28 @@ class StableSR(ControlNetSR):
         if self.colour_fix == "adain":
             return adain_colour_fix(sr, reference, eps=ADAIN_EPS)
         return colour_fix(sr, reference, self.colour_fix).clamp(0.0, 1.0)
+
+    def _working_side(self, lr_size) -> int:
+        height, width = lr_size
+        return int(max(height, width) * max(self.input_size / min(height, width), self.scale))
+
+    def _memory_settings(self) -> dict[str, Any]:
+        kept = {"vqgantile_size": self.vqgantile_size, "vqgantile_stride": self.vqgantile_stride}
+        return super()._memory_settings() | kept
+
+    def _shrink(self, size: int) -> str | None:
+        """First the CFW decoder's patches (the whole pipeline runs per patch, as with the
+        authors' ``--vqgantile_size``; at default settings the latent is already tiled and
+        the full-resolution CFW decode is the peak), then the latent tiles."""
+        patch = smaller_tile(self.vqgantile_size, size, PIXEL_MULTIPLE, PIXEL_MULTIPLE)
+        if patch is not None:
+            stride = max(1, patch * self.vqgantile_stride // self.vqgantile_size)
+            self.vqgantile_size, self.vqgantile_stride = patch, stride
+            return f"CFW-decoder patches of {patch} px (stride {stride})"
+        tiles = self._shrink_latent_tiles(size)
+        if tiles is None:
+            return None
+        return f"CFW-decoder patches of {self.vqgantile_size} px and {tiles}"
 
     def _vae_tiling(self, height: int, width: int) -> None:
         """Never tile the VAE encoder: the authors encode the whole upscaled image (their

@@ -108,3 +108,20 @@ def test_another_dtype_or_device_type_makes_new_caption_entries(
     assert Counting.captioned == 4
     assert len(list((isolated_cache / "features" / "captions").rglob("*.pt"))) == 4
     assert first.config != second.config
+
+
+def test_the_captioners_dtype_and_device_type_are_in_c2c_and_c2i_result_keys(registry, tiny_clip):
+    from semfid_bench.execution import plugin_execution
+
+    def execution(metric, **options):
+        extra = {"model": tiny_clip, "pretrained": "none"} if metric == "c2i" else {}
+        created = registry.create(
+            "metric", metric, device="cpu", captioner="counting", **extra, **options
+        )
+        return plugin_execution(created, torch.device("cpu"), False)
+
+    for metric in ("c2c", "c2i"):
+        plain = execution(metric)
+        assert plain["captioner_dtype"] == "float32" and plain["captioner_device_type"] == "cpu"
+        half = execution(metric, captioner_options={"dtype": "float16"})
+        assert half["captioner_dtype"] == "float16"
