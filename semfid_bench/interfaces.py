@@ -23,13 +23,16 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class UpscaleContext:
     """What an SR model may need besides pixels: which items the batch holds, how they
-    were degraded, and the seed to draw any randomness from (derived per item, so results
-    never depend on batching or order)."""
+    were degraded (one degradation and level per batch), and the seeds to draw any
+    randomness from: ``seeds`` has one per item, derived per item, so a model that draws
+    image ``i``'s noise from ``seeds[i]`` gives results that never depend on batching or
+    order; ``seed`` is ``seeds[0]`` (all a batch of one needs)."""
 
     items: Sequence[Item]
     degradation: str
     level: float
     seed: int
+    seeds: tuple[int, ...] = ()
 
 
 class SRModel:

@@ -72,6 +72,13 @@ def _as_tuple(spec: Any, field_name: str, what: str, check) -> None:
     object.__setattr__(spec, field_name, tuple(value))
 
 
+def _check_memory(spec: Any) -> None:
+    """``gpu_memory_gib``: None (unknown) or a positive finite number of GiB."""
+    value = spec.gpu_memory_gib
+    if value is not None and not (_number(value) and math.isfinite(value) and value > 0):
+        raise _fail(spec, "gpu_memory_gib", "None or a positive number of GiB", value)
+
+
 def _check_scales(spec: Any) -> None:
     def positive_int(s: Any) -> bool:
         return isinstance(s, int) and not isinstance(s, bool) and s >= 1
@@ -97,6 +104,8 @@ class MetricSpec:
     :param needs_lr: True if ``score`` takes the LR image the run used (given or degraded,
         at its native size) as the keyword ``lr``; a paired item without an LR is then an
         error row of this metric.
+    :param gpu_memory_gib: estimated GPU memory (GiB) of the loaded metric at its default
+        settings, None if unknown; ``--gpu-memory`` subtracts it from the SR models' budget.
     """
 
     name: str
@@ -108,9 +117,11 @@ class MetricSpec:
     version: int = 1
     requires: tuple[str, ...] = ()
     needs_lr: bool = False
+    gpu_memory_gib: float | None = None
 
     def __post_init__(self) -> None:
         _check_name(self, "name", self.name, namespaced=True)
+        _check_memory(self)
         _check_bool(self, "higher_is_better")
         _check_bool(self, "full_reference")
         _check_bool(self, "needs_lr")
@@ -130,15 +141,19 @@ class MetricSpec:
 @dataclass(frozen=True)
 class SRModelSpec:
     """An SR model: its name and the upscaling factors it supports; ``version`` as for
-    :class:`MetricSpec`."""
+    :class:`MetricSpec`. ``gpu_memory_gib``: estimated peak GPU memory (GiB) of one
+    loaded model at its default settings, None if unknown; ``--gpu-memory`` keeps models
+    loaded while their estimates fit (see :mod:`semfid_bench.executors.models`)."""
 
     name: str
     scales: tuple[int, ...] = (4,)
     description: str = ""
     version: int = 1
+    gpu_memory_gib: float | None = None
 
     def __post_init__(self) -> None:
         _check_name(self, "name", self.name)
+        _check_memory(self)
         _check_scales(self)
         _check_text(self, "description")
 
