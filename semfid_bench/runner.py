@@ -230,8 +230,6 @@ def run_benchmark(
     progress: Progress | None = None,
 ) -> RunSummary:
     """Run every model × degradation level × item, each metric once, into ``store``."""
-    from semfid_bench.device import resolve_device
-
     progress = progress or Progress()
     _check_selection(config, registry)
     manifest = resolve_manifest(config, registry)
@@ -242,24 +240,24 @@ def run_benchmark(
         raise SemfidError(f"Select at least one SR model for the {unpaired} unpaired item(s).")
     options = scoped_options(registry, config.options, _selection(config))
     job = Job(config, options, plugin_keys(config, registry, options))
-    executor, device = _executor(config, registry, job, resolve_device)
+    executor = _executor(config, registry, job)
     try:
         keys = executor.start()
         with tf32_policy(config.tf32 == "on"):
-            return _execute(config, registry, store, progress, manifest, keys, device, executor)
+            return _execute(config, registry, store, progress, manifest, keys, executor)
     finally:
         executor.close()
 
 
-def _executor(config: RunConfig, registry: Registry, job: Job, resolve_device):
-    """The run's executor and the device it computes on (as recorded in the run)."""
+def _executor(config: RunConfig, registry: Registry, job: Job):
+    """The run's executor: this process, or Ray actors."""
+    from semfid_bench.device import resolve_device
+
     if config.executor == "ray":
         from semfid_bench.executors.ray_executor import RayExecutor
 
-        executor = RayExecutor(registry, job)
-        return executor, executor.device
-    device = resolve_device(config.device)
-    return LocalExecutor(registry, job, device), device
+        return RayExecutor(registry, job)
+    return LocalExecutor(registry, job, resolve_device(config.device))
 
 
 def _execute(
@@ -269,7 +267,6 @@ def _execute(
     progress: Progress,
     manifest: Manifest,
     keys: dict[tuple[str, str], PluginKey],
-    device,
     executor,
 ) -> RunSummary:
     """The run itself, once its plugins exist and its keys are known: the planner's chunks
@@ -311,7 +308,7 @@ def _execute(
                 "chunk_items": config.chunk_items or config.batch_size,
                 "gpu_memory_gib": config.gpu_memory_gib,
             },
-            "environment": environment_record(device),
+            "environment": executor.environment(),
         },
     )
     summary = RunSummary(run_id=run_id, dataset=manifest.name, items=len(manifest))

@@ -114,6 +114,10 @@ class CellComputer:
         self._specs = metric_specs
         self.keys = keys
         self._end_chunk = end_chunk
+        self._unbatched: dict[str, str] = {}
+        """Plugins whose batch raised (computed image by image instead), with the
+        message, reported once per plugin in the next cell result's notes."""
+        self._reported: set[str] = set()
 
     # --- load: CPU only ---------------------------------------------------------------
 
@@ -195,7 +199,11 @@ class CellComputer:
             self._upscale_all([c for c in cells if not c.error and c.sr is None])
             self._end_chunk()
             for cell in cells:
-                self._save(cell)
+                try:
+                    self._save(cell)
+                except Exception as exc:  # an error row for that cell; the run goes on
+                    item = cell.loaded.task.item
+                    cell.error = f"item {item.id!r} ({item.gt}): {error_message(exc)}"
         size = self.settings.batch_size
         for entry in loaded:
             mine = [c for c in cells if c.loaded is entry]
@@ -203,11 +211,24 @@ class CellComputer:
             for start in range(0, len(mine), size):
                 with torch.inference_mode():
                     results = self._score_cells(entry, mine[start : start + size], references)
+                results[0].notes += self._new_fallbacks()
                 if start + size >= len(mine) and entry.task.first_visit:
                     item_id = entry.task.item.id
                     notes = dict.fromkeys(entry.notes)
                     results[-1].item_notes = [f"item {item_id!r}: {n}" for n in notes]
                 yield from results
+
+    def _fell_back(self, what: str, size: int, exc: BaseException) -> None:
+        self._unbatched.setdefault(
+            what, f"{what}: a batch of {size} raised {error_message(exc)}; computed image by "
+            "image (same results, slower)"
+        )  # fmt: skip
+
+    def _new_fallbacks(self) -> list[str]:
+        """Batch fallbacks not reported yet (each plugin once per executor)."""
+        new = [text for what, text in self._unbatched.items() if what not in self._reported]
+        self._reported.update(self._unbatched)
+        return new
 
     def _cell(self, entry: _Loaded, task: CellTask) -> _Cell:
         cell = _Cell(entry, task)
@@ -255,6 +276,7 @@ class CellComputer:
             srs = self._upscale(name, model, batch)
         except Exception as exc:
             if len(batch) > 1:  # find the culprit: each image alone, as at batch size 1
+                self._fell_back(f"SR model {name!r}", len(batch), exc)
                 for cell in batch:
                     self._upscale_batch(name, model, [cell])
                 return
@@ -375,11 +397,13 @@ class CellComputer:
                     )
                 extra["lr"] = torch.stack([c.lr for c in batch])
             sr = torch.cat([c.sr for c in batch])
-            scores, details = score_with_details(metric, sr, references[name], **extra)
+            reference = broadcast(references[name], len(batch))
+            scores, details = score_with_details(metric, sr, reference, **extra)
             values = scores_of(name, scores, len(batch))
             details = details_of(name, details, len(batch))
         except Exception as exc:
             if len(batch) > 1:
+                self._fell_back(f"metric {name!r}", len(batch), exc)
                 return [self._score_batch(name, entry, [c], references)[0] for c in batch]
             message = f"item {item.id!r}: metric {name}: {error_message(exc)}"
             return [ResultRow(batch[0].task.key, key, None, message)]
@@ -396,6 +420,17 @@ class CellComputer:
             flag = range_flag(spec, value)
             rows.append(ResultRow(cell.task.key, key, value, details=detail, flag=flag))
         return rows
+
+
+def broadcast(reference: Any, size: int) -> Any:
+    """An item's reference for ``size`` SR images: a tensor of batch 1 (the default
+    reference, the GT itself) expanded to ``size`` as a view; anything else as it is (the
+    metric broadcasts its own features)."""
+    import torch
+
+    if isinstance(reference, torch.Tensor) and reference.dim() and reference.shape[0] == 1:
+        return reference.expand(size, *reference.shape[1:])
+    return reference
 
 
 def check_finite(what: str, image) -> None:

@@ -145,6 +145,12 @@ class LocalExecutor:
         self._computer, self.pool, keys = build_computer(self._registry, self._job, self._device)
         return keys
 
+    def environment(self) -> dict[str, Any]:
+        """What this process computes on (see :func:`semfid_bench.runner.environment_record`)."""
+        from semfid_bench.runner import environment_record
+
+        return environment_record(self._device)
+
     def run(self, chunks: Iterator[list[ItemTask]], lookahead: bool = True) -> Iterator[CellResult]:
         """Each planned cell's result, chunk after chunk. Chunks are drawn from ``chunks``
         (the planner, which claims them) in the calling thread only; ``lookahead`` False
