@@ -23,7 +23,8 @@ from typing import Any
 from semfid_bench import __version__
 from semfid_bench.errors import SemfidError
 from semfid_bench.execution import TF32_CHOICES, tf32_flags, tf32_policy
-from semfid_bench.executors.compute import CellResult, saved_image_path
+from semfid_bench.executors.compute import CellResult
+from semfid_bench.executors.compute import saved_image_path as saved_image_path
 from semfid_bench.executors.local import Job, LocalExecutor
 from semfid_bench.images import DEFAULT_MAX_PIXELS
 from semfid_bench.manifest import Manifest, load_manifest
@@ -33,11 +34,10 @@ from semfid_bench.options import (
     scoped_options,
     variant_label,
 )
-from semfid_bench.planner import GIVEN_LR, GIVEN_SR, Planner, Selection
+from semfid_bench.planner import GIVEN_SR as GIVEN_SR
+from semfid_bench.planner import Planner, Selection
 from semfid_bench.registry import Registry
 from semfid_bench.store import PluginKey, ResultsStore, canonical_options, claim_owner
-
-__all__ = ["GIVEN_LR", "GIVEN_SR", "saved_image_path"]
 
 EXECUTORS = ("local", "ray")
 
@@ -87,6 +87,7 @@ class RunConfig:
     """Ray actors; default one per GPU of the cluster (``gpus_per_worker`` each), or one
     on a cluster without GPUs."""
     gpus_per_worker: float = 1.0
+    """GPUs each Ray actor reserves (a fraction lets actors share a GPU)."""
 
 
 @dataclass
