@@ -87,8 +87,13 @@ class Metric:
         return gt
 
     def score(self, sr: torch.Tensor, reference: Any) -> torch.Tensor:
-        """One score per image: shape (B,). A metric whose spec says ``needs_lr`` also
-        takes ``lr=``: the (B, 3, h, w) LR images the SR images were made from."""
+        """One score per image: shape (B,). ``reference`` is one item's (made from a
+        (1, 3, H, W) GT): the runner scores several SR images of that item (models ×
+        levels, ``--batch-size``) against it in one call; a tensor reference of batch 1
+        (the default, the GT itself) arrives expanded to B, anything else as ``reference``
+        returned it. A metric whose spec says
+        ``needs_lr`` also takes ``lr=``: the (B, 3, h, w) LR images the SR images were
+        made from."""
         raise NotImplementedError
 
     def score_with_details(

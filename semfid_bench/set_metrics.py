@@ -104,13 +104,20 @@ def decode_stats(text: str) -> dict[str, Any]:
 
 
 def item_statistics(name: str, metric: Any, sr: torch.Tensor, reference: Any, **inputs: Any):
-    """One image's statistics from a set-level metric, checked to be one encodable dict
-    (a bad one is an error row of this metric, not a failed database write)."""
+    """The statistics of each SR image of a batch from a set-level metric, checked to be
+    one encodable dict per image (a bad one is an error row of this metric, not a failed
+    database write)."""
     stats = metric.item_stats(sr, reference, **inputs)
-    if not isinstance(stats, list | tuple) or len(stats) != 1 or not isinstance(stats[0], dict):
-        raise ValueError(f"metric {name!r} returned item stats {stats!r:.80}, expected [dict]")
-    encode_stats(stats[0])
-    return stats[0]
+    count = len(sr)
+    if not isinstance(stats, list | tuple) or len(stats) != count:
+        raise ValueError(
+            f"metric {name!r} returned item stats {stats!r:.80}, expected {count} dict(s)"
+        )
+    for entry in stats:
+        if not isinstance(entry, dict):
+            raise ValueError(f"metric {name!r} returned item stats {entry!r:.80}, not a dict")
+        encode_stats(entry)
+    return list(stats)
 
 
 def resolve_reducer(spec: MetricSpec) -> Reducer:

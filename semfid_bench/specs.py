@@ -115,7 +115,8 @@ class MetricSpec:
     :param reduce_ci: True if a bootstrap CI over items is meaningful for the reduced value
         (mIoU, PQ); False where resampling items with repeats biases it (FID, KID).
     :param gpu_memory_gib: estimated peak GPU memory of one instance at default settings
-        (see docs/scaling.md); None when unknown or negligible.
+        (see docs/scaling.md); None when unknown or negligible. ``--gpu-memory`` subtracts
+        the metrics' estimates from the SR models' budget.
     """
 
     name: str
@@ -172,7 +173,8 @@ class MetricSpec:
 @dataclass(frozen=True)
 class SRModelSpec:
     """An SR model: its name and the upscaling factors it supports; ``version`` and
-    ``gpu_memory_gib`` as for :class:`MetricSpec`."""
+    ``gpu_memory_gib`` as for :class:`MetricSpec` (``--gpu-memory`` keeps models loaded
+    while their estimates fit; see :mod:`semfid_bench.executors.models`)."""
 
     name: str
     scales: tuple[int, ...] = (4,)

@@ -9,6 +9,8 @@ import torch
 
 from semfid_bench import runner
 from semfid_bench.execution import plugin_execution
+from semfid_bench.executors import compute
+from semfid_bench.executors import local as local_executor
 from semfid_bench.hookspecs import hookimpl
 from semfid_bench.interfaces import Degradation, Metric, SRModel
 from semfid_bench.runner import RunConfig, run_benchmark
@@ -97,7 +99,7 @@ def as_gpu(monkeypatch):
     def gpu_execution(plugin, device, tf32):
         return plugin_execution(plugin, torch.device("cuda"), tf32)
 
-    monkeypatch.setattr(runner, "plugin_execution", gpu_execution)
+    monkeypatch.setattr(local_executor, "plugin_execution", gpu_execution)
 
 
 def test_cpu_then_gpu_runs_keep_separate_rows(crops_manifest, registry, store, monkeypatch):
@@ -109,7 +111,7 @@ def test_cpu_then_gpu_runs_keep_separate_rows(crops_manifest, registry, store, m
     def gpu_execution(plugin, device, tf32):
         return plugin_execution(plugin, torch.device("cuda"), tf32)
 
-    monkeypatch.setattr(runner, "plugin_execution", gpu_execution)
+    monkeypatch.setattr(local_executor, "plugin_execution", gpu_execution)
     gpu = run_benchmark(_config(crops_manifest), registry, store)
     assert (gpu.computed, gpu.skipped) == (4, 0)
     rows = store.results()
@@ -131,7 +133,7 @@ def test_tf32_is_in_the_key_on_cuda_only(crops_manifest, registry, store, monkey
     def gpu_execution(plugin, device, tf32):
         return plugin_execution(plugin, torch.device("cuda"), tf32)
 
-    monkeypatch.setattr(runner, "plugin_execution", gpu_execution)
+    monkeypatch.setattr(local_executor, "plugin_execution", gpu_execution)
     run_benchmark(_config(crops_manifest), registry, store)
     gpu_on = run_benchmark(_config(crops_manifest, tf32="on"), registry, store)
     assert (gpu_on.computed, gpu_on.skipped) == (4, 0)
@@ -186,8 +188,8 @@ class OnGpu(torch.Tensor):
 
 def test_degradations_run_on_cpu(crops_manifest, registry, store, monkeypatch):
     """The GT arrives on the (stand-in) run device; the degradation sees it on CPU."""
-    real = runner.to_tensor
-    monkeypatch.setattr(runner, "to_tensor", lambda array: real(array).as_subclass(OnGpu))
+    real = compute.to_tensor
+    monkeypatch.setattr(compute, "to_tensor", lambda array: real(array).as_subclass(OnGpu))
     summary = run_benchmark(_config(crops_manifest), registry, store)
     assert summary.computed == 4 and not summary.errors
     assert len(SEEN["degrade"]) == 2 and {d.type for d in SEEN["degrade"]} == {"cpu"}

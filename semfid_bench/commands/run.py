@@ -68,6 +68,38 @@ def run(
             "`semfid-bench plugins` lists them); options you give replace its values."
         ),
     ] = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Images per forward pass (SR models and metrics); results unchanged."
+        ),
+    ] = 1,
+    chunk_items: Annotated[
+        int | None,
+        typer.Option(min=1, help="Items computed together (default: --batch-size)."),
+    ] = None,
+    gpu_memory: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="GiB for models on the device: SR models stay loaded while their estimates "
+            "fit, else are released (default: keep every model loaded).",
+        ),
+    ] = None,
+    executor: Annotated[
+        str, typer.Option(help="local (this process) or ray (actors on a Ray cluster).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster: auto or HOST:PORT (default: start Ray locally)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Ray actors (default: one per GPU, or one without GPUs)."),
+    ] = None,
+    gpus_per_worker: Annotated[
+        float, typer.Option(min=0.0, help="GPUs per Ray actor (fractions share a GPU).")
+    ] = 1.0,
 ) -> None:
     """Run SR models on degraded images and score them; resumes finished work."""
     from semfid_bench.plugin_manager import build_registry
@@ -102,6 +134,13 @@ def run(
         allow_outside_paths=allow_outside_paths,
         max_pixels=int(max_megapixels * 1e6),
         preset=preset,
+        batch_size=batch_size,
+        chunk_items=chunk_items,
+        gpu_memory_gib=gpu_memory,
+        executor=executor,
+        ray_address=ray_address,
+        workers=workers,
+        gpus_per_worker=gpus_per_worker,
     )
     errors = []
     for name in datasets:
