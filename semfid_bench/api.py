@@ -60,8 +60,8 @@ def _agreement(db, parts, resamples, seed, confidence, logistic="4pl") -> Report
 
 def set_level(db: str | Path, *, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Set-level metrics (FID, KID, ...), one value per (dataset, degradation, level, scale,
-    seed, model, metric) variant: see :func:`semfid_bench.set_metrics.set_level_boards`."""
-    from semfid_bench.set_metrics import set_level_boards
+    seed, model, metric) variant: see :func:`semfid_bench.report.set_level.set_level_boards`."""
+    from semfid_bench.report.set_level import set_level_boards
 
     with open_store(db) as store:
         return set_level_boards(store, resamples=resamples, seed=seed)

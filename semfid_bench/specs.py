@@ -111,7 +111,7 @@ class MetricSpec:
         (FID, KID, PQ): its object is a :class:`~semfid_bench.interfaces.SetMetric` whose
         per-item statistics are stored, and ``function(stats, item_ids, options) -> float``
         turns one (dataset, degradation, level, model) slice of them into one value (see
-        :mod:`semfid_bench.set_metrics`). Empty for per-item metrics.
+        :mod:`semfid_bench.report.set_level`). Empty for per-item metrics.
     :param reduce_ci: True if a bootstrap CI over items is meaningful for the reduced value
         (mIoU, PQ); False where resampling items with repeats biases it (FID, KID).
     :param gpu_memory_gib: estimated peak GPU memory of one instance at default settings

@@ -169,7 +169,7 @@ def build_report(
         items, specs, runs = store.items(), store.metric_specs(), store.runs()
         set_level = pd.DataFrame()
         if "models" in parts:
-            from semfid_bench.set_metrics import set_level_boards
+            from semfid_bench.report.set_level import set_level_boards
 
             set_level = set_level_boards(store, resamples=options.resamples, seed=options.seed)
     labelled = with_variant_labels(results)

@@ -206,7 +206,7 @@ SET_LEVEL_COLUMNS = (
 
 
 def set_level_table(frame) -> Table:
-    """The set-level values (:func:`semfid_bench.set_metrics.set_level_boards`), one row
+    """The set-level values (:func:`semfid_bench.report.set_level.set_level_boards`), one row
     per slice × model × metric: value with four significant digits and its bootstrap CI
     where the metric allows one; a missing value points to its note (why)."""
     rows, notes = [], []

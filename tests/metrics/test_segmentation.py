@@ -24,8 +24,8 @@ from semfid_bench.metrics.segmentation import (
     SemanticIoUMetric,
     annotated,
 )
+from semfid_bench.report.set_level import set_level_boards
 from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.set_metrics import set_level_boards
 
 SIZE = 64
 # The random network is not confident enough for Mask2Former's evaluation thresholds

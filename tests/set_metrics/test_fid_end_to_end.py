@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from semfid_bench.cli import app
 from semfid_bench.metrics.fid_formulas import frechet_distance, kernel_distance
+from semfid_bench.report.set_level import set_level_boards
 from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.set_metrics import set_level_boards
 from semfid_bench.store import ResultsStore
 
 runner = CliRunner(env={"COLUMNS": "250"})

@@ -11,8 +11,8 @@ import torch
 
 from semfid_bench.hookspecs import hookimpl
 from semfid_bench.interfaces import SetMetric
+from semfid_bench.report.set_level import set_level_boards
 from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.set_metrics import set_level_boards
 from semfid_bench.specs import MetricSpec, SpecError
 
 
