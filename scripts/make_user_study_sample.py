@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from semfid_bench.datasets.images import load_image, quantize, save_image
+from semfid_bench.datasets.manifest import load_manifest, write_manifest
 from semfid_bench.degradations.bicubic import BicubicDownscale
-from semfid_bench.images import load_image, quantize, save_image
-from semfid_bench.manifest import load_manifest, write_manifest
 from semfid_bench.sr_models.interpolation import InterpolationUpscaler
 
 ROOT = Path(__file__).resolve().parent.parent / "semfid_bench" / "data"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from semfid_bench.execution.store import open_store
 from semfid_bench.report.boards import ModelBoard
 from semfid_bench.report.model import PARTS, Report, ReportOptions, build_report
-from semfid_bench.store import open_store
 
 
 def results(db: str | Path, *, include_errors: bool = False) -> pd.DataFrame:

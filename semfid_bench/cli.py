@@ -2,7 +2,7 @@
 plugins add their own commands through the ``register_commands`` hook (``train`` comes from
 the learned-metrics plugin).
 
-Known errors (:class:`~semfid_bench.errors.SemfidError`) are printed in one place
+Known errors (:class:`~semfid_bench.plugin_api.errors.SemfidError`) are printed in one place
 without a traceback; set ``SEMFID_BENCH_DEBUG=1`` to see it.
 """
 
@@ -26,9 +26,13 @@ from semfid_bench.commands.prefetch import prefetch
 from semfid_bench.commands.publish import publish
 from semfid_bench.commands.run import run
 from semfid_bench.commands.study import study_app
-from semfid_bench.errors import PluginError, SemfidError
 from semfid_bench.escaping import console as escape
-from semfid_bench.plugin_manager import add_plugin_commands, make_plugin_manager, strict_from_env
+from semfid_bench.plugin_api.errors import PluginError, SemfidError
+from semfid_bench.plugin_api.plugin_manager import (
+    add_plugin_commands,
+    make_plugin_manager,
+    strict_from_env,
+)
 
 app = typer.Typer(
     name="semfid-bench",

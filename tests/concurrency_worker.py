@@ -17,12 +17,12 @@ import signal
 import time
 from pathlib import Path
 
-import semfid_bench.store as store_module
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.plugin_manager import build_registry, make_plugin_manager
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import SRModelSpec
-from semfid_bench.store import ResultsStore
+import semfid_bench.execution.store as store_module
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager
+from semfid_bench.plugin_api.specs import SRModelSpec
 
 
 class SlowModel:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from semfid_bench.plugin_manager import build_registry, make_plugin_manager
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
-from semfid_bench.store import ResultsStore
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ def test_help_and_plugin_listing_do_not_import_torch():
     code = (
         "import sys\n"
         "from semfid_bench.cli import app\n"
-        "from semfid_bench.plugin_manager import build_registry\n"
+        "from semfid_bench.plugin_api.plugin_manager import build_registry\n"
         "build_registry()\n"
         "heavy = [m for m in ('torch', 'transformers', 'diffusers', 'pyiqa') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

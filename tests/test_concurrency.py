@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.manifest import write_manifest
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import SRModelSpec
-from semfid_bench.store import ResultsStore, claim_owner
+from semfid_bench.datasets.manifest import write_manifest
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore, claim_owner
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.specs import SRModelSpec
 
 WORKER = Path(__file__).with_name("concurrency_worker.py")
 ITEMS = 6
@@ -137,7 +137,7 @@ def test_claims_exclude_live_owners_and_free_expired_or_dead_ones(tmp_path):
 
 def test_a_write_waits_for_another_connection_holding_the_lock(tmp_path, monkeypatch):
     """Held longer than the busy timeout: the retries with backoff still get through."""
-    import semfid_bench.store as store_module
+    import semfid_bench.execution.store as store_module
 
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.05)
     db = tmp_path / "locked.db"

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from semfid_bench.device import resolve_device
-from semfid_bench.errors import SemfidError
+from semfid_bench.execution.device import resolve_device
+from semfid_bench.plugin_api.errors import SemfidError
 
 
 @pytest.fixture

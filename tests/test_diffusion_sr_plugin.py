@@ -16,7 +16,7 @@ def test_models_are_listed(make_registry):
 def test_registering_imports_no_diffusers_or_torch():
     code = (
         "import sys\n"
-        "from semfid_bench.plugin_manager import build_registry, make_plugin_manager\n"
+        "from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager\n"
         "build_registry(make_plugin_manager(load_entry_points=False))\n"
         "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))\n"
     )

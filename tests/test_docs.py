@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from semfid_bench import hookspecs
+from semfid_bench.plugin_api import hookspecs
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
@@ -47,7 +47,7 @@ def test_guide_shows_the_example_package_verbatim(path):
 def _spec_rows():
     import dataclasses
 
-    from semfid_bench import specs
+    from semfid_bench.plugin_api import specs
 
     classes = (
         specs.MetricSpec,
@@ -86,7 +86,7 @@ def test_every_spec_field_is_documented_with_type_and_default(row):
     ],
 )
 def test_optional_method_protocols_are_shown_verbatim(name):
-    from semfid_bench import interfaces
+    from semfid_bench.plugin_api import interfaces
 
     assert inspect.getsource(getattr(interfaces, name)).rstrip() in GUIDE
 
@@ -94,7 +94,7 @@ def test_optional_method_protocols_are_shown_verbatim(name):
 def test_factory_context_fields_are_documented():
     import dataclasses
 
-    from semfid_bench.registry import PluginContext
+    from semfid_bench.plugin_api.registry import PluginContext
 
     for field in dataclasses.fields(PluginContext):
         assert f"| `{field.name}` | `{field.type}` |" in GUIDE

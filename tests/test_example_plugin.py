@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.plugin_manager import build_registry
-from semfid_bench.store import ResultsStore
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.plugin_manager import build_registry
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "semfid-bench-example-sr"
 runner = CliRunner(env={"COLUMNS": "250"})

@@ -11,8 +11,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
+from semfid_bench.datasets.manifest import write_manifest
 from semfid_bench.escaping import markdown_table, md_code, md_text
-from semfid_bench.manifest import write_manifest
 from semfid_bench.safe_paths import MAX_PART, encode_part, path_inside
 
 HOSTILE = [
@@ -136,7 +136,7 @@ def test_hostile_run_save_leaderboard_publish(tmp_path, monkeypatch):
 
 
 def test_precomputed_outputs_are_found_by_encoded_id_and_never_outside(tmp_path):
-    from semfid_bench.manifest import Item
+    from semfid_bench.datasets.manifest import Item
     from semfid_bench.sr_models.precomputed import PrecomputedOutputs
 
     outputs, elsewhere = tmp_path / "outputs", tmp_path / "elsewhere"

@@ -1,4 +1,4 @@
-"""Image decoding policy (semfid_bench.images) per kind of file, and a run over every kind:
+"""Image decoding policy (semfid_bench.datasets.images) per kind of file, and a run over every kind:
 each gives a value or an error row as documented, and the run goes on."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from semfid_bench.images import decode_image
-from semfid_bench.manifest import write_manifest
-from semfid_bench.runner import RunConfig, run_benchmark
+from semfid_bench.datasets.images import decode_image
+from semfid_bench.datasets.manifest import write_manifest
+from semfid_bench.execution.runner import RunConfig, run_benchmark
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (24, 32, 3), dtype=np.uint8)
@@ -157,7 +157,7 @@ def test_a_run_over_every_kind_of_image_stores_a_value_or_an_error_row(
     manifest = tmp_path / "kinds.jsonl"
     write_manifest(manifest, "kinds", rows)
 
-    import semfid_bench.runner as runner
+    import semfid_bench.execution.runner as runner
 
     real_resolve = runner.resolve_manifest
 

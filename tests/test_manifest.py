@@ -4,8 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from semfid_bench.errors import ManifestError
-from semfid_bench.manifest import FORMAT, load_manifest, manifest_from_folder, write_manifest
+from semfid_bench.datasets.manifest import (
+    FORMAT,
+    load_manifest,
+    manifest_from_folder,
+    write_manifest,
+)
+from semfid_bench.plugin_api.errors import ManifestError
 
 
 def _write(path: Path, rows: list[dict], header: dict | None = None) -> Path:

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from semfid_bench.errors import ManifestError
-from semfid_bench.manifest import FORMAT, Manifest, load_manifest
+from semfid_bench.datasets.manifest import FORMAT, Manifest, load_manifest
+from semfid_bench.plugin_api.errors import ManifestError
 
 HEADER = {"format": FORMAT, "version": 1, "name": "fuzz"}
 FILE_LEVEL = ("the manifest is empty", "the manifest has no items")

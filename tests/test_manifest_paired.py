@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from semfid_bench.errors import ManifestError
-from semfid_bench.manifest import load_manifest
+from semfid_bench.datasets.manifest import load_manifest
+from semfid_bench.plugin_api.errors import ManifestError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "semfid_bench" / "data" / "sample"
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from semfid_bench.errors import ManifestError
-from semfid_bench.manifest import FORMAT, PanopticSegment, load_manifest
+from semfid_bench.datasets.manifest import FORMAT, PanopticSegment, load_manifest
+from semfid_bench.plugin_api.errors import ManifestError
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
@@ -100,8 +100,8 @@ def test_the_annotation_is_in_the_inputs_hash(folder):
     keep the hash they had before these fields existed."""
     from dataclasses import replace
 
-    from semfid_bench.manifest import Item
-    from semfid_bench.runner import inputs_hash
+    from semfid_bench.datasets.manifest import Item
+    from semfid_bench.execution.runner import inputs_hash
 
     row = {
         "id": "a",

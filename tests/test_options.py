@@ -2,9 +2,9 @@
 
 import pytest
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.options import (
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.options import (
     effective_options,
     factory_options,
     missing_required,
@@ -12,7 +12,7 @@ from semfid_bench.options import (
     scoped_options,
     variant_label,
 )
-from semfid_bench.specs import DegradationSpec, SRModelSpec
+from semfid_bench.plugin_api.specs import DegradationSpec, SRModelSpec
 
 SELECTION = {"sr_model": ["bicubic"], "degradation": ["bicubic"], "metric": ["psnr-y"]}
 

@@ -6,8 +6,8 @@ import sys
 import typer
 from typer.testing import CliRunner
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.plugin_manager import add_plugin_commands, make_plugin_manager
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.plugin_manager import add_plugin_commands, make_plugin_manager
 
 
 def _hello() -> None:

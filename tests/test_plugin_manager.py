@@ -7,15 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from semfid_bench.errors import PluginError
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.plugin_manager import BUILTIN_SOURCE, build_registry, make_plugin_manager
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import MetricSpec, SRModelSpec
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.plugin_api.errors import PluginError
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.plugin_manager import (
+    BUILTIN_SOURCE,
+    build_registry,
+    make_plugin_manager,
+)
+from semfid_bench.plugin_api.specs import MetricSpec, SRModelSpec
 
 PLUGIN_MODULE = '''
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.specs import SRModelSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.specs import SRModelSpec
 
 
 class Doubler:
@@ -183,7 +187,7 @@ def test_misspelled_hook_is_fatal_in_strict_mode(monkeypatch):
 def test_misspelled_hook_is_listed_by_the_plugins_command(monkeypatch):
     from typer.testing import CliRunner
 
-    import semfid_bench.plugin_manager as plugin_manager
+    import semfid_bench.plugin_api.plugin_manager as plugin_manager
     from semfid_bench.cli import app
 
     real = plugin_manager.make_plugin_manager
@@ -258,7 +262,7 @@ def test_plugin_text_is_not_read_as_terminal_markup(monkeypatch):
     never styled or allowed to crash the listing."""
     from typer.testing import CliRunner
 
-    import semfid_bench.plugin_manager as plugin_manager
+    import semfid_bench.plugin_api.plugin_manager as plugin_manager
     from semfid_bench.cli import app
 
     class Hostile:

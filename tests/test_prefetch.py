@@ -9,10 +9,10 @@ from sr_models.checkpoints import make_rrdbnet_state, write_checkpoint
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.errors import SemfidError
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.prefetch import prefetch_all
-from semfid_bench.specs import MetricSpec
+from semfid_bench.execution.prefetch import prefetch_all
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.specs import MetricSpec
 
 runner = CliRunner(env={"COLUMNS": "250"})
 
@@ -55,7 +55,7 @@ def test_prefetch_downloads_into_the_cache_then_runs_offline(tmp_path, fake_netw
     assert again.exit_code == 0 and len(fake_network) == 1  # cached: no second download
 
     monkeypatch.setenv("SEMFID_BENCH_OFFLINE", "1")
-    from semfid_bench.sr_models.published import BSRGAN
+    from semfid_bench.sr_models.checkpoint_models import BSRGAN
 
     assert BSRGAN().weights_path() == cached
 
@@ -130,10 +130,10 @@ def test_unknown_plugin_is_an_error_outcome(make_registry):
 @pytest.fixture
 def no_model_loading(monkeypatch):
     """Diffusion models whose constructors fail: prefetch must not instantiate them."""
-    from semfid_bench.sr_models.pasd import PASD
-    from semfid_bench.sr_models.sd_x4_upscaler import SDx4Upscaler
-    from semfid_bench.sr_models.seesr import SeeSR
-    from semfid_bench.sr_models.stablesr import StableSR
+    from semfid_bench.sr_models.diffusion.pasd import PASD
+    from semfid_bench.sr_models.diffusion.sd_x4_upscaler import SDx4Upscaler
+    from semfid_bench.sr_models.diffusion.seesr import SeeSR
+    from semfid_bench.sr_models.diffusion.stablesr import StableSR
 
     def refuse(self, *args, **kwargs):
         raise AssertionError("prefetch instantiated a model")

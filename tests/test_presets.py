@@ -8,12 +8,12 @@ from typer.testing import CliRunner
 
 from semfid_bench.cli import app
 from semfid_bench.commands.common import parse_options
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.options import factory_options, scoped_options
-from semfid_bench.presets import apply_preset
-from semfid_bench.registry import resolve_factory
-from semfid_bench.specs import PresetSpec, SpecError
-from semfid_bench.store import ResultsStore
+from semfid_bench.execution.presets import apply_preset
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.options import factory_options, scoped_options
+from semfid_bench.plugin_api.registry import resolve_factory
+from semfid_bench.plugin_api.specs import PresetSpec, SpecError
 
 runner = CliRunner(env={"COLUMNS": "250"})
 
@@ -77,7 +77,7 @@ def test_preset_specs_are_validated(field, value):
 
 
 def test_every_built_in_preset_names_registered_plugins_and_accepted_options():
-    from semfid_bench.plugin_manager import build_registry
+    from semfid_bench.plugin_api.plugin_manager import build_registry
 
     registry = build_registry()
     presets = [registry.get("preset", n).spec for n in registry.names("preset")]
@@ -106,7 +106,7 @@ def with_tiny_preset(monkeypatch, make_registry):
             register.add(PRESET)
 
     registry = make_registry(Plugin())
-    monkeypatch.setattr("semfid_bench.plugin_manager.build_registry", lambda: registry)
+    monkeypatch.setattr("semfid_bench.plugin_api.plugin_manager.build_registry", lambda: registry)
 
 
 def test_run_with_a_preset_runs_each_dataset_and_records_the_preset(tmp_path, with_tiny_preset):
@@ -143,7 +143,7 @@ def test_a_preset_with_a_manifest_is_refused(tmp_path, with_tiny_preset):
 def test_docs_describe_every_built_in_preset_and_its_metrics():
     from pathlib import Path
 
-    from semfid_bench.plugin_manager import build_registry
+    from semfid_bench.plugin_api.plugin_manager import build_registry
 
     doc = (Path(__file__).parent.parent / "docs" / "presets.md").read_text(encoding="utf-8")
     registry = build_registry()

@@ -4,10 +4,10 @@ from dataclasses import replace
 
 import pytest
 
-from semfid_bench.errors import PluginError
-from semfid_bench.registry import PluginContext
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import MetricSpec, Registration
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.plugin_api.errors import PluginError
+from semfid_bench.plugin_api.registry import PluginContext
+from semfid_bench.plugin_api.specs import MetricSpec, Registration
 
 
 def test_an_instance_resolves_to_its_base_plugin(make_registry):
@@ -61,8 +61,13 @@ def test_factories_that_declare_it_get_a_context(make_registry):
 
 def test_optional_methods_are_recognised_by_their_protocols():
     from semfid_bench.degradations.sampled import SampledDegradation
-    from semfid_bench.interfaces import DeclaresWeights, Degradation, ExplainsScores, TracesSteps
     from semfid_bench.metrics.c2c import CaptionToCaption
+    from semfid_bench.plugin_api.interfaces import (
+        DeclaresWeights,
+        Degradation,
+        ExplainsScores,
+        TracesSteps,
+    )
     from semfid_bench.sr_models.checkpoint import CheckpointSRModel
 
     assert isinstance(SampledDegradation(), TracesSteps)

@@ -5,15 +5,15 @@ import math
 
 import pytest
 
-from semfid_bench.errors import PluginError
 from semfid_bench.metrics.pyiqa_specs import (
     REVIEWED_HIGHER_IS_BETTER,
     pyiqa_configs,
     resolve_pyiqa,
 )
-from semfid_bench.plugin_manager import build_registry
-from semfid_bench.registry import CaptionerRegistrar, MetricRegistrar, Registry
-from semfid_bench.specs import CaptionerSpec, MetricSpec, NamespaceSpec
+from semfid_bench.plugin_api.errors import PluginError
+from semfid_bench.plugin_api.plugin_manager import build_registry
+from semfid_bench.plugin_api.registry import CaptionerRegistrar, MetricRegistrar, Registry
+from semfid_bench.plugin_api.specs import CaptionerSpec, MetricSpec, NamespaceSpec
 
 needs_pyiqa = pytest.mark.skipif(
     importlib.util.find_spec("pyiqa") is None, reason="pyiqa is the optional 'iqa' extra"
@@ -86,7 +86,7 @@ def test_listing_plugins_does_not_import_heavy_libraries():
     import sys
 
     code = (
-        "import sys; from semfid_bench.plugin_manager import build_registry\n"
+        "import sys; from semfid_bench.plugin_api.plugin_manager import build_registry\n"
         "build_registry()\n"
         "print(sorted(m for m in ('torch', 'pyiqa', 'open_clip', 'transformers') "
         "if m in sys.modules))"

@@ -5,13 +5,13 @@ import json
 import pytest
 import torch
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.images import load_image
-from semfid_bench.interfaces import Metric
-from semfid_bench.manifest import write_manifest
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import MetricSpec, SRModelSpec
+from semfid_bench.datasets.images import load_image
+from semfid_bench.datasets.manifest import write_manifest
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.specs import MetricSpec, SRModelSpec
 
 
 class FailsOn:
@@ -125,7 +125,7 @@ def test_given_lr_and_saved_images(make_registry, store, tmp_path, sample_manife
     gt = sample_manifest.parent / "chelsea.png"
     image = load_image(gt)
     lr_path = tmp_path / "lr.png"
-    from semfid_bench.images import save_image
+    from semfid_bench.datasets.images import save_image
 
     save_image(torch.nn.functional.avg_pool2d(image[None], 4)[0], lr_path)
     manifest = tmp_path / "m.jsonl"

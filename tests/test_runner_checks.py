@@ -10,11 +10,11 @@ from typing import ClassVar
 
 import pytest
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.interfaces import Metric
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.specs import MetricSpec, SRModelSpec
 from semfid_bench.report.boards import model_boards
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import MetricSpec, SRModelSpec
 from semfid_bench.sr_models.interpolation import InterpolationUpscaler
 
 

@@ -7,14 +7,14 @@ import json
 import pytest
 import torch
 
-from semfid_bench import runner
-from semfid_bench.execution import plugin_execution
-from semfid_bench.executors import compute
-from semfid_bench.executors import local as local_executor
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.interfaces import Degradation, Metric, SRModel
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import DegradationSpec, MetricSpec, SRModelSpec
+from semfid_bench.execution import runner
+from semfid_bench.execution.executors import compute
+from semfid_bench.execution.executors import local as local_executor
+from semfid_bench.execution.plugin_execution import plugin_execution
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.interfaces import Degradation, Metric, SRModel
+from semfid_bench.plugin_api.specs import DegradationSpec, MetricSpec, SRModelSpec
 
 SEEN: dict[str, list] = {}
 

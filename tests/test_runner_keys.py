@@ -7,10 +7,10 @@ import json
 import pytest
 
 from semfid_bench.escaping import md_text
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.interfaces import Degradation, Metric
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import DegradationSpec, MetricSpec
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.interfaces import Degradation, Metric
+from semfid_bench.plugin_api.specs import DegradationSpec, MetricSpec
 
 
 class Darken(Degradation):
@@ -156,7 +156,7 @@ def test_keys_hold_effective_options_and_labels_only_what_differs(first_run, sto
 
 
 def test_captioner_configuration_is_in_the_metric_key(make_registry):
-    from semfid_bench.options import effective_options
+    from semfid_bench.plugin_api.options import effective_options
 
     registry = make_registry()
     options = effective_options(registry, "metric", "c2c", {})
@@ -171,8 +171,8 @@ def test_captioner_configuration_is_in_the_metric_key(make_registry):
 
 def test_api_and_publish_keep_variants_apart(tmp_path, crops_manifest, make_registry):
     from semfid_bench import api
+    from semfid_bench.execution.store import ResultsStore
     from semfid_bench.report.publish import publish
-    from semfid_bench.store import ResultsStore
 
     db = tmp_path / "r.db"
     registry = make_registry()

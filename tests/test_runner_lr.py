@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from semfid_bench.images import load_image, save_image
-from semfid_bench.manifest import write_manifest
+from semfid_bench.datasets.images import load_image, save_image
+from semfid_bench.datasets.manifest import write_manifest
+from semfid_bench.execution.runner import RunConfig, run_benchmark
 from semfid_bench.metrics.correctness import Settings, classify
 from semfid_bench.metrics.lr_consistency import LRConsistency
-from semfid_bench.runner import RunConfig, run_benchmark
 
 METRICS = ["psnr", "lr-mae", "lr-shift", "hallucination"]
 

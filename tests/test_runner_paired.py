@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from semfid_bench.plugin_manager import build_registry
-from semfid_bench.runner import GIVEN_SR, RunConfig, run_benchmark
-from semfid_bench.store import ResultsStore
+from semfid_bench.execution.runner import GIVEN_SR, RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.plugin_manager import build_registry
 
 SAMPLE = Path(__file__).resolve().parent.parent / "semfid_bench" / "data" / "sample"
 

@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from semfid_bench.seeding import degradation_seed, derive_seed, model_seed
+from semfid_bench.plugin_api.seeding import degradation_seed, derive_seed, model_seed
 
 # Computed outside Python with coreutils and bc, from the documented formula:
 #   h=$(printf "0\x1f'chelsea'\x1f'bicubic'" | sha256sum | cut -c1-16 | tr a-f A-F)

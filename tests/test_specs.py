@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from semfid_bench.errors import PluginError
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.specs import (
+from semfid_bench.plugin_api.errors import PluginError
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.specs import (
     CaptionerSpec,
     DatasetSpec,
     DegradationSpec,
@@ -128,7 +128,7 @@ def test_an_invalid_spec_is_a_plugin_problem_not_a_crash(make_registry):
 
 @pytest.mark.parametrize("value", [-1, "4 GiB", float("nan"), float("inf"), True])
 def test_gpu_memory_must_be_none_or_a_non_negative_number(value):
-    from semfid_bench.specs import MetricSpec, SpecError, SRModelSpec
+    from semfid_bench.plugin_api.specs import MetricSpec, SpecError, SRModelSpec
 
     with pytest.raises(SpecError, match="gpu_memory_gib"):
         SRModelSpec(name="m", gpu_memory_gib=value)
@@ -139,7 +139,7 @@ def test_gpu_memory_must_be_none_or_a_non_negative_number(value):
 
 def test_every_built_in_gpu_model_has_a_memory_estimate():
     """The table in docs/scaling.md is read from these; models on the GPU must have one."""
-    from semfid_bench.plugin_manager import build_registry
+    from semfid_bench.plugin_api.plugin_manager import build_registry
 
     registry = build_registry()
     for kind, names in (

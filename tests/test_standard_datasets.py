@@ -18,11 +18,9 @@ from skimage import data
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.dataset_catalogue import CATALOGUE, coco_annotations
-from semfid_bench.errors import SemfidError
-from semfid_bench.manifest import load_manifest
-from semfid_bench.plugin_manager import build_registry
-from semfid_bench.standard_datasets import (
+from semfid_bench.datasets.catalogue import CATALOGUE, coco_annotations
+from semfid_bench.datasets.manifest import load_manifest
+from semfid_bench.datasets.standard import (
     Archive,
     DatasetUnavailableError,
     Pairing,
@@ -32,6 +30,8 @@ from semfid_bench.standard_datasets import (
     prepare,
     unpack,
 )
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.plugin_manager import build_registry
 
 runner = CliRunner(env={"COLUMNS": "250"})
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from semfid_bench.device import resolve_device
+from semfid_bench.execution.device import resolve_device
 from tests.standin_device import DeviceMixError
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from semfid_bench.stats import (
+from semfid_bench.report.stats import (
     agreement,
     bootstrap_indices,
     check_pairs,

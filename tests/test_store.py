@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.store import SCHEMA_VERSION, ResultsStore
+from semfid_bench.execution.store import SCHEMA_VERSION, ResultsStore
+from semfid_bench.plugin_api.errors import SemfidError
 
 
 def test_a_new_database_records_its_schema(tmp_path):

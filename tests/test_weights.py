@@ -4,8 +4,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from semfid_bench.errors import WeightsUnavailableError
-from semfid_bench.weights import WeightFile, fetch_weights, load_state_dict, sha256_of
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
+from semfid_bench.plugin_api.weights import WeightFile, fetch_weights, load_state_dict, sha256_of
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from semfid_bench.errors import WeightsUnavailableError
-from semfid_bench.weights import local_weights, locate_all
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
+from semfid_bench.plugin_api.weights import local_weights, locate_all
 
 
 def test_found_paths_are_returned(tmp_path):

@@ -19,9 +19,9 @@ from release_files import (
 )
 from safetensors.torch import save_file
 
-from semfid_bench.errors import WeightsUnavailableError
-from semfid_bench.safe_unpickle import UnsafeCheckpointError, refusal
-from semfid_bench.weights import (
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
+from semfid_bench.plugin_api.safe_unpickle import UnsafeCheckpointError, refusal
+from semfid_bench.plugin_api.weights import (
     WeightFile,
     WrongFileError,
     audit,
@@ -39,7 +39,7 @@ def test_lightning_checkpoint_loads_without_importing_its_modules(tmp_path, capl
     path = save_like_lightning(STATE, tmp_path / "stablesr_000117.ckpt")
     with pytest.raises(Exception, match="Unsupported global"):  # what users meet today
         torch.load(path, weights_only=True)
-    with caplog.at_level(logging.WARNING, logger="semfid_bench.weights"):
+    with caplog.at_level(logging.WARNING, logger="semfid_bench.plugin_api.weights"):
         state = load_state_dict(path)
     assert state.keys() == STATE.keys()
     assert all(torch.equal(state[k], STATE[k]) for k in STATE)

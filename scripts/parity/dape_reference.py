@@ -39,7 +39,7 @@ from seeded_init import save_fixture, seed_parameters
 
 REPOSITORY = "cswry/SeeSR"
 COMMIT = "8edecc71c4f3efa01cd26078f2e8dffd1ce80a6a"
-#: fields of semfid_bench.sr_models.ram.RAMConfig; embed_dim 512 is hard-coded by the authors
+#: fields of semfid_bench.vision_language.ram.RAMConfig; embed_dim 512 is hard-coded by the authors
 RAM_CONFIG = {
     "image_size": 32,
     "swin_embed_dim": 16,

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import console as escape
+from semfid_bench.plugin_api.errors import SemfidError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from semfid_bench.registry import Registry
+    from semfid_bench.plugin_api.registry import Registry
 
 console = Console()
 err_console = Console(stderr=True)

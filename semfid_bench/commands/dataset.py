@@ -29,7 +29,7 @@ dataset_app = typer.Typer(
 
 
 def _low_high(text: str, option: str, example: str) -> tuple[float, float]:
-    from semfid_bench.errors import SemfidError
+    from semfid_bench.plugin_api.errors import SemfidError
 
     parts = split_list(text.replace("-", ",", 1) if "," not in text else text)
     try:
@@ -118,7 +118,7 @@ def dataset_label(
     """Score the pairs with any metrics (cached in --db, resumable) and write the values
     into each item's labels, e.g. for train regressor --target c2c."""
     from semfid_bench.commands.run import _RichProgress
-    from semfid_bench.plugin_manager import build_registry
+    from semfid_bench.plugin_api.plugin_manager import build_registry
     from semfid_bench.study.labels import label_pairs
 
     registry = build_registry()
@@ -208,13 +208,13 @@ def dataset_inpaint(
     """Inpaint COCO instance masks with controlled class changes (same class, same
     supercategory, other supercategory; "A {class}.") plus partial-denoise positives,
     filter with CLIP and write a paired (GT, edited, mask) manifest for train clu/regressor."""
-    from semfid_bench.device import resolve_device
-    from semfid_bench.errors import SemfidError
+    from semfid_bench.execution.device import resolve_device
     from semfid_bench.metrics.clip_model import (
         DEFAULT_MODEL,
         DEFAULT_PRETRAINED,
         shared_clip_model,
     )
+    from semfid_bench.plugin_api.errors import SemfidError
     from semfid_bench.study.inpaint import (
         InpaintCriteria,
         build_inpaint_set,

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from semfid_bench.commands.common import console, parse_levels
-from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import console as escape
+from semfid_bench.plugin_api.errors import SemfidError
 
 
 def degrade(
@@ -28,11 +28,11 @@ def degrade(
     Each level uses the seed `run` would use for an item whose id is the file's stem, and
     the steps each LR image went through are printed.
     """
-    from semfid_bench.contact_sheet import contact_sheet, upscale_nearest
-    from semfid_bench.images import load_image, quantize
-    from semfid_bench.interfaces import TracesSteps
-    from semfid_bench.plugin_manager import build_registry
-    from semfid_bench.seeding import degradation_seed
+    from semfid_bench.datasets.images import load_image, quantize
+    from semfid_bench.degradations.contact_sheet import contact_sheet, upscale_nearest
+    from semfid_bench.plugin_api.interfaces import TracesSteps
+    from semfid_bench.plugin_api.plugin_manager import build_registry
+    from semfid_bench.plugin_api.seeding import degradation_seed
 
     registry = build_registry()
     spec = registry.get("degradation", degradation).spec

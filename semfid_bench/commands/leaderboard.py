@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from semfid_bench.commands.common import DEFAULT_DB, DbOption
-from semfid_bench.errors import SemfidError
+from semfid_bench.plugin_api.errors import SemfidError
 
 
 def write_or_print(text: str, out: Path | None) -> None:

@@ -18,7 +18,7 @@ def make_manifest(
     allow_outside_paths: AllowOutsideOption = False,
 ) -> None:
     """Write a manifest listing every image in FOLDER."""
-    from semfid_bench.manifest import load_manifest, manifest_from_folder
+    from semfid_bench.datasets.manifest import load_manifest, manifest_from_folder
 
     path = manifest_from_folder(folder, out, name, allow_outside_paths=allow_outside_paths)
     items = len(load_manifest(path, allow_outside_paths=allow_outside_paths))

@@ -8,9 +8,9 @@ import typer
 from rich.table import Table
 
 from semfid_bench.commands.common import console
-from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import console as escape
 from semfid_bench.escaping import plain
+from semfid_bench.plugin_api.errors import SemfidError
 
 
 def plugins(
@@ -22,7 +22,7 @@ def plugins(
     ] = None,
 ) -> None:
     """List every registered plugin by kind, with its source package."""
-    from semfid_bench.plugin_manager import build_registry
+    from semfid_bench.plugin_api.plugin_manager import build_registry
 
     registry = build_registry()
     if options is not None:
@@ -45,7 +45,7 @@ def plugins(
 
 
 def _describe(spec) -> str:
-    from semfid_bench.specs import DegradationSpec, MetricSpec, SRModelSpec
+    from semfid_bench.plugin_api.specs import DegradationSpec, MetricSpec, SRModelSpec
 
     if isinstance(spec, MetricSpec):
         kind = "full-reference" if spec.full_reference else "no-reference"
@@ -61,8 +61,8 @@ def _describe(spec) -> str:
 
 def _print_options(registry, name: str) -> None:
     """Each plugin called ``name`` (of any kind) with its options, defaults and types."""
-    from semfid_bench.options import SCOPES, factory_options
-    from semfid_bench.registry import resolve_factory
+    from semfid_bench.plugin_api.options import SCOPES, factory_options
+    from semfid_bench.plugin_api.registry import resolve_factory
 
     scope = {kind: prefix for prefix, kind in SCOPES.items()}
     found = []

@@ -22,10 +22,10 @@ from semfid_bench.commands.common import (
     split_list,
     warn_problems,
 )
-from semfid_bench.errors import SemfidError
+from semfid_bench.datasets.images import DEFAULT_MAX_PIXELS
 from semfid_bench.escaping import console as escape
 from semfid_bench.escaping import plain
-from semfid_bench.images import DEFAULT_MAX_PIXELS
+from semfid_bench.plugin_api.errors import SemfidError
 
 
 def run(
@@ -102,8 +102,8 @@ def run(
     ] = 1.0,
 ) -> None:
     """Run SR models on degraded images and score them; resumes finished work."""
-    from semfid_bench.plugin_manager import build_registry
-    from semfid_bench.runner import RunConfig
+    from semfid_bench.execution.runner import RunConfig
+    from semfid_bench.plugin_api.plugin_manager import build_registry
 
     registry = build_registry()
     warn_problems(registry.problems)
@@ -155,7 +155,7 @@ def run(
 
 def _with_preset(ctx, registry, name, dataset, models, metrics, degradations, levels, sets):
     """The run's selection with preset ``name`` filling in what the user did not type."""
-    from semfid_bench.presets import apply_preset
+    from semfid_bench.execution.presets import apply_preset
 
     typed = {  # by name: typer ships its own copy of click's ParameterSource
         key
@@ -177,8 +177,8 @@ def _with_preset(ctx, registry, name, dataset, models, metrics, degradations, le
 
 def _run_one(config, registry, db: Path) -> list[str]:
     """One dataset's run, its summary printed; returns its errors."""
-    from semfid_bench.runner import run_benchmark
-    from semfid_bench.store import ResultsStore
+    from semfid_bench.execution.runner import run_benchmark
+    from semfid_bench.execution.store import ResultsStore
 
     with ResultsStore(db) as store, _RichProgress() as progress:
         summary = run_benchmark(config, registry, store, progress)
@@ -205,7 +205,7 @@ def _runnable(registry, names: list[str], options: dict[str, dict]) -> list[str]
     """``--metrics all``: the metrics that can run with what is configured. A metric that
     requires an option nobody set (a trained checkpoint) is left out, with a note saying
     how to include it."""
-    from semfid_bench.options import missing_required
+    from semfid_bench.plugin_api.options import missing_required
 
     kept = []
     for name in names:
@@ -221,11 +221,11 @@ def _runnable(registry, names: list[str], options: dict[str, dict]) -> list[str]
 
 def _print_summary(store, summary) -> None:
     """This run's slice of the leaderboard: its metric variants, seed and scale."""
+    from semfid_bench.execution.store import METRIC_KEY_COLUMNS
     from semfid_bench.report.boards import model_boards
     from semfid_bench.report.document import Heading
     from semfid_bench.report.tables import model_table
     from semfid_bench.report.terminal import print_blocks
-    from semfid_bench.store import METRIC_KEY_COLUMNS
 
     specs = store.metric_specs()
     set_level = [k.label for k in summary.keys.get("metric", []) if specs[k.name].set_level]

@@ -37,7 +37,7 @@ def study_mos(
 ) -> None:
     """MOS (share of "yes") per pair with a Wilson CI, after dropping raters who fail the
     traps; Krippendorff's alpha; writes a manifest for leaderboard and train regressor."""
-    from semfid_bench.manifest import load_manifest
+    from semfid_bench.datasets.manifest import load_manifest
     from semfid_bench.study.answers import read_answers
     from semfid_bench.study.mos import score_study, write_rated_manifest
 
@@ -85,8 +85,8 @@ def study_serve(
     answers go to --db, which 'study mos' reads directly."""
     import secrets
 
-    from semfid_bench.errors import SemfidError
-    from semfid_bench.manifest import load_manifest
+    from semfid_bench.datasets.manifest import load_manifest
+    from semfid_bench.plugin_api.errors import SemfidError
 
     try:
         import uvicorn

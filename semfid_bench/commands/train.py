@@ -208,7 +208,7 @@ def _pretrained(value: str) -> str | None:
 def _train(
     manifest, config, target, weights, s, device, out, name, columns, allow_outside_paths
 ) -> None:
-    from semfid_bench.device import resolve_device
+    from semfid_bench.execution.device import resolve_device
     from semfid_bench.learned.checkpoints import checkpoints_dir
     from semfid_bench.learned.recipes import train_model, train_options
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.interfaces import Degradation
+from semfid_bench.plugin_api.interfaces import Degradation
 
 
 def lr_size(hr: torch.Tensor, scale: int) -> tuple[int, int]:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from semfid_bench.degradations.bicubic import lr_size
-from semfid_bench.interfaces import Degradation
+from semfid_bench.plugin_api.interfaces import Degradation
 
 
 @dataclass(frozen=True)

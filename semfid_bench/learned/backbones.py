@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from semfid_bench.errors import SemfidError, WeightsUnavailableError
+from semfid_bench.plugin_api.errors import SemfidError, WeightsUnavailableError
 
 FAMILIES = ("imagenet", "clip-rn50")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -166,7 +166,7 @@ def _imagenet(config: BackboneConfig, weights: str | Path | None) -> StageBackbo
 def _imagenet_state(config: BackboneConfig, weights: str | Path | None) -> dict:
     from torchvision.models import ResNet50_Weights
 
-    from semfid_bench.weights import load_state_dict, torchvision_state_dict
+    from semfid_bench.plugin_api.weights import load_state_dict, torchvision_state_dict
 
     if weights is not None:
         return load_state_dict(weights)
@@ -245,7 +245,7 @@ def _clip_download(tag: str) -> str:
     download), before any model is built, so a missing file fails fast."""
     from open_clip.pretrained import download_pretrained, get_pretrained_cfg
 
-    from semfid_bench.weights import offline
+    from semfid_bench.plugin_api.weights import offline
 
     cfg = get_pretrained_cfg(CLIP_MODEL, tag)
     try:

@@ -8,7 +8,7 @@ download); ``NAME.json`` says what it is::
      "training": {"data_sha256": "...", "target": "mos", ...}, "metrics": {"test": {...}}}
 
 A checkpoint is named by a path (with or without suffix) or by a name in the checkpoints
-folder, ``$SEMFID_BENCH_CACHE/checkpoints`` (see :mod:`semfid_bench.weights`). Loading
+folder, ``$SEMFID_BENCH_CACHE/checkpoints`` (see :mod:`semfid_bench.plugin_api.weights`). Loading
 checks the kind, the weights' hash against the JSON and every tensor's name and shape, and
 says what is wrong when any of them does not match.
 """
@@ -21,11 +21,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from semfid_bench.errors import SemfidError
 from semfid_bench.learned.backbones import BackboneConfig
 from semfid_bench.learned.clu import CLUConfig, build_clu
 from semfid_bench.learned.regressor import RegressorConfig, build_regressor
-from semfid_bench.weights import cache_root, load_state_dict, sha256_of
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.weights import cache_root, load_state_dict, sha256_of
 
 FORMAT = "semfid-bench-learned-metric"
 VERSION = 1

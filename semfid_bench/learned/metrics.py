@@ -23,12 +23,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.interfaces import Metric
 from semfid_bench.learned.checkpoints import load_checkpoint
 from semfid_bench.learned.heatmap import save_heatmap
-from semfid_bench.reference_broadcast import broadcast_reference
-from semfid_bench.report.artefacts import Artefact, map_image_from
+from semfid_bench.plugin_api.artefacts import Artefact, map_image_from
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.reference_broadcast import broadcast_reference
 from semfid_bench.safe_paths import path_inside
 
 

@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semfid_bench.errors import SemfidError
 from semfid_bench.learned.backbones import BackboneConfig, StageBackbone
+from semfid_bench.plugin_api.errors import SemfidError
 
 FEATURE_NORMS = ("unit", "none")
 PREPROCESS = ("squash", "crop")
@@ -52,7 +52,7 @@ def resize_crop(images: torch.Tensor, size: int, crop_pct: float) -> torch.Tenso
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as TF
 
-    from semfid_bench.images import to_tensor, to_uint8
+    from semfid_bench.datasets.images import to_tensor, to_uint8
 
     scale = math.floor(size / crop_pct)
     out = []

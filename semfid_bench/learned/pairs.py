@@ -1,7 +1,7 @@
 """Paired GT/SR training data read from a manifest, its splits and its fingerprint.
 
 A pair manifest is an ordinary semfid-bench manifest of paired items (``sr`` set, see
-:mod:`semfid_bench.manifest`)::
+:mod:`semfid_bench.datasets.manifest`)::
 
     {"id": "p1", "gt": "gt/p1.png", "sr": "sr/p1.png", "mos": 0.4, "split": "train"}
     {"id": "p2", "gt": "gt/p2.png", "sr": "sr/p2.png", "labels": {"c2c": 0.8}}
@@ -20,8 +20,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from semfid_bench.errors import ManifestError
-from semfid_bench.manifest import Item, load_manifest
+from semfid_bench.datasets.manifest import Item, load_manifest
+from semfid_bench.plugin_api.errors import ManifestError
 
 SIMILARITY_TARGETS = ("c2c", "c2i")
 VAL_SPLITS = ("val", "valid", "validation")

@@ -62,7 +62,7 @@ CROP_PCT = {"clip-rn50": 0.9, "imagenet": 0.875}
 
 def resolve_recipe(kind: str, recipe: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """A recipe's settings with the explicitly given ones (not None) on top."""
-    from semfid_bench.errors import SemfidError
+    from semfid_bench.plugin_api.errors import SemfidError
 
     table = REGRESSOR_RECIPES if kind == "regressor" else CLU_RECIPES
     if recipe not in table:
@@ -120,7 +120,7 @@ def train_model(
 
     :param weights: local backbone weights instead of the pretrained download.
     :param out: checkpoint path stem; nothing is saved when None.
-    :param allow_outside_paths: as for :func:`~semfid_bench.manifest.load_manifest`.
+    :param allow_outside_paths: as for :func:`~semfid_bench.datasets.manifest.load_manifest`.
     """
     regressor = isinstance(config, RegressorConfig)
     pairs = load_pairs(

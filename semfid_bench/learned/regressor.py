@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from semfid_bench.errors import SemfidError
 from semfid_bench.learned.backbones import StageBackbone, build_backbone
 from semfid_bench.learned.pair_model import PairConfig, PairModel, check_choice
+from semfid_bench.plugin_api.errors import SemfidError
 
 ACTIVATIONS = ("relu", "sigmoid")
 HEAD_INITS = ("mean", "default")

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.images import read_rgb, to_tensor
+from semfid_bench.datasets.images import read_rgb, to_tensor
 from semfid_bench.learned.pairs import Pair
 
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import torch
 
-from semfid_bench.captioning import DEFAULT_CAPTIONER, CaptionSource
-from semfid_bench.interfaces import Metric
-from semfid_bench.manifest import Item
+from semfid_bench.datasets.manifest import Item
 from semfid_bench.metrics.sentence_embedding import shared_sentence_encoder
-from semfid_bench.reference_broadcast import broadcast_reference
-from semfid_bench.registry import PluginContext
-from semfid_bench.report.artefacts import Artefact, captions_from
+from semfid_bench.plugin_api.artefacts import Artefact, captions_from
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.reference_broadcast import broadcast_reference
+from semfid_bench.plugin_api.registry import PluginContext
+from semfid_bench.vision_language.captions import DEFAULT_CAPTIONER, CaptionSource
 
 
 class CaptionToCaption(Metric):

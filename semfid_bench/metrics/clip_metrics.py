@@ -7,7 +7,7 @@
   does. Each result's details record the caption's token count and whether it was cut.
 
 GT-side embeddings are cached per GT content hash and model configuration
-(:mod:`semfid_bench.feature_cache`), so every SR model, level and later run reuses them.
+(:mod:`semfid_bench.plugin_api.feature_cache`), so every SR model, level and later run reuses them.
 """
 
 from __future__ import annotations
@@ -17,19 +17,19 @@ from typing import Any
 
 import torch
 
-from semfid_bench.captioning import DEFAULT_CAPTIONER, CaptionSource
-from semfid_bench.feature_cache import FeatureCache, image_hash
-from semfid_bench.interfaces import Metric
-from semfid_bench.manifest import Item
+from semfid_bench.datasets.manifest import Item
 from semfid_bench.metrics.clip_model import (
     DEFAULT_MODEL,
     DEFAULT_PRETRAINED,
     ClipModel,
     shared_clip_model,
 )
-from semfid_bench.reference_broadcast import broadcast_reference
-from semfid_bench.registry import PluginContext
-from semfid_bench.report.artefacts import Artefact, captions_from
+from semfid_bench.plugin_api.artefacts import Artefact, captions_from
+from semfid_bench.plugin_api.feature_cache import FeatureCache, image_hash
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.reference_broadcast import broadcast_reference
+from semfid_bench.plugin_api.registry import PluginContext
+from semfid_bench.vision_language.captions import DEFAULT_CAPTIONER, CaptionSource
 
 # One cache object per CLIP configuration in a process, so its counters cover every metric
 # (clip, c2i, splice-*) that embeds GT images with that model.

@@ -32,9 +32,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.errors import SemfidError, WeightsUnavailableError
-from semfid_bench.images import to_uint8
-from semfid_bench.weights import offline
+from semfid_bench.datasets.images import to_uint8
+from semfid_bench.plugin_api.errors import SemfidError, WeightsUnavailableError
+from semfid_bench.plugin_api.weights import offline
 
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"

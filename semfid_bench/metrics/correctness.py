@@ -26,11 +26,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.interfaces import Metric
 from semfid_bench.metrics.lr_alignment import align
 from semfid_bench.metrics.lr_consistency import crop_border, lr_scale
-from semfid_bench.reference_broadcast import broadcast_reference
-from semfid_bench.report.artefacts import Artefact, class_map_from
+from semfid_bench.plugin_api.artefacts import Artefact, class_map_from
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.reference_broadcast import broadcast_reference
 
 CLASSES = ("improvement", "omission", "hallucination")
 NORMS = ("percent", "softmin")

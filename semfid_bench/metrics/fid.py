@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.inception import Inception3, InceptionA, InceptionC, InceptionE
 
-from semfid_bench.interfaces import SetMetric
-from semfid_bench.weights import WeightFile, fetch_weights, key_mismatch, load_state_dict
+from semfid_bench.plugin_api.interfaces import SetMetric
+from semfid_bench.plugin_api.weights import WeightFile, fetch_weights, key_mismatch, load_state_dict
 
 INCEPTION = WeightFile(
     "pt_inception-2015-12-05-6726825d.pth",

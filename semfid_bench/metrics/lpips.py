@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from semfid_bench.interfaces import Metric
-from semfid_bench.reference_broadcast import broadcast_reference
-from semfid_bench.weights import WeightFile, fetch_weights, load_state_dict
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.reference_broadcast import broadcast_reference
+from semfid_bench.plugin_api.weights import WeightFile, fetch_weights, load_state_dict
 
 ALEXNET = WeightFile(
     "alexnet-owt-7be5be79.pth", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"

@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 
 from semfid_bench.degradations.bicubic import resize_bicubic
-from semfid_bench.interfaces import Metric
 from semfid_bench.metrics.lr_alignment import estimate_shift
 from semfid_bench.metrics.pixel import psnr
+from semfid_bench.plugin_api.interfaces import Metric
 
 RESIZES = ("bicubic", "opensr-test")
 

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.interfaces import Metric
-from semfid_bench.reference_broadcast import broadcast_reference
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.reference_broadcast import broadcast_reference
 
 # BT.601 limited-range luma from RGB in [0, 1], output in [0, 255] (16–235).
 _Y_WEIGHTS = (65.481, 128.553, 24.966)

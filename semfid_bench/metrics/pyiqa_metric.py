@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from semfid_bench.errors import WeightsUnavailableError
-from semfid_bench.interfaces import Metric
-from semfid_bench.reference_broadcast import broadcast_reference
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.reference_broadcast import broadcast_reference
 
 
 class PyiqaMetric(Metric):

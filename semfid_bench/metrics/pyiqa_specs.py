@@ -17,8 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from semfid_bench.errors import PluginError
-from semfid_bench.specs import MetricSpec
+from semfid_bench.plugin_api.errors import PluginError
+from semfid_bench.plugin_api.specs import MetricSpec
 
 REVIEWED_HIGHER_IS_BETTER = frozenset(
     {

@@ -40,10 +40,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.images import to_uint8
-from semfid_bench.interfaces import SetMetric
-from semfid_bench.manifest import Item
+from semfid_bench.datasets.images import to_uint8
+from semfid_bench.datasets.manifest import Item
 from semfid_bench.metrics.panoptic_quality import (
     IOU_TYPES,
     Instances,
@@ -53,7 +51,9 @@ from semfid_bench.metrics.panoptic_quality import (
     confusion_matrix,
     pq_statistics,
 )
-from semfid_bench.weights import hf_snapshot
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.interfaces import SetMetric
+from semfid_bench.plugin_api.weights import hf_snapshot
 
 DEFAULT_MODEL = "facebook/mask2former-swin-large-coco-panoptic"
 MODES = ("pseudo-gt", "annotations")

@@ -22,8 +22,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.interfaces import Metric
-from semfid_bench.manifest import Item
+from semfid_bench.datasets.manifest import Item
 from semfid_bench.metrics.clip_model import DEFAULT_MODEL, DEFAULT_PRETRAINED, shared_clip_model
 from semfid_bench.metrics.correctness import (
     CLASSES,
@@ -32,8 +31,9 @@ from semfid_bench.metrics.correctness import (
     scores_and_details,
 )
 from semfid_bench.metrics.lr_consistency import lr_scale
-from semfid_bench.reference_broadcast import broadcast_reference
-from semfid_bench.report.artefacts import Artefact, class_map_from
+from semfid_bench.plugin_api.artefacts import Artefact, class_map_from
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.reference_broadcast import broadcast_reference
 
 MAP_LEGEND = (
     "Each CLIP patch of the eval transform's centre crop as improvement, omission or "

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.weights import hf_snapshot
+from semfid_bench.plugin_api.weights import hf_snapshot
 
 MINILM_REPO = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_SEQ_LENGTH = 256

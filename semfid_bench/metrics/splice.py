@@ -33,16 +33,16 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.feature_cache import FeatureCache
-from semfid_bench.interfaces import Metric
-from semfid_bench.manifest import Item
+from semfid_bench.datasets.manifest import Item
 from semfid_bench.metrics.clip_metrics import clip_image_features, gt_hashes
 from semfid_bench.metrics.clip_model import DEFAULT_MODEL, DEFAULT_PRETRAINED, shared_clip_model
 from semfid_bench.metrics.splice_solver import NonNegativeLasso
-from semfid_bench.reference_broadcast import broadcast_reference
-from semfid_bench.report.artefacts import Artefact, concept_changes_from
-from semfid_bench.weights import WeightFile, fetch_weights
+from semfid_bench.plugin_api.artefacts import Artefact, concept_changes_from
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.feature_cache import FeatureCache
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.reference_broadcast import broadcast_reference
+from semfid_bench.plugin_api.weights import WeightFile, fetch_weights
 
 SPLICE_COMMIT = "9a498102ce7c6701f4afe361ffaa86c39b47fa5f"  # files checked against it (sha256)
 _SPLICE_DATA = f"https://raw.githubusercontent.com/AI4LIFE-GROUP/SpLiCE/{SPLICE_COMMIT}/data"

@@ -3,7 +3,7 @@
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "semfid_bench.plugins.baselines",
     "semfid_bench.plugins.blind_degradations",
-    "semfid_bench.plugins.sr_models",
+    "semfid_bench.plugins.checkpoint_sr",
     "semfid_bench.plugins.precomputed_sr",
     "semfid_bench.plugins.diffusion_sr",
     "semfid_bench.plugins.learned_metrics",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.registry import DegradationRegistrar
-from semfid_bench.specs import DegradationSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.registry import DegradationRegistrar
+from semfid_bench.plugin_api.specs import DegradationSpec
 
 _LEVELS_HELP = "level 1 = published model, 0 = bicubic; see docs/degradations.md"
 

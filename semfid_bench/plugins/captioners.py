@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.registry import CaptionerRegistrar
-from semfid_bench.specs import CaptionerSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.registry import CaptionerRegistrar
+from semfid_bench.plugin_api.specs import CaptionerSpec
 
 
 @hookimpl
@@ -15,7 +15,7 @@ def register_captioners(register: CaptionerRegistrar) -> None:
             description='Qwen/Qwen2.5-VL-7B-Instruct, prompt "Describe this image.", greedy '
             "(options model, weights, prompt, max_new_tokens).",
         ),
-        "semfid_bench.captioners.vlm:VLMCaptioner",
+        "semfid_bench.vision_language.vlm_captioner:VLMCaptioner",
     )
     register.add(
         CaptionerSpec(
@@ -27,7 +27,7 @@ def register_captioners(register: CaptionerRegistrar) -> None:
 
 
 def _small(**options):
-    from semfid_bench.captioners.vlm import SMALL_MODEL, VLMCaptioner
+    from semfid_bench.vision_language.vlm_captioner import SMALL_MODEL, VLMCaptioner
 
     options.setdefault("model", SMALL_MODEL)
     return VLMCaptioner(**options)

@@ -6,9 +6,9 @@ each needs and the authors' defaults are in ``docs/diffusion-models.md``.
 
 from __future__ import annotations
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.registry import SRModelRegistrar
-from semfid_bench.specs import SRModelSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.registry import SRModelRegistrar
+from semfid_bench.plugin_api.specs import SRModelSpec
 
 
 @hookimpl
@@ -21,7 +21,7 @@ def register_sr_models(register: SRModelRegistrar) -> None:
             description="Stable Diffusion x4 upscaler (stabilityai/stable-diffusion-x4-upscaler, "
             "diffusers pipeline).",
         ),
-        "semfid_bench.sr_models.sd_x4_upscaler:SDx4Upscaler",
+        "semfid_bench.sr_models.diffusion.sd_x4_upscaler:SDx4Upscaler",
     )
     register.add(
         SRModelSpec(
@@ -31,7 +31,7 @@ def register_sr_models(register: SRModelRegistrar) -> None:
             description="SeeSR (CVPR 2024) on SD 2-base: LR ControlNet, DAPE tags and image "
             "cross-attention; weights from the authors' Google Drive.",
         ),
-        "semfid_bench.sr_models.seesr:SeeSR",
+        "semfid_bench.sr_models.diffusion.seesr:SeeSR",
     )
     register.add(
         SRModelSpec(
@@ -41,7 +41,7 @@ def register_sr_models(register: SRModelRegistrar) -> None:
             description="PASD (ECCV 2024) on SD 1.5: pixel-aware cross-attention and "
             "degradation removal; weights yangtao9009/PASD.",
         ),
-        "semfid_bench.sr_models.pasd:PASD",
+        "semfid_bench.sr_models.diffusion.pasd:PASD",
     )
     register.add(
         SRModelSpec(
@@ -51,5 +51,5 @@ def register_sr_models(register: SRModelRegistrar) -> None:
             description="StableSR (IJCV 2024) on SD 2.1-base: SPADE from a time-aware LR "
             "encoder, CFW decoder fusion; CompVis checkpoints from Iceclear/StableSR.",
         ),
-        "semfid_bench.sr_models.stablesr:StableSR",
+        "semfid_bench.sr_models.diffusion.stablesr:StableSR",
     )

@@ -7,9 +7,9 @@ import math
 
 import typer
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.registry import MetricRegistrar
-from semfid_bench.specs import MetricSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.registry import MetricRegistrar
+from semfid_bench.plugin_api.specs import MetricSpec
 
 _MODULE = "semfid_bench.learned.metrics"
 

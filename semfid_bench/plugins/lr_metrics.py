@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.registry import MetricRegistrar
-from semfid_bench.specs import MetricSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.registry import MetricRegistrar
+from semfid_bench.plugin_api.specs import MetricSpec
 
 _CONSISTENCY = "semfid_bench.metrics.lr_consistency"
 _CORRECTNESS = "semfid_bench.metrics.correctness"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.registry import MetricRegistrar
-from semfid_bench.specs import MetricSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.registry import MetricRegistrar
+from semfid_bench.plugin_api.specs import MetricSpec
 
 _MODULE = "semfid_bench.metrics.pixel"
 _Y = "Y of BT.601 limited-range YCbCr (BasicSR), crop_border 4 (option)"

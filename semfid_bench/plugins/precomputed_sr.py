@@ -3,9 +3,9 @@ scored and ranked."""
 
 from __future__ import annotations
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.registry import SRModelRegistrar
-from semfid_bench.specs import SRModelSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.registry import SRModelRegistrar
+from semfid_bench.plugin_api.specs import SRModelSpec
 
 
 @hookimpl

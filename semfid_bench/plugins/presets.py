@@ -3,9 +3,9 @@ docs/presets.md maps each column of those tables to a metric and its convention.
 
 from __future__ import annotations
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.registry import PresetRegistrar
-from semfid_bench.specs import PresetSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.registry import PresetRegistrar
+from semfid_bench.plugin_api.specs import PresetSpec
 
 SEESR = "Wu et al., SeeSR: Towards Semantics-Aware Real-World Image Super-Resolution, CVPR 2024"
 THESIS = "Measuring Semantic Differences Between Images in the SR Domain (the thesis)"

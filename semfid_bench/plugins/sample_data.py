@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.registry import DatasetRegistrar
-from semfid_bench.specs import DatasetSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.registry import DatasetRegistrar
+from semfid_bench.plugin_api.specs import DatasetSpec
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SAMPLE_MANIFEST = DATA / "sample" / "manifest.jsonl"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.registry import MetricRegistrar
-from semfid_bench.specs import MetricSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.registry import MetricRegistrar
+from semfid_bench.plugin_api.specs import MetricSpec
 
 _SEGMENTER = (
     "Mask2Former Swin-L COCO panoptic (facebook/mask2former-swin-large-coco-panoptic; SeeSR "

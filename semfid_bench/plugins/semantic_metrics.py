@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.registry import MetricRegistrar
-from semfid_bench.specs import MetricSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.registry import MetricRegistrar
+from semfid_bench.plugin_api.specs import MetricSpec
 
 _CLIP = "open_clip ViT-B-32 laion2b_s34b_b79k (options model, pretrained)"
 _SPLICE = (

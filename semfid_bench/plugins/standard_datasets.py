@@ -3,11 +3,11 @@ BSD100/Urban100, COCO val2017, KonIQ-10k), each fetched into the cache on first 
 
 from __future__ import annotations
 
-from semfid_bench.dataset_catalogue import CATALOGUE
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.registry import DatasetRegistrar
-from semfid_bench.specs import DatasetSpec
-from semfid_bench.standard_datasets import StandardDataset, prepare
+from semfid_bench.datasets.catalogue import CATALOGUE
+from semfid_bench.datasets.standard import StandardDataset, prepare
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.registry import DatasetRegistrar
+from semfid_bench.plugin_api.specs import DatasetSpec
 
 
 @hookimpl

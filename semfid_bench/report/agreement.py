@@ -15,11 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from semfid_bench.errors import SemfidError
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.seeding import derive_seed
+from semfid_bench.plugin_api.specs import MetricSpec
 from semfid_bench.report.labels import with_variant_labels
-from semfid_bench.seeding import derive_seed
-from semfid_bench.specs import MetricSpec
-from semfid_bench.stats import (
+from semfid_bench.report.stats import (
     LOGISTICS,
     agreement,
     bootstrap_indices,

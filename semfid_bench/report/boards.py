@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from semfid_bench.errors import SemfidError
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.specs import MAX_DECIMALS, MetricSpec
 from semfid_bench.report.labels import with_variant_labels
-from semfid_bench.specs import MAX_DECIMALS, MetricSpec
-from semfid_bench.stats import mean_ci
+from semfid_bench.report.stats import mean_ci
 
 GROUP = ["dataset", "degradation", "level", "scale", "seed"]
 SLICE = ["dataset", "degradation", "level", "scale", "seed", "rank_by"]

@@ -5,7 +5,7 @@ level, scale, seed, model variant), the ``per_cell`` items that score worst on t
 explaining metric (the report's ranking metric unless chosen): its lowest values if
 higher is better, its highest otherwise; ties go to the smaller item id. For each, every
 metric's score on that pair (or its error) and the artefacts each metric's factory reads
-from its stored details (:class:`~semfid_bench.interfaces.ProducesArtefacts`).
+from its stored details (:class:`~semfid_bench.plugin_api.interfaces.ProducesArtefacts`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.interfaces import ProducesArtefacts
-from semfid_bench.registry import Registry, resolve_factory
-from semfid_bench.report.artefacts import Artefact, Captions, ClassMap, ConceptChanges, MapImage
+from semfid_bench.plugin_api.artefacts import Artefact, Captions, ClassMap, ConceptChanges, MapImage
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.interfaces import ProducesArtefacts
+from semfid_bench.plugin_api.registry import Registry, resolve_factory
+from semfid_bench.plugin_api.specs import MetricSpec
 from semfid_bench.report.boards import GROUP
 from semfid_bench.report.labels import with_variant_labels
-from semfid_bench.specs import MetricSpec
 
 CELL = [*GROUP, "model"]
 ARTEFACT_TYPES = (ConceptChanges, Captions, MapImage, ClassMap)

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from semfid_bench.plugin_api.specs import MetricSpec
 from semfid_bench.report.agreement import ALL_SPLITS
 from semfid_bench.report.boards import MetricColumn
 from semfid_bench.report.labels import with_variant_labels
+from semfid_bench.report.stats import LOGISTICS, mean_ci
 from semfid_bench.safe_paths import path_inside
-from semfid_bench.specs import MetricSpec
-from semfid_bench.stats import LOGISTICS, mean_ci
 
 MAP_SUFFIX = ".png"
 

@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.images import decode_rgb
-from semfid_bench.manifest import Item, load_manifest
-from semfid_bench.report.artefacts import Artefact, Captions, ClassMap, ConceptChanges, MapImage
+from semfid_bench.datasets.images import decode_rgb
+from semfid_bench.datasets.manifest import Item, load_manifest
+from semfid_bench.execution.runner import saved_image_path
+from semfid_bench.plugin_api.artefacts import Artefact, Captions, ClassMap, ConceptChanges, MapImage
+from semfid_bench.plugin_api.errors import SemfidError
 from semfid_bench.report.explanations import Explanation, MetricArtefact
 from semfid_bench.report.html import html_page, html_table
-from semfid_bench.runner import saved_image_path
 from semfid_bench.safe_paths import path_inside
 
 THUMBNAIL = 256

@@ -3,7 +3,7 @@ format."""
 
 from __future__ import annotations
 
-from semfid_bench.errors import SemfidError
+from semfid_bench.plugin_api.errors import SemfidError
 from semfid_bench.report import data
 from semfid_bench.report.document import leaderboard_document
 from semfid_bench.report.html import render_html

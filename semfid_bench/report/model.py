@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from semfid_bench.errors import SemfidError
+from semfid_bench.execution.store import open_store
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.specs import MetricSpec
 from semfid_bench.report.agreement import metric_agreement, pairwise_comparisons, scores_with_mos
 from semfid_bench.report.boards import ModelBoard, model_boards
 from semfid_bench.report.figures import (
@@ -24,8 +26,6 @@ from semfid_bench.report.figures import (
     scatter_plots,
 )
 from semfid_bench.report.labels import with_variant_labels
-from semfid_bench.specs import MetricSpec
-from semfid_bench.store import open_store
 
 PARTS = ("models", "agreement", "pairwise", "explanations")
 """What a report can hold; ``explanations`` (per-item pages) only ``publish`` asks for."""
@@ -179,7 +179,7 @@ def build_report(
         boards = model_boards(scored, specs, options.rank_by)
     explanations = []  # before any figure is drawn: a bad explain_by writes nothing
     if "explanations" in parts and boards and options.explain > 0:
-        from semfid_bench.plugin_manager import build_registry
+        from semfid_bench.plugin_api.plugin_manager import build_registry
         from semfid_bench.report.explanations import explain
 
         by = options.explain_by or boards[0].rank_by

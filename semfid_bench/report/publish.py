@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from semfid_bench.errors import SemfidError
+from semfid_bench.plugin_api.errors import SemfidError
 from semfid_bench.report.data import write_data
 from semfid_bench.report.document import publish_document
 from semfid_bench.report.html import render_html

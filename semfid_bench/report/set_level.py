@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from semfid_bench.errors import PluginError
-from semfid_bench.stats import bootstrap_indices
+from semfid_bench.plugin_api.errors import PluginError
+from semfid_bench.report.stats import bootstrap_indices
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from semfid_bench.registry import Registry
-    from semfid_bench.specs import MetricSpec
-    from semfid_bench.store import ResultsStore
+    from semfid_bench.execution.store import ResultsStore
+    from semfid_bench.plugin_api.registry import Registry
+    from semfid_bench.plugin_api.specs import MetricSpec
 
 Reducer = Callable[[Sequence[dict[str, Any]], Sequence[str], dict[str, Any]], float]
 SLICE = ["dataset", "degradation", "level", "scale", "seed", "model", "metric"]
@@ -105,7 +105,7 @@ def set_level_boards(
     if frame.empty:
         return pd.DataFrame(columns=columns)
     if registry is None:
-        from semfid_bench.plugin_manager import build_registry
+        from semfid_bench.plugin_api.plugin_manager import build_registry
 
         registry = build_registry()
     labelled = with_variant_labels(frame)  # only current inputs: one row per item

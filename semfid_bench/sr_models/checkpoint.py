@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 
 import torch
 
-from semfid_bench.errors import SemfidError, WeightsUnavailableError
-from semfid_bench.interfaces import SRModel, UpscaleContext
-from semfid_bench.sr_models.tiling import Tiling, tiling_from_options, upscale_guarded
-from semfid_bench.weights import WeightFile, fetch_weights, load_state_dict
+from semfid_bench.plugin_api.errors import SemfidError, WeightsUnavailableError
+from semfid_bench.plugin_api.interfaces import SRModel, UpscaleContext
+from semfid_bench.plugin_api.weights import WeightFile, fetch_weights, load_state_dict
+from semfid_bench.sr_models.pixel_tiling import Tiling, tiling_from_options, upscale_guarded
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.interfaces import SRModel, UpscaleContext
+from semfid_bench.plugin_api.interfaces import SRModel, UpscaleContext
 
 
 class InterpolationUpscaler(SRModel):

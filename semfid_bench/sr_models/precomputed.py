@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.images import IMAGE_SUFFIXES, load_image
-from semfid_bench.interfaces import SRModel, UpscaleContext
-from semfid_bench.manifest import Item
+from semfid_bench.datasets.images import IMAGE_SUFFIXES, load_image
+from semfid_bench.datasets.manifest import Item
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.interfaces import SRModel, UpscaleContext
 from semfid_bench.safe_paths import encode_part
 
 

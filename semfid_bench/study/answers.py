@@ -25,8 +25,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import csv_text_read
+from semfid_bench.plugin_api.errors import SemfidError
 
 REQUIRED = ("rater", "pair_id", "answer")
 TRUE_WORDS = {"yes", "y", "1", "true"}

@@ -48,10 +48,10 @@ from typing import Any
 
 import numpy as np
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.manifest import write_manifest
+from semfid_bench.datasets.manifest import write_manifest
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.seeding import derive_seed
 from semfid_bench.safe_paths import path_inside
-from semfid_bench.seeding import derive_seed
 
 DEFAULT_PIPELINE = "stable-diffusion-v1-5/stable-diffusion-inpainting"
 FLUX_FILL = "black-forest-labs/FLUX.1-Fill-dev"
@@ -284,7 +284,7 @@ class InpaintPipeline:
             import torch
             from diffusers import DiffusionPipeline
 
-            from semfid_bench.sr_models.diffusion_common import torch_dtype
+            from semfid_bench.sr_models.diffusion.common import torch_dtype
 
             dtype = torch_dtype(self.dtype, torch.device(self.device))
             self._pipe = DiffusionPipeline.from_pretrained(self.folder, torch_dtype=dtype)
@@ -295,7 +295,7 @@ class InpaintPipeline:
     def __post_init__(self) -> None:
         import torch
 
-        from semfid_bench.sr_models.diffusion_common import torch_dtype
+        from semfid_bench.sr_models.diffusion.common import torch_dtype
 
         try:
             torch_dtype(self.dtype, torch.device(self.device))
@@ -339,7 +339,7 @@ class InpaintPipeline:
 def load_pipeline(pipeline: str, device: str, dtype: str = "auto") -> InpaintPipeline:
     """A local pipeline folder, or a hub id found in the Hugging Face cache / downloaded;
     offline and missing, a clear error naming the id and ``--pipeline PATH``."""
-    from semfid_bench.weights import hf_snapshot
+    from semfid_bench.plugin_api.weights import hf_snapshot
 
     local = Path(pipeline).expanduser()
     if local.exists():
@@ -379,7 +379,7 @@ ClipScorer = Callable[[np.ndarray], np.ndarray]
 
 def clip_scorer(clip, texts: list[str]) -> ClipScorer:
     """Cosine similarity of an image region to each text, with a shared open_clip model."""
-    from semfid_bench.images import to_tensor
+    from semfid_bench.datasets.images import to_tensor
 
     text_embeddings = clip.encode_texts(texts)
 
@@ -413,7 +413,7 @@ def build_inpaint_set(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run steps 1–5 and write the manifests; returns the header's ``inpainting`` record."""
-    from semfid_bench.images import read_rgb
+    from semfid_bench.datasets.images import read_rgb
 
     criteria.check()
     coco = read_coco(annotations)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.manifest import Manifest, load_manifest, write_manifest
-from semfid_bench.registry import Registry
-from semfid_bench.runner import GIVEN_SR, Progress, RunConfig, RunSummary, run_benchmark
-from semfid_bench.store import METRIC_KEY_COLUMNS, ResultsStore
-from semfid_bench.study.rows import header_records, item_row
+from semfid_bench.datasets.manifest import Manifest, load_manifest, write_manifest
+from semfid_bench.datasets.manifest_rows import header_records, item_row
+from semfid_bench.execution.runner import GIVEN_SR, Progress, RunConfig, RunSummary, run_benchmark
+from semfid_bench.execution.store import METRIC_KEY_COLUMNS, ResultsStore
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.registry import Registry
 
 
 @dataclass

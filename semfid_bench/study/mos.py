@@ -17,10 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.manifest import Manifest, write_manifest
+from semfid_bench.datasets.manifest import Manifest, write_manifest
+from semfid_bench.datasets.manifest_rows import header_records, item_row
+from semfid_bench.plugin_api.errors import SemfidError
 from semfid_bench.study.answers import Answer
-from semfid_bench.study.rows import header_records, item_row
 
 DEFAULT_MIN_TRAP_ACCURACY = 0.9
 DEFAULT_CONFIDENCE = 0.95

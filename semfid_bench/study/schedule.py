@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.manifest import Manifest
+from semfid_bench.datasets.manifest import Manifest
+from semfid_bench.plugin_api.errors import SemfidError
 
 TRAP_KINDS = ("trap-same", "trap-swap")
 

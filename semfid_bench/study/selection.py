@@ -36,12 +36,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.images import read_rgb
-from semfid_bench.manifest import Manifest, load_manifest, write_manifest
-from semfid_bench.runner import saved_image_path
-from semfid_bench.specs import MetricSpec
-from semfid_bench.store import ResultsStore
+from semfid_bench.datasets.images import read_rgb
+from semfid_bench.datasets.manifest import Manifest, load_manifest, write_manifest
+from semfid_bench.execution.runner import saved_image_path
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.specs import MetricSpec
 
 LAPLACIAN = "laplacian"
 CELL = ["item_id", "degradation", "level", "model"]

@@ -2,7 +2,7 @@
 
 Raters enter a code, see a GT and an SR image side by side and answer "is there a semantic
 change?" (buttons, or the keys ← / n for no and → / y for yes); each answer is committed to
-SQLite (:mod:`semfid_bench.study.store`) before the next pair is shown
+SQLite (:mod:`semfid_bench.study.answer_store`) before the next pair is shown
 (:mod:`semfid_bench.study.schedule`). Admin pages (token in ``?token=`` or the
 ``X-Admin-Token`` header) show progress per pair, raters' trap accuracy and the answers as
 CSV. Hostile input is assumed: every field is checked (4xx otherwise), images are looked up
@@ -28,12 +28,12 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from semfid_bench.datasets.manifest import Manifest
 from semfid_bench.escaping import csv_text
-from semfid_bench.manifest import Manifest
+from semfid_bench.study.answer_store import ANSWER_COLUMNS, StudyStore
 from semfid_bench.study.answers import Answer
 from semfid_bench.study.mos import trap_accuracies
 from semfid_bench.study.schedule import Schedule, build_items
-from semfid_bench.study.store import ANSWER_COLUMNS, StudyStore
 
 HERE = Path(__file__).parent / "web"
 RATER_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.@-]{0,63}")

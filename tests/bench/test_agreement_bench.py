@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from semfid_bench.stats import agreement
+from semfid_bench.report.stats import agreement
 
 RESAMPLES = 300
 

@@ -13,9 +13,9 @@ import time
 import pytest
 import torch
 
+from semfid_bench.datasets.images import load_image
 from semfid_bench.degradations.bicubic import BicubicDownscale, resize_bicubic
-from semfid_bench.images import load_image
-from semfid_bench.plugin_manager import build_registry, make_plugin_manager
+from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
 

@@ -6,9 +6,9 @@ benchmark runs once as a smoke test.
 
 import tracemalloc
 
-from semfid_bench.manifest import load_manifest, write_manifest
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.store import ResultsStore
+from semfid_bench.datasets.manifest import load_manifest, write_manifest
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
 
 
 def test_runner_items_per_second(benchmark, make_registry, tmp_path, sample_manifest):

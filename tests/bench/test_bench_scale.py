@@ -14,10 +14,10 @@ import pytest
 import torch
 from PIL import Image
 
-from semfid_bench.manifest import write_manifest
-from semfid_bench.plugin_manager import build_registry
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.store import ResultsStore
+from semfid_bench.datasets.manifest import write_manifest
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.plugin_manager import build_registry
 
 SAMPLE = Path(__file__).parents[2] / "semfid_bench" / "data" / "sample"
 ROOT = Path(__file__).parents[2]

@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from semfid_bench.sr_models.tiling import Tiling, upscale_tiled
+from semfid_bench.sr_models.pixel_tiling import Tiling, upscale_tiled
 
 
 def _net() -> torch.nn.Module:

@@ -26,7 +26,7 @@ torch.save({{f"part{{i}}.w": torch.full((numel,), float(i)) for i in range({PART
 """
 _MEASURE = """
 import resource, sys, torch
-from semfid_bench.weights import load_state_dict
+from semfid_bench.plugin_api.weights import load_state_dict
 def rss_kib(field):
     line = next(l for l in open("/proc/self/status") if l.startswith(field))
     return int(line.split()[1])

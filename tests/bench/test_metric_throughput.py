@@ -18,7 +18,7 @@ from torchvision.models import alexnet
 
 from semfid_bench.metrics.lpips import LPIPSNet, packaged_linear_weights
 from semfid_bench.metrics.pixel import make_psnr_y, make_ssim_y, psnr, ssim
-from semfid_bench.weights import load_state_dict
+from semfid_bench.plugin_api.weights import load_state_dict
 
 pyiqa = pytest.importorskip("pyiqa", reason="the reference, pyiqa, is the optional 'iqa' extra")
 

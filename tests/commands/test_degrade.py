@@ -7,11 +7,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.contact_sheet import upscale_nearest
+from semfid_bench.datasets.images import load_image, quantize, read_rgb, to_uint8
 from semfid_bench.degradations.bsrgan import BSRGANDegradation
-from semfid_bench.images import load_image, quantize, read_rgb, to_uint8
+from semfid_bench.degradations.contact_sheet import upscale_nearest
+from semfid_bench.plugin_api.seeding import degradation_seed
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
-from semfid_bench.seeding import degradation_seed
 
 runner = CliRunner(env={"COLUMNS": "200"})
 CHELSEA = SAMPLE_MANIFEST.parent / "chelsea.png"

@@ -6,11 +6,11 @@ import pytest
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import md_text
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.interfaces import Metric
-from semfid_bench.specs import MetricSpec
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.specs import MetricSpec
 
 runner = CliRunner(env={"COLUMNS": "250"})
 
@@ -77,7 +77,8 @@ def test_a_failing_metric_gives_exit_1_and_the_database_stays_usable(
 ):
     monkeypatch.setattr(Broken, "mode", mode)
     monkeypatch.setattr(
-        "semfid_bench.plugin_manager.build_registry", lambda: make_registry(BrokenPlugin())
+        "semfid_bench.plugin_api.plugin_manager.build_registry",
+        lambda: make_registry(BrokenPlugin()),
     )
     db = tmp_path / "r.db"
     for _ in range(2):  # the second run retries the error rows and still prints its summary

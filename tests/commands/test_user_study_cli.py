@@ -8,7 +8,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.errors import SemfidError
+from semfid_bench.plugin_api.errors import SemfidError
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

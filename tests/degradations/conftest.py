@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from semfid_bench.datasets.images import load_image
+from semfid_bench.datasets.manifest import load_manifest
 from semfid_bench.degradations.bsrgan import BSRGANDegradation
 from semfid_bench.degradations.realesrgan import RealESRGANDegradation, RealESRGANUSMDegradation
-from semfid_bench.images import load_image
-from semfid_bench.manifest import load_manifest
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
 MODELS = {

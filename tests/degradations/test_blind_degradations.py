@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from skimage import data
 
+from semfid_bench.datasets.images import quantize
 from semfid_bench.degradations import ops
 from semfid_bench.degradations.bicubic import BicubicDownscale
-from semfid_bench.images import quantize
-from semfid_bench.seeding import degradation_seed
+from semfid_bench.plugin_api.seeding import degradation_seed
 
 LEVELS = (0.3, 0.7, 1.0)
 

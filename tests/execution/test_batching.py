@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from semfid_bench.plugin_manager import build_registry
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.store import ResultsStore
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.plugin_manager import build_registry
 
 CHECKPOINTS = Path(__file__).parents[1] / "sr_models" / "checkpoints.py"
 KEY = ["item_id", "degradation", "level", "model", "model_options", "model_execution"]
@@ -105,7 +105,7 @@ def _crops(folder: Path) -> Path:
     """Two 96×64 crops of the sample photographs (as the suite's ``crops_manifest``)."""
     from PIL import Image
 
-    from semfid_bench.manifest import write_manifest
+    from semfid_bench.datasets.manifest import write_manifest
 
     sample = Path(__file__).parents[2] / "semfid_bench" / "data" / "sample"
     rows = []

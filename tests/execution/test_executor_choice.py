@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.plugin_manager import build_registry
-from semfid_bench.runner import RunConfig, run_benchmark
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.plugin_manager import build_registry
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import SRModelSpec
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.specs import SRModelSpec
 
 
 class Picky:

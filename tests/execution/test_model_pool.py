@@ -7,11 +7,11 @@ from typing import ClassVar
 
 import pytest
 
-from semfid_bench.errors import SemfidError
-from semfid_bench.executors.models import ModelPool
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import MetricSpec, SRModelSpec
+from semfid_bench.execution.executors.models import ModelPool
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.specs import MetricSpec, SRModelSpec
 
 
 def _pool(budget, **estimates):

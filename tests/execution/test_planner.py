@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from semfid_bench.planner import Planner, Selection
-from semfid_bench.plugin_manager import build_registry
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.store import PluginKey, ResultRow
+from semfid_bench.execution.planner import Planner, Selection
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import PluginKey, ResultRow
+from semfid_bench.plugin_api.plugin_manager import build_registry
 
 
 def _selection(models=("bicubic", "nearest")) -> Selection:
@@ -20,7 +20,7 @@ def _selection(models=("bicubic", "nearest")) -> Selection:
 
 
 def _planner(store, crops_manifest, owner="run-a") -> Planner:
-    from semfid_bench.manifest import load_manifest
+    from semfid_bench.datasets.manifest import load_manifest
 
     return Planner(store, load_manifest(crops_manifest), _selection(), owner, 60.0)
 

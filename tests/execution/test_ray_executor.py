@@ -17,10 +17,10 @@ import torch
 
 ray = pytest.importorskip("ray")
 
-from semfid_bench.executors import ray_executor  # noqa: E402
-from semfid_bench.plugin_manager import build_registry  # noqa: E402
-from semfid_bench.runner import RunConfig, run_benchmark  # noqa: E402
-from semfid_bench.store import ResultsStore  # noqa: E402
+from semfid_bench.execution.executors import ray_executor  # noqa: E402
+from semfid_bench.execution.runner import RunConfig, run_benchmark  # noqa: E402
+from semfid_bench.execution.store import ResultsStore  # noqa: E402
+from semfid_bench.plugin_api.plugin_manager import build_registry  # noqa: E402
 
 from .ray_driver import slow_registry  # noqa: E402
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from semfid_bench.images import read_rgb
-from semfid_bench.manifest import FORMAT, VERSION
+from semfid_bench.datasets.images import read_rgb
+from semfid_bench.datasets.manifest import FORMAT, VERSION
 
 SAMPLE = Path(__file__).resolve().parents[2] / "semfid_bench" / "data" / "sample"
 

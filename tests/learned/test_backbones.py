@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semfid_bench.errors import WeightsUnavailableError
 from semfid_bench.learned.backbones import backbone_config, build_backbone
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
 
 
 @pytest.mark.parametrize("family", ["imagenet", "clip-rn50"])

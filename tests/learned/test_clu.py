@@ -62,8 +62,8 @@ def test_trained_maps_find_replaced_regions_better_than_a_constant_map(trained_c
 def test_clu_metric_scores_map_means_and_writes_readable_heatmaps(
     trained_clu, make_registry, tmp_path
 ):
-    from semfid_bench.images import load_image
-    from semfid_bench.manifest import Item
+    from semfid_bench.datasets.images import load_image
+    from semfid_bench.datasets.manifest import Item
 
     maps_dir = tmp_path / "maps"
     metric = make_registry().create(
@@ -94,10 +94,10 @@ def test_clu_metric_scores_map_means_and_writes_readable_heatmaps(
 def test_published_report_shows_the_most_changed_clu_maps(
     trained_clu, make_registry, store, tmp_path
 ):
-    from semfid_bench.manifest import write_manifest
+    from semfid_bench.datasets.manifest import write_manifest
+    from semfid_bench.execution.runner import RunConfig, run_benchmark
     from semfid_bench.report.model import ReportOptions
     from semfid_bench.report.publish import publish
-    from semfid_bench.runner import RunConfig, run_benchmark
 
     data = trained_clu.config_path.parent / "data"
     manifest = tmp_path / "pairs.jsonl"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semfid_bench.errors import SemfidError
 from semfid_bench.learned.clu import CLUConfig, build_clu
 from semfid_bench.learned.regressor import RegressorConfig, build_regressor
+from semfid_bench.plugin_api.errors import SemfidError
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3])

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from semfid_bench.errors import ManifestError
 from semfid_bench.learned.pairs import data_hash, load_pairs, split_pairs
+from semfid_bench.plugin_api.errors import ManifestError
 
 
 def _rewrite(manifest, edit):

@@ -40,7 +40,7 @@ def test_crop_preprocessing_is_timms_eval_transform():
     import timm
     from PIL import Image
 
-    from semfid_bench.images import to_tensor
+    from semfid_bench.datasets.images import to_tensor
 
     config = timm.data.resolve_data_config({}, pretrained_cfg=timm.models.get_pretrained_cfg(
         "resnet50_clip.openai").to_dict())  # fmt: skip
@@ -86,7 +86,7 @@ def test_thesis_clu_decoder_has_batchnorm_and_a_relu_sigmoid_top(tiny_backbone):
 
 
 def test_unknown_recipe_is_refused():
-    from semfid_bench.errors import SemfidError
+    from semfid_bench.plugin_api.errors import SemfidError
 
     with pytest.raises(SemfidError, match="Unknown recipe"):
         resolve_recipe("clu", "paper", {})

@@ -7,13 +7,13 @@ import json
 import pytest
 import torch
 
-from semfid_bench.errors import WeightsUnavailableError
+from semfid_bench.execution.runner import RunConfig, run_benchmark
 from semfid_bench.learned.checkpoints import CheckpointError, load_checkpoint
 from semfid_bench.learned.recipes import train_model
 from semfid_bench.learned.regressor import RegressorConfig
 from semfid_bench.learned.training import TrainOptions
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.weights import sha256_of
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
+from semfid_bench.plugin_api.weights import sha256_of
 
 from .synthetic import make_pairs
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from semfid_bench.images import to_tensor
+from semfid_bench.datasets.images import to_tensor
 from semfid_bench.learned.backbones import backbone_config, clip_stages
 from semfid_bench.learned.recipes import model_settings, resolve_recipe
 from semfid_bench.learned.regressor import RegressorConfig, SemanticRegressor

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.errors import ManifestError
+from semfid_bench.plugin_api.errors import ManifestError
 
 runner = CliRunner(env={"COLUMNS": "200"})
 

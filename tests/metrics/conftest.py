@@ -10,7 +10,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 import pytest
 import torch
 
-from semfid_bench.images import load_image
+from semfid_bench.datasets.images import load_image
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
 TINY_CLIP = "semfid-tiny-clip"

@@ -34,11 +34,11 @@ from typing import Any
 import pytest
 import torch
 
+from semfid_bench.datasets.images import quantize
+from semfid_bench.datasets.manifest import Item
 from semfid_bench.degradations.bicubic import resize_bicubic
-from semfid_bench.images import quantize
-from semfid_bench.interfaces import Metric
-from semfid_bench.manifest import Item
-from semfid_bench.plugin_manager import build_registry, make_plugin_manager
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager
 
 B = 3
 EXACT = 0.0
@@ -76,9 +76,9 @@ def _c2i(env: Env) -> Metric:
 
 
 def _c2c(env: Env) -> Metric:
-    from semfid_bench import captioning
     from semfid_bench.metrics.c2c import CaptionToCaption
     from semfid_bench.metrics.sentence_embedding import packaged_minilm
+    from semfid_bench.vision_language import captions as captioning
     from tests.metrics.test_c2c import MeanColourCaptioner
 
     if packaged_minilm() is None:
@@ -128,7 +128,7 @@ def _semantic(which: str) -> Callable[[Env], Metric]:
 
 def _lpips(env: Env) -> Metric:
     from semfid_bench.metrics.lpips import LPIPSMetric, LPIPSNet, packaged_linear_weights
-    from semfid_bench.weights import load_state_dict
+    from semfid_bench.plugin_api.weights import load_state_dict
 
     torch.manual_seed(0)
     net = LPIPSNet().eval()

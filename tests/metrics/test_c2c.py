@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from semfid_bench import captioning
-from semfid_bench.interfaces import Captioner
-from semfid_bench.manifest import Item
+from semfid_bench.datasets.manifest import Item
 from semfid_bench.metrics.c2c import CaptionToCaption
 from semfid_bench.metrics.sentence_embedding import SentenceEncoder, packaged_minilm
+from semfid_bench.plugin_api.interfaces import Captioner
+from semfid_bench.vision_language import captions as captioning
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from semfid_bench.errors import SemfidError, WeightsUnavailableError
-from semfid_bench.manifest import Item
+from semfid_bench.datasets.manifest import Item
 from semfid_bench.metrics.clip_metrics import CaptionToImage, ClipSimilarity
 from semfid_bench.metrics.clip_model import ClipModel
 from semfid_bench.metrics.splice import SpliceSimilarity, concept_dictionary, wordnet_nouns
+from semfid_bench.plugin_api.errors import SemfidError, WeightsUnavailableError
 
 WORDS = ["cat", "dog", "astronaut", "coffee", "rocket", "flag", "red", "running", "smoke", "sky"]
 
@@ -180,7 +180,7 @@ def test_preprocessing_matches_open_clip_transform(clip_224, name, size):
     import skimage.data
     from PIL import Image
 
-    from semfid_bench.images import to_tensor
+    from semfid_bench.datasets.images import to_tensor
 
     clip, transform = clip_224
     photo = getattr(skimage.data, name)()[: size[0], : size[1]]

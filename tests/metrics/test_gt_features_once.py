@@ -4,12 +4,12 @@ import json
 
 import pytest
 
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
 from semfid_bench.metrics.clip_metrics import _image_caches
 from semfid_bench.metrics.clip_model import ClipModel, clear_shared_clip_models
-from semfid_bench.plugin_manager import build_registry
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import Registration, SRModelSpec
-from semfid_bench.store import ResultsStore
+from semfid_bench.plugin_api.plugin_manager import build_registry
+from semfid_bench.plugin_api.specs import Registration, SRModelSpec
 
 
 def _bilinear(**kwargs):

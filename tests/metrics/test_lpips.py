@@ -5,9 +5,9 @@ import pytest
 import torch
 from torchvision.models import alexnet
 
-from semfid_bench.errors import WeightsUnavailableError
 from semfid_bench.metrics.lpips import LPIPSMetric, LPIPSNet, packaged_linear_weights
-from semfid_bench.weights import load_state_dict
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
+from semfid_bench.plugin_api.weights import load_state_dict
 
 
 def _pyiqa_lpips():

@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from semfid_bench.datasets.images import quantize
 from semfid_bench.degradations.bicubic import BicubicDownscale
-from semfid_bench.images import quantize
 from semfid_bench.metrics.correctness import (
     CLASSES,
     CorrectnessMetric,

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.images import load_image, quantize
-from semfid_bench.manifest import load_manifest
+from semfid_bench.datasets.images import load_image, quantize
+from semfid_bench.datasets.manifest import load_manifest
 from semfid_bench.metrics import pixel
 from semfid_bench.metrics.pixel import psnr, rgb_to_y, ssim
 

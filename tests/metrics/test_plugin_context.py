@@ -4,12 +4,12 @@ plugins, allowlist and device), not from a freshly built global registry."""
 import pytest
 import torch
 
-from semfid_bench.errors import PluginError
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.interfaces import Captioner
-from semfid_bench.manifest import Item
-from semfid_bench.plugin_manager import build_registry, make_plugin_manager
-from semfid_bench.specs import CaptionerSpec
+from semfid_bench.datasets.manifest import Item
+from semfid_bench.plugin_api.errors import PluginError
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.interfaces import Captioner
+from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager
+from semfid_bench.plugin_api.specs import CaptionerSpec
 
 NAMES = ("a red picture", "a green picture", "a blue picture")
 

@@ -5,9 +5,9 @@ import importlib.util
 import pytest
 import torch
 
-from semfid_bench.errors import PluginError
 from semfid_bench.metrics.pixel import psnr
-from semfid_bench.plugin_manager import build_registry
+from semfid_bench.plugin_api.errors import PluginError
+from semfid_bench.plugin_api.plugin_manager import build_registry
 
 needs_pyiqa = pytest.mark.skipif(
     importlib.util.find_spec("pyiqa") is None,

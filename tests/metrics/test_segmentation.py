@@ -11,10 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from semfid_bench.errors import SemfidError, WeightsUnavailableError
-from semfid_bench.images import to_uint8
-from semfid_bench.interfaces import DeclaresWeights
-from semfid_bench.manifest import FORMAT, load_manifest
+from semfid_bench.datasets.images import to_uint8
+from semfid_bench.datasets.manifest import FORMAT, load_manifest
+from semfid_bench.execution.runner import RunConfig, run_benchmark
 from semfid_bench.metrics import panoptic_quality as reducers
 from semfid_bench.metrics.panoptic_quality import confusion_matrix, pq_statistics
 from semfid_bench.metrics.segmentation import (
@@ -24,8 +23,9 @@ from semfid_bench.metrics.segmentation import (
     SemanticIoUMetric,
     annotated,
 )
+from semfid_bench.plugin_api.errors import SemfidError, WeightsUnavailableError
+from semfid_bench.plugin_api.interfaces import DeclaresWeights
 from semfid_bench.report.set_level import set_level_boards
-from semfid_bench.runner import RunConfig, run_benchmark
 
 SIZE = 64
 # The random network is not confident enough for Mask2Former's evaluation thresholds

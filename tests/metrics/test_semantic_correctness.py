@@ -48,8 +48,8 @@ def test_details_carry_the_patch_grid_and_the_score_is_hallucination(metric):
 
 
 def test_a_cnn_clip_is_refused_with_a_clear_error():
-    from semfid_bench.errors import SemfidError
     from semfid_bench.metrics.clip_model import ClipModel
+    from semfid_bench.plugin_api.errors import SemfidError
 
     clip = ClipModel("RN50", pretrained=None)
     with pytest.raises(SemfidError, match="a ViT model is needed"):

@@ -5,12 +5,12 @@ captioner's dtype and device type."""
 import pytest
 import torch
 
-from semfid_bench.captioning import CaptionSource
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.interfaces import Captioner
-from semfid_bench.manifest import Item
-from semfid_bench.registry import PluginContext
-from semfid_bench.specs import CaptionerSpec
+from semfid_bench.datasets.manifest import Item
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.interfaces import Captioner
+from semfid_bench.plugin_api.registry import PluginContext
+from semfid_bench.plugin_api.specs import CaptionerSpec
+from semfid_bench.vision_language.captions import CaptionSource
 
 
 class Counting(Captioner):
@@ -111,7 +111,7 @@ def test_another_dtype_or_device_type_makes_new_caption_entries(
 
 
 def test_the_captioners_dtype_and_device_type_are_in_c2c_and_c2i_result_keys(registry, tiny_clip):
-    from semfid_bench.execution import plugin_execution
+    from semfid_bench.execution.plugin_execution import plugin_execution
 
     def execution(metric, **options):
         extra = {"model": tiny_clip, "pretrained": "none"} if metric == "c2i" else {}

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from semfid_bench.plugin_manager import build_registry
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.store import ResultsStore
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.plugin_manager import build_registry
 
 from .test_vlm_captioner import tiny_qwen  # noqa: F401 (fixture)
 

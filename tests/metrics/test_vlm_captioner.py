@@ -4,10 +4,10 @@ snapshot), and C2C end to end through the captioner plugin with the real all-Min
 import pytest
 import torch
 
-from semfid_bench.captioners.vlm import DEFAULT_MODEL, VLMCaptioner
-from semfid_bench.errors import WeightsUnavailableError
-from semfid_bench.manifest import Item
+from semfid_bench.datasets.manifest import Item
 from semfid_bench.metrics.c2c import CaptionToCaption
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
+from semfid_bench.vision_language.vlm_captioner import DEFAULT_MODEL, VLMCaptioner
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>"]
 SPECIAL += ["<|image_pad|>", "<|video_pad|>"]

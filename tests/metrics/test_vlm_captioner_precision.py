@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semfid_bench.captioners.vlm import VLMCaptioner
+from semfid_bench.vision_language.vlm_captioner import VLMCaptioner
 
 from .test_vlm_captioner import tiny_qwen  # noqa: F401 (fixture)
 
@@ -20,7 +20,7 @@ def _logits(captioner: VLMCaptioner, images: torch.Tensor) -> torch.Tensor:
     """Logits of the first generated position, through the captioner's own processor."""
     from PIL import Image
 
-    from semfid_bench.images import to_uint8
+    from semfid_bench.datasets.images import to_uint8
 
     model = captioner._load()
     processor = captioner._processor

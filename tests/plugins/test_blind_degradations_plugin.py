@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from semfid_bench.plugin_manager import build_registry, make_plugin_manager
+from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager
 
 
 def test_registered_with_default_levels_and_scales():

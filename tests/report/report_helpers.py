@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from semfid_bench.images import load_image
-from semfid_bench.manifest import load_manifest, write_manifest
+from semfid_bench.datasets.images import load_image
+from semfid_bench.datasets.manifest import load_manifest, write_manifest
+from semfid_bench.execution.store import CellKey, PluginKey, ResultRow, ResultsStore
 from semfid_bench.metrics.correctness import Settings, classify, scores_and_details
-from semfid_bench.store import CellKey, PluginKey, ResultRow, ResultsStore
 
 HOSTILE = '<script>alert("id")</script>/../%2e&amp;'
 PHOTOS = {"astronaut": (100, 20), "chelsea": (150, 40), HOSTILE: (300, 120)}

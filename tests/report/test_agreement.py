@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from semfid_bench.errors import SemfidError
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.specs import MetricSpec
 from semfid_bench.report.agreement import metric_agreement, pairwise_comparisons
 from semfid_bench.report.leaderboard import render_leaderboard
 from semfid_bench.report.model import Report, ReportOptions
-from semfid_bench.specs import MetricSpec
 
 SPECS = {
     "sim": MetricSpec("sim", higher_is_better=True, value_range=(0.0, 1.0)),
@@ -188,7 +188,7 @@ def test_metrics_share_their_bootstrap_resamples_whatever_the_row_order():
     even when one metric's rows were stored in another order."""
     from scipy import stats
 
-    from semfid_bench.seeding import derive_seed
+    from semfid_bench.plugin_api.seeding import derive_seed
 
     results, items = frames(n=20, seed=4)
     results = results[results["metric"] != "flat"]

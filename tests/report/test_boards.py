@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from semfid_bench.errors import SemfidError
 from semfid_bench.escaping import md_text
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.specs import MetricSpec
 from semfid_bench.report.boards import boards_frame, model_boards
 from semfid_bench.report.markdown import render_markdown
+from semfid_bench.report.stats import mean_ci
 from semfid_bench.report.tables import model_table
-from semfid_bench.specs import MetricSpec
-from semfid_bench.stats import mean_ci
 
 SPECS = {
     "psnr": MetricSpec("psnr", higher_is_better=True),

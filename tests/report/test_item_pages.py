@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from semfid_bench.interfaces import ProducesArtefacts
+from semfid_bench.execution.store import CellKey, PluginKey, ResultRow, ResultsStore
 from semfid_bench.metrics.correctness import CLASSES
-from semfid_bench.registry import resolve_factory
-from semfid_bench.report.artefacts import ClassMap, ConceptChanges
+from semfid_bench.plugin_api.artefacts import ClassMap, ConceptChanges
+from semfid_bench.plugin_api.interfaces import ProducesArtefacts
+from semfid_bench.plugin_api.registry import resolve_factory
 from semfid_bench.report.explanations import explain
 from semfid_bench.report.model import ReportOptions
 from semfid_bench.report.publish import publish
-from semfid_bench.store import CellKey, PluginKey, ResultRow, ResultsStore
 
 from .report_helpers import C2C, HOSTILE, SPLICE, write_pairs, write_results
 
@@ -172,8 +172,8 @@ def test_a_page_without_its_images_says_why(tmp_path, make_registry):
 def test_unpaired_items_take_their_sr_image_from_the_saved_images(
     crops_manifest, make_registry, store, tmp_path
 ):
-    from semfid_bench.images import read_rgb
-    from semfid_bench.runner import RunConfig, run_benchmark
+    from semfid_bench.datasets.images import read_rgb
+    from semfid_bench.execution.runner import RunConfig, run_benchmark
 
     config = RunConfig(
         models=["nearest"],

@@ -14,10 +14,13 @@ import pytest
 from markdown_it import MarkdownIt
 from PIL import Image
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.interfaces import Metric
-from semfid_bench.manifest import write_manifest
-from semfid_bench.plugin_manager import build_registry, make_plugin_manager
+from semfid_bench.datasets.manifest import write_manifest
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager
+from semfid_bench.plugin_api.specs import MetricSpec, SpecError
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 from semfid_bench.report.boards import metric_decimals
 from semfid_bench.report.document import Heading, leaderboard_document, publish_document
@@ -27,9 +30,6 @@ from semfid_bench.report.markdown import render_markdown
 from semfid_bench.report.model import ReportOptions, build_report
 from semfid_bench.report.publish import publish
 from semfid_bench.report.tables import FIGURE_SPACE, MISSING
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import MetricSpec, SpecError
-from semfid_bench.store import ResultsStore
 
 LABELS = ["<script>alert(1)</script>", "m|x\n# y", "[/]", "`b`"]
 DATASET = "<b>set</b>|[/]"

@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
 from semfid_bench.metrics.fid_formulas import frechet_distance, kernel_distance
 from semfid_bench.report.set_level import set_level_boards
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.store import ResultsStore
 
 runner = CliRunner(env={"COLUMNS": "250"})
 
@@ -70,7 +70,7 @@ def test_run_resume_leaderboard_publish(tmp_path, inception_weights):
 
 
 def test_kid_through_the_runner(crops_manifest, inception_weights, store):
-    from semfid_bench.plugin_manager import build_registry
+    from semfid_bench.plugin_api.plugin_manager import build_registry
 
     registry = build_registry()
     config = RunConfig(

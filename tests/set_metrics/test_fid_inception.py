@@ -8,8 +8,7 @@ import pytest
 import torch
 from skimage import data
 
-from semfid_bench.errors import PluginError, WeightsUnavailableError
-from semfid_bench.interfaces import DeclaresWeights
+from semfid_bench.execution.prefetch import prefetch_plugin
 from semfid_bench.metrics.fid import (
     INCEPTION,
     FIDInception3,
@@ -18,8 +17,9 @@ from semfid_bench.metrics.fid import (
     clean_resize,
     legacy_resize,
 )
-from semfid_bench.plugin_manager import build_registry
-from semfid_bench.prefetch import prefetch_plugin
+from semfid_bench.plugin_api.errors import PluginError, WeightsUnavailableError
+from semfid_bench.plugin_api.interfaces import DeclaresWeights
+from semfid_bench.plugin_api.plugin_manager import build_registry
 
 inception = pytest.importorskip("pytorch_fid.inception")
 resize = pytest.importorskip("cleanfid.resize")

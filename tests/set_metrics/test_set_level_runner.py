@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.interfaces import SetMetric
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.interfaces import SetMetric
+from semfid_bench.plugin_api.specs import MetricSpec, SpecError
 from semfid_bench.report.set_level import set_level_boards
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.specs import MetricSpec, SpecError
 
 
 def mean_gap(stats, item_ids, options):

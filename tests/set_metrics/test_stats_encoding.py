@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from semfid_bench.set_metrics import decode_stats, encode_stats
+from semfid_bench.execution.set_level_stats import decode_stats, encode_stats
 
 
 def test_nested_arrays_and_scalars_round_trip_bit_exact():

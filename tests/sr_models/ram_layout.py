@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from semfid_bench.sr_models.ram import RAMConfig
+from semfid_bench.vision_language.ram import RAMConfig
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "ram_dape_layout.json").read_text())
 TINY_RAM = RAMConfig(

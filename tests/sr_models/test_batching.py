@@ -26,12 +26,12 @@ import pytest
 import torch
 from PIL import Image
 
-from semfid_bench.images import load_image
-from semfid_bench.interfaces import SRModel, UpscaleContext
-from semfid_bench.manifest import Item
-from semfid_bench.plugin_manager import build_registry, make_plugin_manager
+from semfid_bench.datasets.images import load_image
+from semfid_bench.datasets.manifest import Item
+from semfid_bench.plugin_api.interfaces import SRModel, UpscaleContext
+from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
-from semfid_bench.sr_models.published import BSRGAN, RealESRGAN, SwinIR
+from semfid_bench.sr_models.checkpoint_models import BSRGAN, RealESRGAN, SwinIR
 
 from .test_pasd import _model as pasd_model
 from .test_pasd import tiny_pasd  # noqa: F401  (fixture, used through getfixturevalue)

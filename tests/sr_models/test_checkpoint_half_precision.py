@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semfid_bench.images import load_image
-from semfid_bench.interfaces import UpscaleContext
+from semfid_bench.datasets.images import load_image
+from semfid_bench.plugin_api.interfaces import UpscaleContext
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
 #: Largest (max, mean) |Δ| from float32 for images in [0, 1]. Measured on these tiny random
@@ -18,7 +18,7 @@ TOLERANCE = (0.005, 0.0005)
 
 
 def test_swinir_stays_float32_on_cuda(checkpoint_file, standin_gpu):
-    from semfid_bench.sr_models.published import SwinIR
+    from semfid_bench.sr_models.checkpoint_models import SwinIR
 
     model = SwinIR(device="cuda", weights=str(checkpoint_file("swinir")))
     assert model.dtype == torch.float32
@@ -26,7 +26,7 @@ def test_swinir_stays_float32_on_cuda(checkpoint_file, standin_gpu):
 
 @pytest.mark.parametrize("kind", ["bsrgan", "realesrgan"])
 def test_half_precision_is_close_to_float32(kind, checkpoint_file):
-    from semfid_bench.sr_models import published
+    from semfid_bench.sr_models import checkpoint_models as published
 
     model_class = {"bsrgan": published.BSRGAN, "realesrgan": published.RealESRGAN}[kind]
     lr = load_image(SAMPLE_MANIFEST.parent / "chelsea.png")[None, :, 108:124, 148:164]

@@ -4,11 +4,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.errors import SemfidError, WeightsUnavailableError
-from semfid_bench.images import load_image
+from semfid_bench.datasets.images import load_image
+from semfid_bench.plugin_api.errors import SemfidError, WeightsUnavailableError
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
-from semfid_bench.sr_models.published import BSRGAN, RealESRGAN, SwinIR
-from semfid_bench.sr_models.tiling import Tiling
+from semfid_bench.sr_models.checkpoint_models import BSRGAN, RealESRGAN, SwinIR
+from semfid_bench.sr_models.pixel_tiling import Tiling
 
 MODELS = {
     "bsrgan": (BSRGAN, None),
@@ -154,7 +154,7 @@ def test_one_out_of_memory_changes_only_that_call(checkpoint_file, lr, monkeypat
 
 
 def test_precision_and_tiling_enter_the_result_key(checkpoint_file):
-    from semfid_bench.execution import plugin_execution
+    from semfid_bench.execution.plugin_execution import plugin_execution
 
     model = SwinIR(weights=str(checkpoint_file("swinir")), tile=32)
     assert plugin_execution(model, "cpu", tf32=False) == {

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semfid_bench.images import load_image
+from semfid_bench.datasets.images import load_image
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
-from semfid_bench.sr_models.colour_fix import adain_colour_fix, colour_fix, wavelet_colour_fix
+from semfid_bench.sr_models.diffusion.colour_fix import (
+    adain_colour_fix,
+    colour_fix,
+    wavelet_colour_fix,
+)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from semfid_bench.images import to_tensor, to_uint8
-from semfid_bench.sr_models.controlnet_sr import ControlNetSR, resize
+from semfid_bench.datasets.images import to_tensor, to_uint8
+from semfid_bench.sr_models.diffusion.controlnet_sr import ControlNetSR, resize
 
 from .tiny_diffusion import tiny_unet, tiny_vae
 
@@ -56,9 +56,9 @@ def _authors_adain_output(decoded: torch.Tensor, image: torch.Tensor, size):
 def test_output_chain_is_the_authors():
     """8-bit rounding of the decoded image, AdaIN converted back with ToPILImage's
     truncation, PIL bicubic resize to 4x the LR: the same pixels as the authors'."""
-    from semfid_bench.images import load_image
+    from semfid_bench.datasets.images import load_image
     from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
-    from semfid_bench.sr_models.controlnet_sr import authors_output
+    from semfid_bench.sr_models.diffusion.controlnet_sr import authors_output
 
     photo = load_image(SAMPLE_MANIFEST.parent / "astronaut.png")[None, :, 40:72, 60:92]
     decoded = (photo * 0.8 + 0.05 + 0.02 * torch.rand(photo.shape)).clamp(0, 1)

@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.errors import WeightsUnavailableError
-from semfid_bench.sr_models.dape import load_dape_tagger
-from semfid_bench.sr_models.ram import RAM, RAMConfig
-from semfid_bench.sr_models.ram_weights import dape_weight_deltas, ram_state_dict
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
+from semfid_bench.vision_language.dape import load_dape_tagger
+from semfid_bench.vision_language.ram import RAM, RAMConfig
+from semfid_bench.vision_language.ram_weights import dape_weight_deltas, ram_state_dict
 
 from .ram_layout import (
     FIXTURE,
@@ -179,8 +179,8 @@ def test_a_foreign_ram_checkpoint_names_missing_keys(tiny_files, tmp_path):
 
 
 def test_ram_config_file_round_trips_and_refuses_unknown_fields(tmp_path):
-    from semfid_bench.errors import SemfidError
-    from semfid_bench.sr_models.dape import read_ram_config
+    from semfid_bench.plugin_api.errors import SemfidError
+    from semfid_bench.vision_language.dape import read_ram_config
 
     assert read_ram_config(None) == RAMConfig()
     path = tmp_path / "ram.json"

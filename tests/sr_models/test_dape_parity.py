@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from semfid_bench.sr_models.dape import DAPETagger
-from semfid_bench.sr_models.ram import RAM, RAMConfig
-from semfid_bench.sr_models.ram_weights import load_ram_weights
+from semfid_bench.vision_language.dape import DAPETagger
+from semfid_bench.vision_language.ram import RAM, RAMConfig
+from semfid_bench.vision_language.ram_weights import load_ram_weights
 
 from .parity import load_parity, part
 

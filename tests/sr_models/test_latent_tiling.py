@@ -10,7 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.sr_models.latent_tiling import gaussian_weights, tile_starts, tiled_predict
+from semfid_bench.sr_models.diffusion.latent_tiling import (
+    gaussian_weights,
+    tile_starts,
+    tiled_predict,
+)
 
 
 @pytest.mark.parametrize(("size", "tile", "overlap"), [(64, 32, 8), (100, 32, 16), (33, 32, 4)])

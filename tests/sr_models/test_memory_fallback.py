@@ -11,12 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from semfid_bench.images import load_image
-from semfid_bench.interfaces import UpscaleContext
-from semfid_bench.plugin_manager import build_registry
+from semfid_bench.datasets.images import load_image
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.interfaces import UpscaleContext
+from semfid_bench.plugin_api.plugin_manager import build_registry
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.store import ResultsStore
 
 from .test_sd_x4_upscaler import tiny_x4_dir  # noqa: F401 (fixture)
 from .test_seesr import _model as seesr_model
@@ -52,7 +52,7 @@ def test_sd_x4_retries_one_image_with_a_tiled_decode_and_restores_its_settings(
     tiny_x4_dir,  # noqa: F811
     monkeypatch,
 ):
-    from semfid_bench.sr_models.sd_x4_upscaler import SDx4Upscaler
+    from semfid_bench.sr_models.diffusion.sd_x4_upscaler import SDx4Upscaler
 
     a, b = _images()
     clean = SDx4Upscaler(weights=str(tiny_x4_dir), steps=2).upscale(b, _context())
@@ -97,7 +97,7 @@ def test_when_nothing_is_left_to_shrink_the_error_stands_and_settings_come_back(
 
 
 def test_tiles_halve_to_a_multiple_down_to_a_floor():
-    from semfid_bench.sr_models.memory_fallback import smaller_tile
+    from semfid_bench.sr_models.diffusion.memory_fallback import smaller_tile
 
     assert smaller_tile(96, 64, 8, 16) == 32  # SeeSR's tile at 512 px: the latent is 64
     assert smaller_tile(1280, 2048, 32, 32) == 640  # StableSR's CFW patches at 2048 px
@@ -106,7 +106,7 @@ def test_tiles_halve_to_a_multiple_down_to_a_floor():
 
 
 def test_a_different_error_is_not_retried(tiny_x4_dir, monkeypatch):  # noqa: F811
-    from semfid_bench.sr_models.sd_x4_upscaler import SDx4Upscaler
+    from semfid_bench.sr_models.diffusion.sd_x4_upscaler import SDx4Upscaler
 
     model = SDx4Upscaler(weights=str(tiny_x4_dir), steps=1)
 
@@ -168,7 +168,7 @@ def test_one_oom_on_image_a_leaves_image_b_unchanged_and_is_in_as_rows(
 ):
     """StableSR's CFW decoder runs out of memory on A: A is restored in smaller patches
     (its row says so), B exactly as in a run without the OOM."""
-    from semfid_bench.sr_models import stablesr
+    from semfid_bench.sr_models.diffusion import stablesr
 
     _, clean, _ = _stablesr_run(tiny_checkpoints, two_crops, tmp_path / "clean")
     monkeypatch.setattr(stablesr, "cfw_decode", out_of_memory_once(stablesr.cfw_decode))

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from semfid_bench.errors import WeightsUnavailableError
-from semfid_bench.images import load_image
-from semfid_bench.interfaces import UpscaleContext
+from semfid_bench.datasets.images import load_image
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
+from semfid_bench.plugin_api.interfaces import UpscaleContext
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
 from .tiny_diffusion import CROSS_DIM, tiny_text_encoder, tiny_tokenizer, tiny_unet, tiny_vae
@@ -32,7 +32,7 @@ def _shapes(model) -> dict[str, tuple[int, ...]]:
 def test_unet_keys_match_the_authors_layout():
     from diffusers import UNet2DConditionModel
 
-    from semfid_bench.sr_models.pasd import build_pasd_unet
+    from semfid_bench.sr_models.diffusion.pasd import build_pasd_unet
 
     config = FIXTURE["sd15_unet_config"]
     with torch.device("meta"):
@@ -51,7 +51,7 @@ def test_unet_keys_match_the_authors_layout():
 def test_controlnet_keys_match_the_authors_layout(use_rrdb):
     from diffusers import ControlNetModel
 
-    from semfid_bench.sr_models.pasd import build_pasd_controlnet
+    from semfid_bench.sr_models.diffusion.pasd import build_pasd_controlnet
 
     config = {
         k: v
@@ -74,7 +74,7 @@ def tiny_pasd(tmp_path_factory):
     base/{vae,text_encoder,tokenizer,scheduler}, pasd/pasd/checkpoint-100000/{unet,controlnet}."""
     from diffusers import ControlNetModel, UniPCMultistepScheduler
 
-    from semfid_bench.sr_models.pixel_aware_attention import (
+    from semfid_bench.sr_models.diffusion.pixel_aware_attention import (
         DegradationRemovalModule,
         add_pixel_aware_attention,
     )
@@ -122,7 +122,7 @@ def _context(seed: int) -> UpscaleContext:
 
 
 def _model(root, **options):
-    from semfid_bench.sr_models.pasd import PASD
+    from semfid_bench.sr_models.diffusion.pasd import PASD
 
     options = {
         "steps": 2,
@@ -156,7 +156,7 @@ def test_pixel_aware_attention_takes_part(tiny_pasd, lr):
 
 
 def test_small_inputs_are_enlarged_to_the_process_size():
-    from semfid_bench.sr_models.pasd import process_input
+    from semfid_bench.sr_models.diffusion.pasd import process_input
 
     out = process_input(torch.rand(1, 3, 30, 45), 4, 768)
     assert out.shape[-2:] == (768, 1152)
@@ -164,7 +164,7 @@ def test_small_inputs_are_enlarged_to_the_process_size():
 
 
 def test_prompt_is_built_like_the_authors():
-    from semfid_bench.sr_models.pasd import PASD
+    from semfid_bench.sr_models.diffusion.pasd import PASD
 
     model = PASD.__new__(PASD)
     model.prompt, model.added_prompt, model.negative_prompt = "", "clean, 8k", "blurry"
@@ -174,7 +174,7 @@ def test_prompt_is_built_like_the_authors():
 
 
 def test_offline_without_weights_names_every_repo_and_option(tmp_path, monkeypatch):
-    from semfid_bench.sr_models.pasd import PASD
+    from semfid_bench.sr_models.diffusion.pasd import PASD
 
     monkeypatch.setenv("SEMFID_BENCH_OFFLINE", "1")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf"))
@@ -214,8 +214,8 @@ def test_factory_options_from_the_cli_reach_the_model(tiny_pasd, make_registry):
 
 
 def test_unet_without_residuals_says_how_to_call_it(tiny_pasd):
-    from semfid_bench.sr_models.diffusers_loading import load_model_folder
-    from semfid_bench.sr_models.pasd import build_pasd_unet
+    from semfid_bench.sr_models.diffusion.diffusers_loading import load_model_folder
+    from semfid_bench.sr_models.diffusion.pasd import build_pasd_unet
 
     unet = load_model_folder(tiny_pasd / "pasd" / CHECKPOINT / "unet", build_pasd_unet, "UNet")
     with pytest.raises(RuntimeError, match="pixel_conditioning"):
@@ -223,7 +223,7 @@ def test_unet_without_residuals_says_how_to_call_it(tiny_pasd):
 
 
 def test_unknown_captioner_is_refused():
-    from semfid_bench.sr_models.pasd import PASD
+    from semfid_bench.sr_models.diffusion.pasd import PASD
 
     with pytest.raises(ValueError, match="captioner must be coca, none"):
         PASD(captioner="blip")
@@ -233,7 +233,7 @@ def test_lr_conditioning_and_its_scale_take_part(tiny_pasd):
     """The noise prediction depends on the LR condition and on ``conditioning_scale``; at
     scale 0 the UNet gets zero residuals (also as its pixel-aware attention's context, as
     the authors scale the residuals before the UNet sees them)."""
-    from semfid_bench.sr_models.pixel_aware_attention import pixel_conditioning
+    from semfid_bench.sr_models.diffusion.pixel_aware_attention import pixel_conditioning
 
     model = _model(tiny_pasd)
     sample = torch.randn(1, 4, 4, 4, generator=torch.Generator().manual_seed(7))
@@ -280,8 +280,8 @@ def test_input_is_the_authors_pil_chain(size):
     import numpy as np
     from PIL import Image
 
-    from semfid_bench.images import to_tensor, to_uint8
-    from semfid_bench.sr_models.pasd import process_input
+    from semfid_bench.datasets.images import to_tensor, to_uint8
+    from semfid_bench.sr_models.diffusion.pasd import process_input
 
     photo = load_image(SAMPLE_MANIFEST.parent / "chelsea.png")[:, 20 : 20 + size[0], :]
     lr = photo[None, :, :, 50 : 50 + size[1]]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semfid_bench.sr_models.pasd import build_pasd_controlnet, build_pasd_unet
-from semfid_bench.sr_models.pixel_aware_attention import pixel_conditioning
+from semfid_bench.sr_models.diffusion.pasd import build_pasd_controlnet, build_pasd_unet
+from semfid_bench.sr_models.diffusion.pixel_aware_attention import pixel_conditioning
 
 from .parity import load_parity, part
 
@@ -111,7 +111,7 @@ def test_the_fixture_sees_the_residual_order(reference, models, ours):
 def _initial_latents(meta, tensors, added_noise_level):
     from diffusers import AutoencoderKL, UniPCMultistepScheduler
 
-    from semfid_bench.sr_models.pasd import PASD
+    from semfid_bench.sr_models.diffusion.pasd import PASD
 
     model = PASD.__new__(PASD)
     model.device, model.dtype, model.tile = torch.device("cpu"), torch.float32, 64

@@ -7,9 +7,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.errors import SemfidError
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.errors import SemfidError
 from semfid_bench.sr_models.precomputed import PrecomputedOutputs
-from semfid_bench.store import ResultsStore
 
 runner = CliRunner(env={"COLUMNS": "250"})
 RUN = ["run", "--metrics", "psnr,ssim", "--degradations", "bicubic", "--device", "cpu"]
@@ -104,8 +104,8 @@ def test_several_precomputed_models_are_instances(tmp_path, bicubic_outputs):
 
 
 def test_outputs_are_found_by_gt_file_name_when_ids_differ(tmp_path, sample_manifest):
-    from semfid_bench.interfaces import UpscaleContext
-    from semfid_bench.manifest import Item
+    from semfid_bench.datasets.manifest import Item
+    from semfid_bench.plugin_api.interfaces import UpscaleContext
 
     (tmp_path / "given-lr@1").mkdir()
     Image.new("RGB", (16, 12)).save(tmp_path / "given-lr@1" / "photo_001.jpg")

@@ -27,7 +27,7 @@ from .test_stablesr import TINY_ENCODER, TINY_TEXT, TINY_UNET, TINY_VAE, _random
     ],
 )
 def test_published_checkpoints_load_with_training_extras(tmp_path, model, state, key, options):
-    from semfid_bench.sr_models import published
+    from semfid_bench.sr_models import checkpoint_models as published
 
     weights = state()
     path = save_with_extras(weights, tmp_path / "release.pth", key)
@@ -52,8 +52,8 @@ def test_ram_and_dape_load_with_training_extras(tmp_path):
 
 
 def test_stablesr_loads_lightning_checkpoints(tmp_path):
-    from semfid_bench.sr_models import stablesr_convert as convert
-    from semfid_bench.sr_models.stablesr import StableSR
+    from semfid_bench.sr_models.diffusion import stablesr_convert as convert
+    from semfid_bench.sr_models.diffusion.stablesr import StableSR
 
     state = {
         **_random(layout.unet_shapes(**TINY_UNET), convert.UNET, seed=1),

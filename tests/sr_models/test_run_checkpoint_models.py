@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.store import ResultsStore
+from semfid_bench.execution.store import ResultsStore
 
 
 @pytest.mark.slow

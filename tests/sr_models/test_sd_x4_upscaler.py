@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semfid_bench.errors import WeightsUnavailableError
-from semfid_bench.images import load_image
-from semfid_bench.interfaces import UpscaleContext
+from semfid_bench.datasets.images import load_image
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
+from semfid_bench.plugin_api.interfaces import UpscaleContext
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
 from .precision import assert_close_to_float32
@@ -46,7 +46,7 @@ def _context(seed: int) -> UpscaleContext:
 
 
 def _model(folder, **options):
-    from semfid_bench.sr_models.sd_x4_upscaler import SDx4Upscaler
+    from semfid_bench.sr_models.diffusion.sd_x4_upscaler import SDx4Upscaler
 
     return SDx4Upscaler(scale=4, device="cpu", weights=str(folder), steps=2, **options)
 
@@ -112,7 +112,7 @@ def test_half_precision_runs_close_to_float32(tiny_x4_dir, lr, dtype):
 
 
 def test_offline_without_weights_names_repo_and_option(tmp_path, monkeypatch):
-    from semfid_bench.sr_models.sd_x4_upscaler import SDx4Upscaler
+    from semfid_bench.sr_models.diffusion.sd_x4_upscaler import SDx4Upscaler
 
     monkeypatch.setenv("SEMFID_BENCH_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
@@ -125,7 +125,7 @@ def test_offline_without_weights_names_repo_and_option(tmp_path, monkeypatch):
 
 
 def test_rejects_other_scales(tiny_x4_dir):
-    from semfid_bench.sr_models.sd_x4_upscaler import SDx4Upscaler
+    from semfid_bench.sr_models.diffusion.sd_x4_upscaler import SDx4Upscaler
 
     with pytest.raises(ValueError, match="x4"):
         SDx4Upscaler(scale=2, weights=str(tiny_x4_dir))

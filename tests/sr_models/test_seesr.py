@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.errors import WeightsUnavailableError
-from semfid_bench.images import load_image
-from semfid_bench.interfaces import UpscaleContext
+from semfid_bench.datasets.images import load_image
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
+from semfid_bench.plugin_api.interfaces import UpscaleContext
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
 from .tiny_diffusion import write_tiny_seesr
@@ -35,7 +35,7 @@ def test_state_dict_keys_match_the_authors_layout(component):
     ``image_attentions`` keys with the authors' shapes (built on the meta device)."""
     from diffusers import ControlNetModel, UNet2DConditionModel
 
-    from semfid_bench.sr_models.seesr import build_seesr_controlnet, build_seesr_unet
+    from semfid_bench.sr_models.diffusion.seesr import build_seesr_controlnet, build_seesr_unet
 
     config = dict(FIXTURE["sd2_base_unet_config"])
     if component == "controlnet":
@@ -89,7 +89,7 @@ def _context(seed: int) -> UpscaleContext:
 
 
 def _model(root, **options):
-    from semfid_bench.sr_models.seesr import SeeSR
+    from semfid_bench.sr_models.diffusion.seesr import SeeSR
 
     options = {"steps": 2, "process_size": 64, "tagger": PooledTagger(), **options}
     return SeeSR(weights=str(root / "seesr"), base=str(root / "base"), **options)
@@ -119,7 +119,7 @@ def test_image_embeddings_reach_the_unet(tiny_seesr, lr):
 
 
 def test_prompt_is_built_like_the_authors():
-    from semfid_bench.sr_models.seesr import SeeSR
+    from semfid_bench.sr_models.diffusion.seesr import SeeSR
 
     model = SeeSR.__new__(SeeSR)
     model.prompt, model.added_prompt, model.negative_prompt = "", "clean, high-resolution, 8k", "n"
@@ -129,8 +129,8 @@ def test_prompt_is_built_like_the_authors():
 def test_mismatched_checkpoint_names_keys(tiny_seesr, tmp_path):
     from diffusers import UNet2DConditionModel
 
-    from semfid_bench.sr_models.diffusers_loading import load_model_folder
-    from semfid_bench.sr_models.seesr import build_seesr_unet
+    from semfid_bench.sr_models.diffusion.diffusers_loading import load_model_folder
+    from semfid_bench.sr_models.diffusion.seesr import build_seesr_unet
 
     config = json.loads((tiny_seesr / "seesr" / "unet" / "config.json").read_text())
     config.pop("use_image_cross_attention")
@@ -143,7 +143,7 @@ def test_mismatched_checkpoint_names_keys(tiny_seesr, tmp_path):
 
 
 def test_missing_weights_name_the_download_and_option(tmp_path):
-    from semfid_bench.sr_models.seesr import SeeSR
+    from semfid_bench.sr_models.diffusion.seesr import SeeSR
 
     with pytest.raises(WeightsUnavailableError) as error:
         SeeSR(tagger=PooledTagger(), weights=None, base=str(tmp_path))
@@ -152,7 +152,7 @@ def test_missing_weights_name_the_download_and_option(tmp_path):
 
 
 def test_offline_names_every_missing_file_at_once(tmp_path, monkeypatch):
-    from semfid_bench.sr_models.seesr import SeeSR
+    from semfid_bench.sr_models.diffusion.seesr import SeeSR
 
     monkeypatch.setenv("SEMFID_BENCH_OFFLINE", "1")
     monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path / "cache"))
@@ -178,7 +178,7 @@ def test_offline_names_every_missing_file_at_once(tmp_path, monkeypatch):
 
 
 def test_unknown_tagger_is_refused():
-    from semfid_bench.sr_models.seesr import SeeSR
+    from semfid_bench.sr_models.diffusion.seesr import SeeSR
 
     with pytest.raises(ValueError, match="tagger must be dape"):
         SeeSR(tagger="blip")
@@ -196,7 +196,7 @@ def _noise_inputs(model, cond_seed: int = 0):
 def test_controlnet_residuals_are_not_zero(tiny_seesr):
     """The tiny ControlNet's zero-initialised outputs are woken up, or no test below could
     see the LR conditioning."""
-    from semfid_bench.sr_models.image_cross_attention import image_conditioning
+    from semfid_bench.sr_models.diffusion.image_cross_attention import image_conditioning
 
     model = _model(tiny_seesr)
     sample, cond, text, embeds = _noise_inputs(model)
@@ -210,7 +210,7 @@ def test_controlnet_residuals_are_not_zero(tiny_seesr):
 def test_lr_conditioning_and_its_scale_take_part(tiny_seesr):
     """The noise prediction depends on the LR condition and on ``conditioning_scale``; at
     scale 0 it equals the UNet without ControlNet residuals."""
-    from semfid_bench.sr_models.image_cross_attention import image_conditioning
+    from semfid_bench.sr_models.diffusion.image_cross_attention import image_conditioning
 
     model = _model(tiny_seesr)
     sample, cond, text, embeds = _noise_inputs(model)
@@ -245,8 +245,8 @@ def test_input_is_the_authors_pil_chain(size):
     the former single torch bicubic resize differed by up to 13/255 (RMSE 0.9 levels)."""
     from PIL import Image
 
-    from semfid_bench.images import to_tensor, to_uint8
-    from semfid_bench.sr_models.seesr import process_input
+    from semfid_bench.datasets.images import to_tensor, to_uint8
+    from semfid_bench.sr_models.diffusion.seesr import process_input
 
     photo = load_image(SAMPLE_MANIFEST.parent / "astronaut.png")[:, 100 : 100 + size[0], :]
     lr = photo[None, :, :, 50 : 50 + size[1]]

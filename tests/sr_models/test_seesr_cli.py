@@ -8,8 +8,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
+from semfid_bench.execution.store import ResultsStore
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
-from semfid_bench.store import ResultsStore
 
 from .ram_layout import TINY_RAM, write_tiny_dape_files
 from .tiny_diffusion import write_tiny_seesr

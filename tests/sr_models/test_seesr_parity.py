@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semfid_bench.sr_models.image_cross_attention import image_conditioning
-from semfid_bench.sr_models.seesr import build_seesr_controlnet, build_seesr_unet
+from semfid_bench.sr_models.diffusion.image_cross_attention import image_conditioning
+from semfid_bench.sr_models.diffusion.seesr import build_seesr_controlnet, build_seesr_unet
 
 from .parity import load_parity, part
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from semfid_bench.errors import WeightsUnavailableError
-from semfid_bench.images import load_image
-from semfid_bench.interfaces import UpscaleContext
+from semfid_bench.datasets.images import load_image
+from semfid_bench.plugin_api.errors import WeightsUnavailableError
+from semfid_bench.plugin_api.interfaces import UpscaleContext
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
 
 from . import stablesr_layout as layout
@@ -72,8 +72,8 @@ def test_layout_generator_agrees_with_the_authors_code():
 def test_released_unet_layout_loads_into_diffusers_unet_with_spade():
     from diffusers import UNet2DConditionModel
 
-    from semfid_bench.sr_models import stablesr_convert as convert
-    from semfid_bench.sr_models.stablesr_modules import add_spade
+    from semfid_bench.sr_models.diffusion import stablesr_convert as convert
+    from semfid_bench.sr_models.diffusion.stablesr_modules import add_spade
 
     config, converted = convert.convert_unet(_meta(layout.unet_shapes(), convert.UNET))
     assert config["block_out_channels"] == [320, 640, 1280, 1280]
@@ -90,8 +90,8 @@ def test_released_unet_layout_loads_into_diffusers_unet_with_spade():
 def test_released_encoder_and_cfw_layouts_load_into_our_modules():
     from diffusers import AutoencoderKL
 
-    from semfid_bench.sr_models import stablesr_convert as convert
-    from semfid_bench.sr_models.stablesr_modules import TimeAwareEncoder, add_cfw
+    from semfid_bench.sr_models.diffusion import stablesr_convert as convert
+    from semfid_bench.sr_models.diffusion.stablesr_modules import TimeAwareEncoder, add_cfw
 
     encoder = layout.encoder_shapes()
     config = convert.encoder_config(_meta(encoder))
@@ -108,7 +108,7 @@ def test_released_encoder_and_cfw_layouts_load_into_our_modules():
 def test_released_text_tower_loads_into_clip_text_model_without_its_last_layer():
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from semfid_bench.sr_models import stablesr_convert as convert
+    from semfid_bench.sr_models.diffusion import stablesr_convert as convert
 
     state = _meta(layout.open_clip_text_shapes(), convert.TEXT)
     config = convert.text_config(state)
@@ -123,7 +123,7 @@ def test_released_text_tower_loads_into_clip_text_model_without_its_last_layer()
 def test_conversion_moves_every_tensor_to_its_module():
     """On a small synthetic CompVis checkpoint, each converted tensor is the one stored
     under the matching CompVis name (SPADE follows its ResBlock; the rest is renamed)."""
-    from semfid_bench.sr_models import stablesr_convert as convert
+    from semfid_bench.sr_models.diffusion import stablesr_convert as convert
 
     state = _random(layout.unet_shapes(**TINY_UNET), convert.UNET)
     _, converted = convert.convert_unet(state)
@@ -144,7 +144,7 @@ def test_conversion_moves_every_tensor_to_its_module():
 def test_every_spade_follows_its_resblock():
     """With two ResBlocks per level and three levels, each ResBlock's SPADE lands in the
     diffusers ResNet that received that ResBlock's first norm (diffusers' own mapping)."""
-    from semfid_bench.sr_models import stablesr_convert as convert
+    from semfid_bench.sr_models.diffusion import stablesr_convert as convert
 
     config = {**TINY_UNET, "channel_mult": (1, 2, 2), "num_res_blocks": 2}
     state = _random(layout.unet_shapes(**config), convert.UNET)
@@ -159,7 +159,7 @@ def test_every_spade_follows_its_resblock():
 
 
 def test_missing_keys_are_named(tmp_path):
-    from semfid_bench.sr_models.stablesr import load_cfw_vae
+    from semfid_bench.sr_models.diffusion.stablesr import load_cfw_vae
 
     state = _random(layout.vae_shapes(**TINY_VAE, fusion=True))
     del state["decoder.fusion_layer_1.encode_enc_3.conv2.bias"]
@@ -170,7 +170,7 @@ def test_missing_keys_are_named(tmp_path):
 
 
 def test_respaced_timesteps_follow_the_authors_space_timesteps():
-    from semfid_bench.sr_models.stablesr import respaced_timesteps
+    from semfid_bench.sr_models.diffusion.stablesr import respaced_timesteps
 
     steps = respaced_timesteps(200)
     assert len(steps) == 200 and steps[0] == 999 and steps[-1] == 0
@@ -200,7 +200,7 @@ def _authors_space_timesteps(num_timesteps: int, section_counts: list[int]) -> s
 
 @pytest.mark.parametrize("steps", [1, 2, 3, 7, 50, 199, 200, 333, 1000])
 def test_respaced_timesteps_equal_a_copy_of_the_authors_function(steps):
-    from semfid_bench.sr_models.stablesr import respaced_timesteps
+    from semfid_bench.sr_models.diffusion.stablesr import respaced_timesteps
 
     expected = sorted(_authors_space_timesteps(1000, [steps]), reverse=True)
     assert respaced_timesteps(steps) == expected
@@ -233,7 +233,7 @@ def _authors_respaced_posterior(steps: int):
 def test_scheduler_steps_are_the_authors_respaced_posterior(index):
     """``p_sample`` of ``LatentDiffusionSRTextWT`` (eps, no clipping): x0 from eps, the
     posterior mean, plus the fixed-small standard deviation × noise except at index 0."""
-    from semfid_bench.sr_models.stablesr import ddpm_scheduler, respaced_timesteps
+    from semfid_bench.sr_models.diffusion.stablesr import ddpm_scheduler, respaced_timesteps
 
     use, alphas_cumprod, variance, coef1, coef2 = _authors_respaced_posterior(200)
     generator = torch.Generator().manual_seed(index)
@@ -256,7 +256,7 @@ def test_scheduler_steps_are_the_authors_respaced_posterior(index):
 @pytest.fixture(scope="module")
 def tiny_checkpoints(tmp_path_factory):
     """Both released files, tiny and random, in the CompVis layout the loader reads."""
-    from semfid_bench.sr_models import stablesr_convert as convert
+    from semfid_bench.sr_models.diffusion import stablesr_convert as convert
 
     root = tmp_path_factory.mktemp("stablesr")
     state = {
@@ -283,7 +283,7 @@ def _context(seed: int) -> UpscaleContext:
 
 
 def _model(root, **options):
-    from semfid_bench.sr_models.stablesr import StableSR
+    from semfid_bench.sr_models.diffusion.stablesr import StableSR
 
     options = {"steps": 2, "input_size": 64, **options}
     return StableSR(
@@ -381,7 +381,7 @@ def test_adain_colour_fix_runs_on_the_padded_image_in_the_authors_range(
     """The authors' script fixes colours on the padded [-1, 1] decoder output against the
     padded LR image, clamps ``(x + 1) / 2``, then cuts the padding (16 × 20 → 64 × 80,
     padded to 64 × 96)."""
-    from semfid_bench.sr_models import stablesr
+    from semfid_bench.sr_models.diffusion import stablesr
 
     calls, cfw_decode = [], stablesr.cfw_decode
 
@@ -403,7 +403,7 @@ def test_images_above_vqgantile_size_are_restored_in_reseeded_blended_patches(ti
     """The authors' ``--vqgantile_size`` split (``ImageSpliterTh``): 64 × 96 pixels with
     patches of 64 and stride 48 → patches at x = 0 and 32, each through the whole pipeline
     with the same seed, blended with the Gaussian weights."""
-    from semfid_bench.sr_models.latent_tiling import gaussian_weights
+    from semfid_bench.sr_models.diffusion.latent_tiling import gaussian_weights
 
     model = _model(tiny_checkpoints, vqgantile_size=64, vqgantile_stride=48)
     encoded = []
@@ -441,7 +441,7 @@ def test_tiled_latents_padding_and_downscaling(tiny_checkpoints):
 
 
 def test_offline_without_weights_names_every_file_and_option(tmp_path, monkeypatch):
-    from semfid_bench.sr_models.stablesr import StableSR
+    from semfid_bench.sr_models.diffusion.stablesr import StableSR
 
     monkeypatch.setenv("SEMFID_BENCH_OFFLINE", "1")
     monkeypatch.setenv("SEMFID_BENCH_CACHE", str(tmp_path))
@@ -482,7 +482,7 @@ def test_spade_modulates_the_residual_branch_before_the_skip():
     = GroupNorm(h) * (1 + gamma) + beta, recomputed here from the layers' weights."""
     import torch.nn.functional as F
 
-    from semfid_bench.sr_models.stablesr_modules import add_spade, structure_conditioning
+    from semfid_bench.sr_models.diffusion.stablesr_modules import add_spade, structure_conditioning
 
     from .tiny_diffusion import tiny_unet
 
@@ -509,7 +509,7 @@ def test_spade_modulates_the_residual_branch_before_the_skip():
 
 
 def test_cfw_with_zero_weight_is_the_plain_decoder():
-    from semfid_bench.sr_models.stablesr_modules import add_cfw, cfw_decode
+    from semfid_bench.sr_models.diffusion.stablesr_modules import add_cfw, cfw_decode
 
     from .tiny_diffusion import tiny_vae
 
@@ -532,7 +532,7 @@ def test_time_aware_encoder_features_and_ldm_timestep_embedding():
     ``timestep_embedding`` (cos first, then sin; max period 10000)."""
     import math
 
-    from semfid_bench.sr_models.stablesr_modules import TimeAwareEncoder
+    from semfid_bench.sr_models.diffusion.stablesr_modules import TimeAwareEncoder
 
     torch.manual_seed(0)
     encoder = TimeAwareEncoder(model_channels=32, out_channels=32, channel_mult=(1, 1, 2, 2))

@@ -47,7 +47,7 @@ def test_fixture_names_its_source(name):
 
 
 def test_spade_resblock_matches_the_authors_resblockdual():
-    from semfid_bench.sr_models.stablesr_modules import add_spade, structure_conditioning
+    from semfid_bench.sr_models.diffusion.stablesr_modules import add_spade, structure_conditioning
 
     from .tiny_diffusion import tiny_unet
 
@@ -71,8 +71,8 @@ def test_converted_unet_matches_the_authors_unet_model_dualcond_v2():
     """The whole tiny UNet through our converter: diffusers' UNet, SPADE on every ResNet."""
     from diffusers import UNet2DConditionModel
 
-    from semfid_bench.sr_models import stablesr_convert as convert
-    from semfid_bench.sr_models.stablesr_modules import add_spade, structure_conditioning
+    from semfid_bench.sr_models.diffusion import stablesr_convert as convert
+    from semfid_bench.sr_models.diffusion.stablesr_modules import add_spade, structure_conditioning
 
     fixture = load_fixture("stablesr_spade_unet")
     state = {convert.UNET + k: v for k, v in seeded_state(fixture["shapes"]).items()}
@@ -89,8 +89,8 @@ def test_converted_unet_matches_the_authors_unet_model_dualcond_v2():
 
 
 def test_time_aware_encoder_matches_the_authors_encoder_unet_model_wt():
-    from semfid_bench.sr_models import stablesr_convert as convert
-    from semfid_bench.sr_models.stablesr_modules import TimeAwareEncoder
+    from semfid_bench.sr_models.diffusion import stablesr_convert as convert
+    from semfid_bench.sr_models.diffusion.stablesr_modules import TimeAwareEncoder
 
     fixture = load_fixture("stablesr_time_aware_encoder")
     state = seeded_state(fixture["shapes"])
@@ -106,8 +106,8 @@ def test_time_aware_encoder_matches_the_authors_encoder_unet_model_wt():
 def test_cfw_autoencoder_matches_the_authors_encoder_and_decoder_mix():
     from diffusers import AutoencoderKL
 
-    from semfid_bench.sr_models import stablesr_convert as convert
-    from semfid_bench.sr_models.stablesr_modules import add_cfw, cfw_decode
+    from semfid_bench.sr_models.diffusion import stablesr_convert as convert
+    from semfid_bench.sr_models.diffusion.stablesr_modules import add_cfw, cfw_decode
 
     fixture = load_fixture("stablesr_cfw_autoencoder")
     config, image = convert.convert_vae(seeded_state(fixture["shapes"]))

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from semfid_bench.plugin_manager import build_registry
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.plugin_manager import build_registry
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.store import ResultsStore
 
 from .ram_layout import TINY_RAM, write_tiny_dape_files
 from .test_pasd import tiny_pasd  # noqa: F401 (fixture)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.sr_models.tiling import Tiling, tile_starts, upscale_guarded, upscale_tiled
+from semfid_bench.sr_models.pixel_tiling import Tiling, tile_starts, upscale_guarded, upscale_tiled
 
 
 def _bicubic(lr: torch.Tensor) -> torch.Tensor:

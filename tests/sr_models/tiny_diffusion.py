@@ -104,7 +104,7 @@ def write_tiny_seesr(root: Path, image_dim: int) -> Path:
     seesr/{unet,controlnet}."""
     from diffusers import ControlNetModel, DDPMScheduler
 
-    from semfid_bench.sr_models.image_cross_attention import add_image_cross_attention
+    from semfid_bench.sr_models.diffusion.image_cross_attention import add_image_cross_attention
 
     tokenizer = tiny_tokenizer()
     tokenizer.save_pretrained(root / "base" / "tokenizer")

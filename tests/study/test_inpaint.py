@@ -14,11 +14,11 @@ from pycocotools import mask as mask_utils
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.errors import SemfidError, WeightsUnavailableError
-from semfid_bench.images import read_rgb
+from semfid_bench.datasets.images import read_rgb
+from semfid_bench.datasets.manifest import load_manifest
 from semfid_bench.learned.pairs import load_pairs
-from semfid_bench.manifest import load_manifest
 from semfid_bench.metrics.clip_model import ClipModel, clear_shared_clip_models
+from semfid_bench.plugin_api.errors import SemfidError, WeightsUnavailableError
 from semfid_bench.study.inpaint import (
     InpaintCriteria,
     InpaintPipeline,

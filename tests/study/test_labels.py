@@ -8,15 +8,15 @@ import pytest
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.errors import SemfidError
+from semfid_bench.datasets.manifest import load_manifest, write_manifest
+from semfid_bench.datasets.manifest_rows import item_row
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
 from semfid_bench.learned.pairs import load_pairs
-from semfid_bench.manifest import load_manifest, write_manifest
-from semfid_bench.plugin_manager import build_registry, make_plugin_manager
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager
 from semfid_bench.plugins.sample_data import SAMPLE_MANIFEST, USER_STUDY_MANIFEST
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.store import ResultsStore
 from semfid_bench.study.labels import label_pairs
-from semfid_bench.study.rows import item_row
 
 METRICS = ["psnr", "ssim"]
 

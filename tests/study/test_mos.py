@@ -11,8 +11,8 @@ from scipy.stats import norm, spearmanr
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.errors import SemfidError
-from semfid_bench.manifest import load_manifest
+from semfid_bench.datasets.manifest import load_manifest
+from semfid_bench.plugin_api.errors import SemfidError
 from semfid_bench.plugins.sample_data import USER_STUDY_MANIFEST
 from semfid_bench.study.answers import Answer, read_answers
 from semfid_bench.study.mos import (

@@ -12,12 +12,12 @@ from scipy import ndimage
 from typer.testing import CliRunner
 
 from semfid_bench.cli import app
-from semfid_bench.errors import SemfidError
-from semfid_bench.images import read_rgb
-from semfid_bench.manifest import load_manifest
-from semfid_bench.plugin_manager import build_registry, make_plugin_manager
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.store import ResultsStore
+from semfid_bench.datasets.images import read_rgb
+from semfid_bench.datasets.manifest import load_manifest
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.errors import SemfidError
+from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager
 from semfid_bench.study.selection import (
     SelectionCriteria,
     laplacian_variance,

@@ -120,7 +120,7 @@ def test_a_trap_failure_lowers_the_raters_accuracy(client, app, tmp_path):
 
 
 def test_the_trap_share_is_the_trap_rate(tmp_path):
-    from semfid_bench.manifest import load_manifest
+    from semfid_bench.datasets.manifest import load_manifest
     from semfid_bench.study.schedule import Schedule, build_items
 
     from .webapp_helpers import write_study
@@ -239,7 +239,7 @@ def test_cli_serves_the_manifest_and_study_mos_reads_its_database(monkeypatch, t
     from typer.testing import CliRunner
 
     from semfid_bench.cli import app as cli
-    from semfid_bench.manifest import load_manifest
+    from semfid_bench.datasets.manifest import load_manifest
     from semfid_bench.plugins.sample_data import USER_STUDY_MANIFEST
 
     db = tmp_path / "study.sqlite"
@@ -288,8 +288,8 @@ def test_a_restarted_app_shows_the_same_next_item(tmp_path):
 def test_manifest_ids_that_look_like_traps_are_refused(tmp_path):
     import json
 
-    from semfid_bench.errors import SemfidError
-    from semfid_bench.manifest import load_manifest
+    from semfid_bench.datasets.manifest import load_manifest
+    from semfid_bench.plugin_api.errors import SemfidError
     from semfid_bench.study.schedule import build_items
 
     from .webapp_helpers import write_study

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from semfid_bench.manifest import load_manifest
+from semfid_bench.datasets.manifest import load_manifest
 
 TOKEN = "admin-token-for-tests"
 

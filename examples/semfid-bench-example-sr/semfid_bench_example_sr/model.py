@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from semfid_bench.interfaces import SRModel, UpscaleContext
+from semfid_bench.plugin_api.interfaces import SRModel, UpscaleContext
 
 
 class SharpBicubic(SRModel):

@@ -1,7 +1,7 @@
 """Registration only: cheap to import, so `semfid-bench plugins` stays fast."""
 
-from semfid_bench.hookspecs import hookimpl
-from semfid_bench.specs import SRModelSpec
+from semfid_bench.plugin_api.hookspecs import hookimpl
+from semfid_bench.plugin_api.specs import SRModelSpec
 
 
 @hookimpl

@@ -4,10 +4,10 @@ shape, the effect of an option, and a real run on the bundled sample images."""
 import torch
 from semfid_bench_example_sr import plugin
 
-from semfid_bench.interfaces import UpscaleContext
-from semfid_bench.plugin_manager import build_registry, make_plugin_manager
-from semfid_bench.runner import RunConfig, run_benchmark
-from semfid_bench.store import ResultsStore
+from semfid_bench.execution.runner import RunConfig, run_benchmark
+from semfid_bench.execution.store import ResultsStore
+from semfid_bench.plugin_api.interfaces import UpscaleContext
+from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager
 
 
 def registry():

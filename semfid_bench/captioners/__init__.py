@@ -1,1 +1,0 @@
-"""Captioner implementations (images → text), referenced by plugin factory strings."""

@@ -1,0 +1,1 @@
+"""Datasets: the manifest format and the image decoding policy."""

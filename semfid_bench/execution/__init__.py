@@ -1,0 +1,2 @@
+"""Running the benchmark: the runner, the results store, devices, what a run needs (prefetch,
+doctor)."""

@@ -1,4 +1,0 @@
-"""Executors compute the cells the planner hands out and hand rows back to the driver
-(:mod:`semfid_bench.runner`), which alone writes the results database: in this process
-(:mod:`~semfid_bench.executors.local`) or on Ray actors across GPUs and nodes
-(:mod:`~semfid_bench.executors.ray_executor`)."""

@@ -1,0 +1,1 @@
+"""Diffusion SR models (SD x4, SeeSR, PASD, StableSR) and the pieces they share."""

@@ -1,0 +1,1 @@
+"""Captioners and taggers (VLM, CoCa, RAM/DAPE), and the captions metrics use."""
