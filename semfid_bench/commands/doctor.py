@@ -16,12 +16,14 @@ def doctor(
     scale: Annotated[int, typer.Option(help="Upscaling factor of the run.")] = 4,
     set_: SetOption = None,
 ) -> None:
-    """Check versions, GPUs, weight files (offline), GPU memory estimates, packages and
-    weight licences for a run; exits non-zero when something is missing."""
+    """Check what a run needs: versions, GPUs, weights, memory, licences.
+
+    Weight files are looked up offline; GPUs are listed with their memory beside each
+    model's estimated peak. Exits non-zero when something is missing."""
     from rich.table import Table
 
-    from semfid_bench.doctor import diagnose
-    from semfid_bench.plugin_manager import build_registry
+    from semfid_bench.execution.doctor import diagnose
+    from semfid_bench.plugin_api.plugin_manager import build_registry
 
     registry = build_registry()
     warn_problems(registry.problems)

@@ -23,13 +23,14 @@ def prefetch(
     scale: Annotated[int, typer.Option(help="Upscaling factor of the run.")] = 4,
     set_: SetOption = None,
 ) -> None:
-    """Download everything a run with the same selection and options will load, and
-    the standard datasets named (checked, unpacked, with their manifest written)."""
+    """Download the weights a run with this selection will load, and named datasets.
+
+    Standard datasets are checked, unpacked and given a manifest."""
     from rich.table import Table
 
-    from semfid_bench.errors import SemfidError
-    from semfid_bench.plugin_manager import build_registry
-    from semfid_bench.prefetch import prefetch_all
+    from semfid_bench.execution.prefetch import prefetch_all
+    from semfid_bench.plugin_api.errors import SemfidError
+    from semfid_bench.plugin_api.plugin_manager import build_registry
 
     registry = build_registry()
     warn_problems(registry.problems)

@@ -72,7 +72,7 @@ def test_a_file_of_another_size_than_the_release_is_reported(tmp_path):
 def test_cuda_versions_and_every_gpu_with_its_memory_are_listed(monkeypatch):
     from types import SimpleNamespace
 
-    from semfid_bench.doctor import GIB, system_checks
+    from semfid_bench.execution.doctor import GIB, system_checks
 
     gpus = [
         SimpleNamespace(name="GPU-A", total_memory=80 * GIB),
@@ -86,3 +86,19 @@ def test_cuda_versions_and_every_gpu_with_its_memory_are_listed(monkeypatch):
     rows = {(c.item, c.status, c.detail) for c in system_checks()}
     assert {("CUDA", "12.8", ""), ("cuDNN", "90100", "")} <= rows
     assert {("GPU 0", "GPU-A", "80.0 GiB"), ("GPU 1", "GPU-B", "24.0 GiB")} <= rows
+
+
+def test_memory_rows_are_the_plugins_own_estimates():
+    from semfid_bench.execution.doctor import memory_checks
+    from semfid_bench.plugin_api.plugin_manager import build_registry
+
+    registry = build_registry()
+    selection = {"sr_model": ["seesr", "bicubic"], "metric": ["c2c"]}
+    rows = {check.item: check.status for check in memory_checks(registry, selection)}
+    for kind, names in selection.items():
+        for name in names:
+            estimate = registry.get(kind, name).spec.gpu_memory_gib
+            assert rows[name] == (
+                "no estimate" if estimate is None else f"estimate ~{estimate:g} GiB"
+            )
+    assert registry.get("sr_model", "seesr").spec.gpu_memory_gib is not None
