@@ -1,5 +1,5 @@
 """Shared fixtures: a fresh registry per test, the sample manifest, a results store, a
-headless browser."""
+headless browser, tiny random-init networks of the real classes (FID Inception, Mask2Former)."""
 
 from __future__ import annotations
 
@@ -126,3 +126,66 @@ def standin_gpu(monkeypatch):
     patch_cuda_runtime(monkeypatch)
     with StandInDevice() as mode:
         yield mode
+
+
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory):
+    """Torchvision Inception-v3 (1008 classes, no aux head: the keys of
+    ``pt_inception-2015-12-05``), random weights and batch-norm statistics, saved as a
+    plain state dict. Built from torchvision's class, not ours."""
+    import torch
+    from torchvision.models import inception_v3
+
+    torch.manual_seed(0)
+    net = inception_v3(weights=None, aux_logits=False, num_classes=1008, init_weights=True)
+    state = net.state_dict()
+    for key, value in state.items():
+        if key.endswith("running_mean"):
+            value.copy_(torch.randn_like(value) * 0.1)
+        elif key.endswith("running_var"):
+            value.copy_(torch.rand_like(value) + 0.5)
+    path = tmp_path_factory.mktemp("inception") / "pt_inception-random.pth"
+    torch.save(state, path)
+    return path
+
+
+MASK2FORMER_SIZE = 64
+
+
+@pytest.fixture(scope="session")
+def tiny_mask2former(tmp_path_factory) -> Path:
+    """A Mask2Former with a 4-stage Swin backbone of width 16 and COCO panoptic's 133
+    labels, saved like a hub folder. Random weights, sharpened (confident class logits, no
+    no-object, contrasting masks) so that it predicts several thing and stuff segments."""
+    import torch
+    from transformers import (
+        Mask2FormerConfig,
+        Mask2FormerForUniversalSegmentation,
+        Mask2FormerImageProcessor,
+        SwinConfig,
+    )
+
+    backbone = SwinConfig(
+        image_size=MASK2FORMER_SIZE, patch_size=4, embed_dim=16, depths=[1, 1, 1, 1],
+        num_heads=[1, 1, 2, 2], window_size=4,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+    )  # fmt: skip
+    config = Mask2FormerConfig(
+        backbone_config=backbone, num_labels=133, feature_size=32, mask_feature_size=32,
+        hidden_dim=32, encoder_feedforward_dim=32, encoder_layers=1, decoder_layers=2,
+        num_attention_heads=2, dim_feedforward=32, num_queries=12,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = Mask2FormerForUniversalSegmentation(config).eval()
+    with torch.no_grad():
+        model.class_predictor.weight.mul_(200)
+        model.class_predictor.bias[-1] = -10.0
+        embedder = model.model.transformer_module.decoder.mask_predictor.mask_embedder
+        for parameter in embedder.parameters():
+            parameter.mul_(40)
+    folder = tmp_path_factory.mktemp("mask2former-tiny")
+    model.save_pretrained(folder)
+    Mask2FormerImageProcessor(
+        size={"shortest_edge": MASK2FORMER_SIZE, "longest_edge": 2 * MASK2FORMER_SIZE}
+    ).save_pretrained(folder)
+    return folder

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torchvision.models.inception import Inception3, InceptionA, InceptionC, InceptionE
 
 from semfid_bench.plugin_api.interfaces import SetMetric
+from semfid_bench.plugin_api.reference_broadcast import broadcast_reference
 from semfid_bench.plugin_api.weights import WeightFile, fetch_weights, key_mismatch, load_state_dict
 
 INCEPTION = WeightFile(
@@ -180,8 +181,11 @@ class InceptionSetMetric(SetMetric):
     def reference(self, gt: torch.Tensor | None, items: Sequence[Any]) -> np.ndarray:
         return self.features(gt)
 
-    def item_stats(self, sr: torch.Tensor, reference: np.ndarray) -> list[dict[str, Any]]:
-        return [{"sr": s, "gt": g} for s, g in zip(self.features(sr), reference, strict=True)]
+    def item_stats(self, sr: torch.Tensor, reference: np.ndarray, **_: Any) -> list[dict[str, Any]]:
+        """Each SR image's features and its GT's: ``reference`` holds one GT's features
+        for every SR image, or one GT's per SR image."""
+        gt = broadcast_reference(list(reference), len(sr))
+        return [{"sr": s, "gt": g} for s, g in zip(self.features(sr), gt, strict=True)]
 
 
 class FIDMetric(InceptionSetMetric):

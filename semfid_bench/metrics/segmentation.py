@@ -53,6 +53,7 @@ from semfid_bench.metrics.panoptic_quality import (
 )
 from semfid_bench.plugin_api.errors import SemfidError
 from semfid_bench.plugin_api.interfaces import SetMetric
+from semfid_bench.plugin_api.reference_broadcast import broadcast_reference
 from semfid_bench.plugin_api.weights import hf_snapshot
 
 DEFAULT_MODEL = "facebook/mask2former-swin-large-coco-panoptic"
@@ -377,11 +378,10 @@ class SegmentationMetric(SetMetric):
     def item_stats(
         self, sr: torch.Tensor, reference: list[Segmentation], **_: Any
     ) -> list[dict[str, Any]]:
-        """One statistics dict per SR image against its GT segmentation."""
-        if len(sr) != len(reference):
-            raise ValueError(f"{len(sr)} SR images but {len(reference)} references")
+        """One statistics dict per SR image against its GT segmentation (``reference``:
+        one GT's for every SR image, or one per SR image)."""
         stats = []
-        for image, truth in zip(sr, reference, strict=True):
+        for image, truth in zip(sr, broadcast_reference(reference, len(sr)), strict=True):
             if tuple(image.shape[-2:]) != truth.semantic.shape:
                 raise ValueError(
                     f"SR image is {image.shape[-1]}x{image.shape[-2]} but its GT segmentation "

@@ -18,6 +18,10 @@ Each is compared with B calls of one image, scores and per-image details. Tolera
   The semantic-* shares are counts of classified patches: they are bit-identical unless a
   patch lies within that rounding of a class boundary.
 
+Set-level metrics (``SET_METRICS``) are compared by their per-image ``item_stats``:
+seg-pq, seg-ap and seg-miou bit-identical (the segmenter runs image by image); fid and kid
+within 1e-5 relative (Inception over the batch; bit-identical on the CPU where measured).
+
 Tiny random-init networks of the real classes (the fixtures of the metric tests) on the
 sample photographs; the registry check makes a new built-in metric fail here until it is
 added to the table.
@@ -31,13 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
 from semfid_bench.datasets.images import quantize
 from semfid_bench.datasets.manifest import Item
 from semfid_bench.degradations.bicubic import resize_bicubic
-from semfid_bench.plugin_api.interfaces import Metric
+from semfid_bench.plugin_api.interfaces import Metric, SetMetric
 from semfid_bench.plugin_api.plugin_manager import build_registry, make_plugin_manager
 
 B = 3
@@ -184,10 +189,38 @@ METRICS: dict[str, tuple[Callable[[Env], Metric], float]] = {
 }
 
 
+def _inception(name: str) -> Callable[[pytest.FixtureRequest], SetMetric]:
+    def build(request: pytest.FixtureRequest) -> SetMetric:
+        weights = request.getfixturevalue("inception_weights")
+        return _registry().create("metric", name, device="cpu", weights=str(weights))
+
+    return build
+
+
+def _segmentation(name: str) -> Callable[[pytest.FixtureRequest], SetMetric]:
+    def build(request: pytest.FixtureRequest) -> SetMetric:
+        from tests.metrics.test_segmentation import LOOSE
+
+        folder = request.getfixturevalue("tiny_mask2former")
+        return _registry().create("metric", name, device="cpu", weights=str(folder), **LOOSE)
+
+    return build
+
+
+# Set-level metrics: item_stats compared instead of scores. Name → (builder, tolerance).
+SET_METRICS: dict[str, tuple[Callable[[pytest.FixtureRequest], SetMetric], float]] = {
+    "fid": (_inception("fid"), BLAS),
+    "kid": (_inception("kid"), BLAS),
+    **{name: (_segmentation(name), EXACT) for name in ("seg-pq", "seg-ap", "seg-miou")},
+}
+
+
 def test_every_built_in_metric_is_covered():
     registry = _registry()
-    per_item = {n for n in registry.names("metric") if not registry.get("metric", n).spec.set_level}
-    assert per_item <= set(METRICS), f"add {sorted(per_item - set(METRICS))} to METRICS"
+    names = set(registry.names("metric"))
+    set_level = {n for n in names if registry.get("metric", n).spec.set_level}
+    assert names - set_level <= set(METRICS), f"add {sorted(names - set_level - set(METRICS))}"
+    assert set_level <= set(SET_METRICS), f"add {sorted(set_level - set(SET_METRICS))}"
 
 
 @pytest.fixture(scope="module")
@@ -237,6 +270,9 @@ def _close(a: Any, b: Any, tolerance: float) -> bool:
         return a.keys() == b.keys() and all(_close(a[k], b[k], tolerance) for k in a)
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return len(a) == len(b) and all(_close(x, y, tolerance) for x, y in zip(a, b, strict=True))
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        same = a.shape == b.shape and a.dtype == b.dtype
+        return same and np.allclose(a, b, rtol=tolerance, atol=tolerance, equal_nan=True)
     if isinstance(a, float) and isinstance(b, float):
         both_nan = math.isnan(a) and math.isnan(b)
         return both_nan or math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
@@ -288,3 +324,30 @@ def test_a_reference_of_another_batch_size_is_a_clear_error(data):
     reference = metric.reference(gt[:2], items[:2])
     with pytest.raises(ValueError, match="2 GT images cannot score 3 SR images"):
         metric.score(variants[0], reference)
+
+
+@pytest.mark.parametrize("name", sorted(SET_METRICS))
+def test_set_metric_item_stats_batch_equals_one_at_a_time(name, data, request):
+    """Per-image statistics of a batch equal those of one call per image, pairwise and
+    broadcast (one GT's reference for three SR images of its item)."""
+    build, tolerance = SET_METRICS[name]
+    metric = build(request)
+    gt, _, variants, items = data
+
+    sr = variants[:, 1]
+    batched = metric.item_stats(sr, metric.reference(gt, items))
+    singles = [
+        stats
+        for i in range(B)
+        for stats in metric.item_stats(
+            sr[i : i + 1], metric.reference(gt[i : i + 1], items[i : i + 1])
+        )
+    ]
+    assert len(batched) == B and _close(batched, singles, tolerance), f"{name}, pairwise"
+
+    reference = metric.reference(gt[:1], items[:1])
+    sr = variants[0]
+    batched = metric.item_stats(sr, reference)
+    singles = [s for i in range(B) for s in metric.item_stats(sr[i : i + 1], reference)]
+    assert len(batched) == B and _close(batched, singles, tolerance), f"{name}, broadcast"
+    assert not _close(batched[0], batched[2], EXACT)  # the SR images differ, so do their stats

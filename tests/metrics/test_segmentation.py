@@ -34,44 +34,6 @@ LOOSE = {"threshold": 0.0, "overlap_threshold": 0.0}
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    """A Mask2Former with a 4-stage Swin backbone of width 16 and COCO panoptic's 133
-    labels, saved like a hub folder. Random weights, sharpened (confident class logits, no
-    no-object, contrasting masks) so that it predicts several thing and stuff segments."""
-    from transformers import (
-        Mask2FormerConfig,
-        Mask2FormerForUniversalSegmentation,
-        Mask2FormerImageProcessor,
-        SwinConfig,
-    )
-
-    backbone = SwinConfig(
-        image_size=SIZE, patch_size=4, embed_dim=16, depths=[1, 1, 1, 1],
-        num_heads=[1, 1, 2, 2], window_size=4,
-        out_features=["stage1", "stage2", "stage3", "stage4"],
-    )  # fmt: skip
-    config = Mask2FormerConfig(
-        backbone_config=backbone, num_labels=133, feature_size=32, mask_feature_size=32,
-        hidden_dim=32, encoder_feedforward_dim=32, encoder_layers=1, decoder_layers=2,
-        num_attention_heads=2, dim_feedforward=32, num_queries=12,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    model = Mask2FormerForUniversalSegmentation(config).eval()
-    with torch.no_grad():
-        model.class_predictor.weight.mul_(200)
-        model.class_predictor.bias[-1] = -10.0
-        embedder = model.model.transformer_module.decoder.mask_predictor.mask_embedder
-        for parameter in embedder.parameters():
-            parameter.mul_(40)
-    folder = tmp_path_factory.mktemp("mask2former-tiny")
-    model.save_pretrained(folder)
-    Mask2FormerImageProcessor(
-        size={"shortest_edge": SIZE, "longest_edge": 2 * SIZE}
-    ).save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def photo() -> tuple[torch.Tensor, torch.Tensor]:
     """The astronaut at 64x64 (GT) and the same image slightly blurred (the "SR" image, on
     which the tiny model finds some of the GT's segments and misses others)."""
@@ -100,9 +62,9 @@ def reduce(name: str, stats: list[dict], options: dict | None = None) -> float:
     return getattr(reducers, name.replace("-", "_"))(stats, ["x"] * len(stats), options or {})
 
 
-def test_the_gt_against_itself_scores_one(tiny_model, photo):
+def test_the_gt_against_itself_scores_one(tiny_mask2former, photo):
     gt, _ = photo
-    found = metrics(tiny_model)
+    found = metrics(tiny_mask2former)
     things = found["seg-pq"].categories.things
     reference = found["seg-pq"].reference(gt[None], [None])[0]
     categories = {s.category for s in reference.panoptic.segments.values()}
@@ -122,10 +84,10 @@ def test_the_gt_against_itself_scores_one(tiny_model, photo):
     assert 0 <= reduce("seg-ap", [stats], {"iou_type": "segm"}) <= 1
 
 
-def test_box_ap_keeps_boxes_only(tiny_model, photo):
+def test_box_ap_keeps_boxes_only(tiny_mask2former, photo):
     gt, sr = photo
-    boxes = InstanceAPMetric(weights=str(tiny_model), iou_type="bbox", **LOOSE)
-    masks = InstanceAPMetric(weights=str(tiny_model), **LOOSE)
+    boxes = InstanceAPMetric(weights=str(tiny_mask2former), iou_type="bbox", **LOOSE)
+    masks = InstanceAPMetric(weights=str(tiny_mask2former), **LOOSE)
     (box_stats,) = boxes.item_stats(sr[None], boxes.reference(gt[None], [None]))
     (mask_stats,) = masks.item_stats(sr[None], masks.reference(gt[None], [None]))
     for key in ("gt", "detections"):
@@ -136,12 +98,12 @@ def test_box_ap_keeps_boxes_only(tiny_model, photo):
     assert reduce("seg-ap", [box_stats], options) == reduce("seg-ap", [mask_stats], options)
 
 
-def test_each_stuff_class_is_one_segment(tiny_model, photo):
+def test_each_stuff_class_is_one_segment(tiny_mask2former, photo):
     """Repeated stuff queries fuse into one segment per class: each segment of the
     processor's unfused output lies in one segment of ours, of its class (transformers'
     own fusing gives colliding ids on this model, so a class loses its pixels)."""
     gt, _ = photo
-    metric = metrics(tiny_model)["seg-pq"]
+    metric = metrics(tiny_mask2former)["seg-pq"]
     segmenter = metric.segmenter
     panoptic = segmenter.segment(gt).panoptic
     things = metric.categories.things
@@ -187,15 +149,15 @@ def write_annotation(folder: Path, gt: torch.Tensor, metric) -> Path:
     return path
 
 
-def test_annotations_mode_reads_what_pseudo_gt_mode_predicts(tiny_model, photo, tmp_path):
+def test_annotations_mode_reads_what_pseudo_gt_mode_predicts(tiny_mask2former, photo, tmp_path):
     """With the GT's panoptic prediction written as its annotation, both modes give the
     same PQ and AP statistics on a degraded image, and mIoU scores the SR image's semantic
     map against that panoptic map's categories: the PNG decoding and the category mapping
     are right."""
     gt, sr = photo
-    pseudo = metrics(tiny_model)
+    pseudo = metrics(tiny_mask2former)
     (item,) = load_manifest(write_annotation(tmp_path, gt, pseudo["seg-pq"]))
-    annotated_metrics = metrics(tiny_model, mode="annotations")
+    annotated_metrics = metrics(tiny_mask2former, mode="annotations")
     for name in ("seg-pq", "seg-ap"):
         metric = annotated_metrics[name]
         from_annotation = metric.item_stats(sr[None], metric.reference(None, [item]))
@@ -247,7 +209,7 @@ def test_annotations_are_decoded_into_the_label_space(tmp_path):
     assert pq_statistics(truth.panoptic, truth.panoptic) == {0: [1, 0, 0, 1.0], 132: [1, 0, 0, 1.0]}
 
 
-def test_annotation_errors_name_the_item(tmp_path, tiny_model):
+def test_annotation_errors_name_the_item(tmp_path, tiny_mask2former):
     Image.new("RGB", (3, 2)).save(tmp_path / "g.png")
     Image.fromarray(np.full((2, 3, 3), (5, 0, 0), np.uint8)).save(tmp_path / "p.png")
     rows = [
@@ -260,7 +222,7 @@ def test_annotation_errors_name_the_item(tmp_path, tiny_model):
         "\n".join(json.dumps(r) for r in [{"format": FORMAT, "version": 1}, *rows]) + "\n"
     )
     plain, stray, unknown = load_manifest(tmp_path / "m.jsonl")
-    metric = metrics(tiny_model, mode="annotations")["seg-pq"]
+    metric = metrics(tiny_mask2former, mode="annotations")["seg-pq"]
     with pytest.raises(ValueError, match="item 'plain' has no panoptic annotation"):
         metric.reference(None, [plain])
     with pytest.raises(ValueError, match=r"item 'stray': .*p.png holds segment ids \[5\]"):
@@ -269,13 +231,15 @@ def test_annotation_errors_name_the_item(tmp_path, tiny_model):
         metric.reference(None, [unknown])
 
 
-def test_options_are_checked(tiny_model, tmp_path):
+def test_options_are_checked(tiny_mask2former, tmp_path):
     with pytest.raises(ValueError, match="mode must be one of"):
         PanopticQualityMetric(mode="gt")
     with pytest.raises(ValueError, match="iou_type must be one of"):
         InstanceAPMetric(iou_type="keypoints")
     (tmp_path / "four.json").write_text(json.dumps([{"id": i, "isthing": 1} for i in range(4)]))
-    metric = PanopticQualityMetric(weights=str(tiny_model), categories=str(tmp_path / "four.json"))
+    metric = PanopticQualityMetric(
+        weights=str(tiny_mask2former), categories=str(tmp_path / "four.json")
+    )
     with pytest.raises(SemfidError, match=r"predicts 133 labels but .*four\.json lists 4"):
         metric.segmenter.segment(torch.zeros(3, 8, 8))
 
@@ -296,13 +260,13 @@ def test_offline_without_weights_names_the_repo_and_the_option(tmp_path, monkeyp
         assert "--set NAME.weights=PATH for each of seg-pq" in str(caught.value)
 
 
-def test_weight_files_takes_a_local_folder(tiny_model):
-    (lookup,) = SemanticIoUMetric.weight_files(weights=str(tiny_model)).values()
-    assert lookup() == tiny_model
+def test_weight_files_takes_a_local_folder(tiny_mask2former):
+    (lookup,) = SemanticIoUMetric.weight_files(weights=str(tiny_mask2former)).values()
+    assert lookup() == tiny_mask2former
 
 
-def test_through_the_runner(crops_manifest, make_registry, store, tiny_model):
-    options = {"weights": str(tiny_model), **LOOSE}
+def test_through_the_runner(crops_manifest, make_registry, store, tiny_mask2former):
+    options = {"weights": str(tiny_mask2former), **LOOSE}
     config = RunConfig(
         models=["bicubic"],
         metrics=["seg-pq", "seg-ap", "seg-miou"],
