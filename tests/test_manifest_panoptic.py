@@ -101,7 +101,7 @@ def test_the_annotation_is_in_the_inputs_hash(folder):
     from dataclasses import replace
 
     from semfid_bench.datasets.manifest import Item
-    from semfid_bench.execution.runner import inputs_hash
+    from semfid_bench.execution.planner import inputs_hash
 
     row = {
         "id": "a",
