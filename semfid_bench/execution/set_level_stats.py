@@ -3,17 +3,15 @@ store.
 
 A set-level metric is registered like any metric, with ``MetricSpec(reduce="module:func")``;
 its object is a :class:`~semfid_bench.plugin_api.interfaces.SetMetric`. The runner stores
-each cell's
-statistics (:func:`item_statistics`) under the cell's complete key in the store's
-``item_stats`` table, so keys, resume and claims work as for per-item results; reports
-reduce them (:mod:`semfid_bench.report.set_level`).
+each cell's statistics (:func:`item_statistics`) under the cell's complete key in the
+store's ``item_stats`` table, so keys, resume and claims work as for per-item results;
+reports reduce them (:mod:`semfid_bench.report.set_level`).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,16 +20,7 @@ if TYPE_CHECKING:
     import torch
 
 
-Reducer = Callable[[Sequence[dict[str, Any]], Sequence[str], dict[str, Any]], float]
 _ARRAY = "__ndarray__"
-SLICE = ["dataset", "degradation", "level", "scale", "seed", "model", "metric"]
-"""The columns of one set-level value, as :func:`set_level_boards` labels them."""
-_SLICE_KEY = [
-    "dataset", "degradation", "degradation_options", "degradation_version",
-    "degradation_execution", "level", "scale", "seed", "model", "model_options",
-    "model_version", "model_execution", "metric", "metric_options", "metric_version",
-    "metric_execution",
-]  # fmt: skip
 
 
 def _encode(value: Any) -> Any:

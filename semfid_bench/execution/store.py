@@ -147,12 +147,11 @@ CREATE TABLE IF NOT EXISTS item_stats (
 );
 """
 """Per-item statistics of set-level metrics
-(:class:`~semfid_bench.plugin_api.interfaces.SetMetric`),
-one row per cell and metric under the same complete key as ``results``; ``stats`` is the
-encoding of :func:`semfid_bench.execution.set_level_stats.encode_stats`. Added to schema 3
-as a new table
-(older databases gain it when opened); a set-level metric's failures are error rows in
-``results`` like any metric's."""
+(:class:`~semfid_bench.plugin_api.interfaces.SetMetric`), one row per cell and metric under
+the same complete key as ``results``; ``stats`` is the encoding of
+:func:`semfid_bench.execution.set_level_stats.encode_stats`. Added to schema 3 as a new
+table (older databases gain it when opened); a set-level metric's failures are error rows
+in ``results`` like any metric's."""
 
 _CLAIMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS claims (

@@ -2,13 +2,13 @@
 
 One actor per GPU (``gpus_per_worker`` each), or per CPU slot on a cluster without GPUs,
 each creating the run's plugins once
-(:func:`~semfid_bench.execution.executors.local.build_computer`)
-and keeping them. Chunks are item-grouped, so GT-side work stays once per item; their input
-bytes travel through Ray's object store (no shared filesystem needed). The driver keeps at
-most two chunks in flight per actor (back-pressure: never the whole plan's images), and
-yields every cell's rows as chunks come back, so the runner stores them as they arrive. A
-chunk whose actor died is queued again for the remaining actors; nothing of it was stored,
-because results come back only with a whole chunk. Ray is imported only when used.
+(:func:`~semfid_bench.execution.executors.local.build_computer`) and keeping them. Chunks
+are item-grouped, so GT-side work stays once per item; their input bytes travel through
+Ray's object store (no shared filesystem needed). The driver keeps at most two chunks in
+flight per actor (back-pressure: never the whole plan's images), and yields every cell's
+rows as chunks come back, so the runner stores them as they arrive. A chunk whose actor died
+is queued again for the remaining actors; nothing of it was stored, because results come
+back only with a whole chunk. Ray is imported only when used.
 """
 
 from __future__ import annotations
