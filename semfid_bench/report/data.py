@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from semfid_bench.report.boards import boards_frame
 from semfid_bench.report.model import Report
 from semfid_bench.safe_paths import path_inside
@@ -31,10 +33,27 @@ def metrics_json(report: Report) -> str:
     return json.dumps(payload, indent=1, ensure_ascii=False) + "\n"
 
 
+def shareable_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The run records as a published report shows them: without the host and process id,
+    and with the manifest named by its file name only (its folder is a local path)."""
+
+    def config(text: str) -> str:
+        record = json.loads(text)
+        if record.get("manifest"):
+            record["manifest"] = Path(record["manifest"]).name
+        return json.dumps(record, sort_keys=True)
+
+    shown = runs.drop(columns=[c for c in ("host", "pid") if c in runs])
+    return shown.assign(config=shown["config"].map(config)) if "config" in shown else shown
+
+
 def write_data(report: Report, data_dir: Path) -> list[Path]:
-    """``models.csv``, ``runs.csv`` and, where computed, ``metrics.csv``, ``pairwise.csv``
-    and ``set_level.csv``."""
-    frames = {"models": boards_frame(report.model_boards), "runs": report.runs_frame}
+    """``models.csv``, ``runs.csv`` (see :func:`shareable_runs`) and, where computed,
+    ``metrics.csv``, ``pairwise.csv`` and ``set_level.csv``."""
+    frames = {
+        "models": boards_frame(report.model_boards),
+        "runs": shareable_runs(report.runs_frame),
+    }
     if report.agreement is not None:
         frames["metrics"] = report.agreement
     if report.pairwise is not None:

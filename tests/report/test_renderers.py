@@ -231,3 +231,20 @@ def test_publish_writes_inside_its_folder_with_one_page_per_explained_pair(db, t
     }
     page = (out / "index.html").read_text()
     assert page.count("data:image/png;base64,") == len(list((out / "plots").glob("*.png")))
+
+
+def test_published_runs_hold_no_host_pid_or_local_folders(db, tmp_path):
+    import pandas as pd
+
+    from semfid_bench.execution.store import open_store
+
+    with open_store(db) as store:
+        stored = store.runs()
+    assert {"host", "pid"} <= set(stored.columns)
+    local = {json.loads(c).get("manifest") for c in stored["config"]} - {None}
+    out = tmp_path / "site"
+    publish(db, out, ReportOptions(resamples=20, explain=0))
+    published = pd.read_csv(out / "data" / "runs.csv")
+    assert not {"host", "pid"} & set(published.columns)
+    shown = {json.loads(c).get("manifest") for c in published["config"]} - {None}
+    assert shown == {Path(m).name for m in local} and not any("/" in m for m in shown)
