@@ -48,15 +48,27 @@ BUSY_TIMEOUT_S = 30.0
 LOCK_RETRIES = 4
 """Retries (0.1, 0.2, 0.4, 0.8 s apart) after the busy timeout, before giving up."""
 
-KEY_COLUMNS = [
-    "dataset", "item_id", "gt_hash", "inputs_hash", "degradation", "degradation_options",
-    "degradation_version", "degradation_execution", "level", "scale", "seed", "model",
-    "model_options", "model_version", "model_execution", "metric", "metric_options",
-    "metric_version", "metric_execution",
-]  # fmt: skip
+_KEY_TYPES = {
+    "dataset": "TEXT", "item_id": "TEXT", "gt_hash": "TEXT", "inputs_hash": "TEXT",
+    "degradation": "TEXT", "degradation_options": "TEXT", "degradation_version": "INTEGER",
+    "degradation_execution": "TEXT", "level": "REAL", "scale": "INTEGER", "seed": "INTEGER",
+    "model": "TEXT", "model_options": "TEXT", "model_version": "INTEGER",
+    "model_execution": "TEXT", "metric": "TEXT", "metric_options": "TEXT",
+    "metric_version": "INTEGER", "metric_execution": "TEXT",
+}  # fmt: skip
+KEY_COLUMNS = list(_KEY_TYPES)
 """The complete key of a result (and of a set-level metric's item statistics): a
 :attr:`CellKey.key` followed by a metric's :attr:`PluginKey.key`."""
-_SCHEMA = """
+_KEY_DDL = "".join(f"    {name} {kind} NOT NULL,\n" for name, kind in _KEY_TYPES.items())
+_ROW_TAIL_DDL = f"""    degradation_label TEXT NOT NULL,
+    model_label TEXT NOT NULL,
+    metric_label TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY ({", ".join(KEY_COLUMNS)})
+"""
+"""The columns after a row's key and payload, shared by ``results`` and ``item_stats``."""
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -80,71 +92,18 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (dataset, item_id)
 );
 CREATE TABLE IF NOT EXISTS results (
-    dataset TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    gt_hash TEXT NOT NULL,
-    inputs_hash TEXT NOT NULL,
-    degradation TEXT NOT NULL,
-    degradation_options TEXT NOT NULL,
-    degradation_version INTEGER NOT NULL,
-    degradation_execution TEXT NOT NULL,
-    level REAL NOT NULL,
-    scale INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
-    model TEXT NOT NULL,
-    model_options TEXT NOT NULL,
-    model_version INTEGER NOT NULL,
-    model_execution TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    metric_options TEXT NOT NULL,
-    metric_version INTEGER NOT NULL,
-    metric_execution TEXT NOT NULL,
-    value REAL,
+{_KEY_DDL}    value REAL,
     error TEXT,
     flag TEXT,
     details TEXT,
-    degradation_label TEXT NOT NULL,
-    model_label TEXT NOT NULL,
-    metric_label TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (dataset, item_id, gt_hash, inputs_hash, degradation, degradation_options,
-                 degradation_version, degradation_execution, level, scale, seed, model,
-                 model_options, model_version, model_execution, metric, metric_options,
-                 metric_version, metric_execution)
-);
+{_ROW_TAIL_DDL});
 """
 
 
 _ITEM_STATS_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS item_stats (
-    dataset TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    gt_hash TEXT NOT NULL,
-    inputs_hash TEXT NOT NULL,
-    degradation TEXT NOT NULL,
-    degradation_options TEXT NOT NULL,
-    degradation_version INTEGER NOT NULL,
-    degradation_execution TEXT NOT NULL,
-    level REAL NOT NULL,
-    scale INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
-    model TEXT NOT NULL,
-    model_options TEXT NOT NULL,
-    model_version INTEGER NOT NULL,
-    model_execution TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    metric_options TEXT NOT NULL,
-    metric_version INTEGER NOT NULL,
-    metric_execution TEXT NOT NULL,
-    stats TEXT NOT NULL,
-    degradation_label TEXT NOT NULL,
-    model_label TEXT NOT NULL,
-    metric_label TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY ({", ".join(KEY_COLUMNS)})
-);
+{_KEY_DDL}    stats TEXT NOT NULL,
+{_ROW_TAIL_DDL});
 """
 """Per-item statistics of set-level metrics
 (:class:`~semfid_bench.plugin_api.interfaces.SetMetric`), one row per cell and metric under
