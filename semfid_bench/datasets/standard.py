@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from semfid_bench.plugin_api.errors import SemfidError
-from semfid_bench.plugin_api.weights import cache_root, offline, sha256_of
+from semfid_bench.plugin_api.weights import cache_root, download_checked, offline, sha256_of
 
 MANIFEST_NAME = "manifest.jsonl"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -113,18 +113,12 @@ def fetch_archive(dataset: StandardDataset, archive: Archive) -> Path:
     if archive.manual or offline():
         why = "only a person can download it" if archive.manual else "offline mode is on"
         raise _missing(dataset, archive, why)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        partial = Path(tmp) / archive.filename
-        try:
-            import torch.hub
-
-            torch.hub.download_url_to_file(archive.url, str(partial), progress=True)
-        except Exception as exc:
-            raise _missing(dataset, archive, f"the download failed ({exc})") from exc
-        _check(dataset, archive, partial)
-        shutil.move(partial, path)
-    return path
+    return download_checked(
+        archive.url,
+        path,
+        lambda partial: _check(dataset, archive, partial),
+        lambda exc: _missing(dataset, archive, f"the download failed ({exc})"),
+    )
 
 
 def _missing(dataset: StandardDataset, archive: Archive, why: str) -> DatasetUnavailableError:

@@ -118,27 +118,40 @@ def fetch_weights(file: WeightFile, local_path: str | Path | None = None, *, opt
     if offline():
         why = "it is not in the cache" if _AUDITING.get() else "offline mode is on"
         raise _unavailable(file.filename, file.url, cached, option, why)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cached.parent) as tmp:
-        partial = Path(tmp) / file.filename
+
+    def check(partial: Path) -> None:
+        if file.sha256 and sha256_of(partial) != file.sha256:
+            why = f"the downloaded file's SHA-256 is not {file.sha256}"
+            raise _unavailable(file.filename, file.url, cached, option, why)
+
+    def failed(exc: Exception) -> Exception:
+        why = f"download failed ({exc})"
+        return _unavailable(file.filename, file.url, cached, option, why)
+
+    return download_checked(file.url, cached, check, failed)
+
+
+def download_checked(
+    url: str,
+    target: Path,
+    check: Callable[[Path], None],
+    failed: Callable[[Exception], Exception],
+) -> Path:
+    """Download ``url`` to ``target`` through a temporary file beside it: ``check`` (which
+    raises) sees the download before it is moved into place, so a failed or wrong download
+    leaves nothing in the cache. A failed transfer raises ``failed(exc)``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        partial = Path(tmp) / target.name
         try:
             import torch.hub
 
-            torch.hub.download_url_to_file(file.url, str(partial), progress=True)
+            torch.hub.download_url_to_file(url, str(partial), progress=True)
         except Exception as exc:
-            raise _unavailable(
-                file.filename, file.url, cached, option, f"download failed ({exc})"
-            ) from exc
-        if file.sha256 and sha256_of(partial) != file.sha256:
-            raise _unavailable(
-                file.filename,
-                file.url,
-                cached,
-                option,
-                f"the downloaded file's SHA-256 is not {file.sha256}",
-            )
-        shutil.move(partial, cached)
-    return cached
+            raise failed(exc) from exc
+        check(partial)
+        shutil.move(partial, target)
+    return target
 
 
 @contextmanager
